@@ -1,0 +1,135 @@
+//! `gridwatch analyze` and `gridwatch reprocess` on the local backend.
+
+use super::settings::Settings;
+use crate::local::DataDir;
+use crate::pipeline::{LocalBackend, Processed};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// Files to analyse (CSV or JSON lines, optionally .gz). Directories are walked.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Print the full reports as JSON instead of a summary table.
+    #[arg(long)]
+    pub json: bool,
+    /// Replace an object already in raw/ with the same name but different content.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReprocessArgs {
+    /// The substation whose newest raw file is re-analysed.
+    #[arg(required_unless_present = "key", conflicts_with = "key")]
+    pub location: Option<String>,
+    /// Re-analyse this object key instead (e.g. raw/grid_data_2025-01-14.csv).
+    #[arg(long)]
+    pub key: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn open_backend(data_dir: &Option<PathBuf>, settings: &Settings) -> anyhow::Result<LocalBackend> {
+    LocalBackend::open(DataDir::resolve(data_dir.as_deref())?, settings.analysis.clone())
+}
+
+/// Expands directories into the data files below them, sorted, so runs are repeatable.
+fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| anyhow::anyhow!("cannot read directory {}: {e}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            out.extend(expand(&entries)?);
+        } else if path.is_file() {
+            out.push(path.clone());
+        } else if !path.exists() {
+            anyhow::bail!("{}: no such file", path.display());
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: AnalyzeArgs) -> anyhow::Result<()> {
+    let backend = open_backend(data_dir, settings)?;
+    let files = expand(&args.files)?;
+    let total: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
+    let bar = super::progress_bar(total, "analysing");
+    let mut results = Vec::new();
+    let mut failed = 0;
+    for file in &files {
+        bar.set_message(crate::sanitize::sanitize_for_terminal(&file.display().to_string()));
+        let processed = backend.import(file, args.overwrite).and_then(|key| backend.process_key(&key));
+        match processed {
+            Ok(p) => results.push(p),
+            Err(e) => {
+                failed += 1;
+                bar.suspend(|| eprintln!("error: {}: {e:#}", file.display()));
+            }
+        }
+        bar.inc(file.metadata().map(|m| m.len()).unwrap_or(0));
+    }
+    bar.finish_and_clear();
+    print_results(&results, args.json)?;
+    let file_errors = results.iter().filter(|p| p.report.file_error.is_some()).count();
+    if failed + file_errors > 0 {
+        anyhow::bail!("{} of {} file(s) could not be analysed completely", failed + file_errors, files.len());
+    }
+    Ok(())
+}
+
+pub fn reprocess(data_dir: &Option<PathBuf>, settings: &Settings, args: ReprocessArgs) -> anyhow::Result<()> {
+    let backend = open_backend(data_dir, settings)?;
+    let key = match (args.key, args.location) {
+        (Some(key), _) => key,
+        (None, Some(location)) => backend.latest_source(&location)?,
+        (None, None) => unreachable!("clap requires one of them"),
+    };
+    let processed = backend.process_key(&key)?;
+    print_results(&[processed], args.json)
+}
+
+fn print_results(results: &[Processed], json: bool) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        let reports: Vec<_> = results.iter().map(|p| &p.report).collect();
+        serde_json::to_writer_pretty(&mut out, &reports)?;
+        std::io::Write::write_all(&mut out, b"\n")?;
+        return Ok(());
+    }
+    use std::io::Write;
+    for p in results {
+        let r = &p.report;
+        writeln!(
+            out,
+            "{} ({}): {} rows, {} accepted, {} rejected, {} hourly rollups, status {}",
+            crate::sanitize::sanitize_for_terminal(&p.key),
+            r.format,
+            r.rows_read,
+            r.rows_accepted,
+            r.rows_rejected,
+            p.rollups_written,
+            r.alert_status()
+        )?;
+        if let Some(err) = &r.file_error {
+            writeln!(out, "  error: {}", crate::sanitize::sanitize_for_terminal(err))?;
+        }
+        for line in crate::pipeline::summary_lines(r) {
+            writeln!(out, "  {line}")?;
+        }
+        for alert in r.alerts() {
+            writeln!(out, "  ALERT {:<8} {}", alert.severity.as_str(), crate::sanitize::sanitize_for_terminal(&alert.message))?;
+        }
+        if let Some(rejected) = &p.rejected_key {
+            writeln!(out, "  rejected rows: {rejected}")?;
+        }
+        writeln!(out, "  results: {}", p.results_key)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! `gridwatch` / `gridwatch demo` / `gridwatch dashboard`: wires the local backend (and
+//! the simulator) to the terminal dashboard.
+
+use super::settings::Settings;
+use crate::backend::{AcceleratedClock, SharedClock, SharedStore, WallClock};
+use crate::local::{DataDir, LogTail};
+use crate::pipeline::LocalBackend;
+use crate::simulator::{Simulator, SimulatorConfig};
+use clap::Args;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Args, Debug, Clone)]
+pub struct DemoArgs {
+    /// Number of simulated substations.
+    #[arg(long, default_value_t = 8)]
+    pub substations: usize,
+    /// Simulated minutes between readings.
+    #[arg(long, default_value_t = 15)]
+    pub interval_minutes: u32,
+    /// Wall-clock seconds per simulated interval (the clock's acceleration).
+    #[arg(long, default_value_t = 1.0)]
+    pub seconds_per_interval: f64,
+    /// Days of history to write before the live feed starts.
+    #[arg(long, default_value_t = 7)]
+    pub backfill_days: u32,
+    /// Seed of the synthetic data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+impl Default for DemoArgs {
+    fn default() -> Self {
+        Self {
+            substations: 8,
+            interval_minutes: 15,
+            seconds_per_interval: 1.0,
+            backfill_days: 7,
+            seed: 42,
+            view: ViewArgs::default(),
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct DashboardArgs {
+    /// Expected minutes between readings (a substation is stale after two of them).
+    #[arg(long, default_value_t = 15)]
+    pub interval_minutes: u32,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ViewArgs {
+    /// Draw with ASCII only (default when the locale is not UTF-8, e.g. LANG=C on a jump host).
+    #[arg(long)]
+    pub ascii: bool,
+    /// Never write or reprocess (watch only).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Key bindings file (TOML). Default: ~/.config/gridwatch/keys.toml if present.
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    /// Seconds between store polls.
+    #[arg(long, default_value_t = 1.0)]
+    pub poll_seconds: f64,
+}
+
+fn options(view: &ViewArgs, settings: &Settings, interval_minutes: u32, title: String) -> anyhow::Result<crate::tui::DashboardOptions> {
+    anyhow::ensure!(view.poll_seconds.is_finite() && view.poll_seconds > 0.0, "--poll-seconds must be positive");
+    Ok(crate::tui::DashboardOptions {
+        ascii: view.ascii || crate::tui::detect_ascii(),
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        poll_interval: std::time::Duration::from_secs_f64(view.poll_seconds),
+        data_interval_minutes: interval_minutes,
+        read_only: view.read_only,
+        keys: crate::tui::load_keymap(view.keys.as_deref())?,
+        analysis: settings.analysis.clone(),
+        title,
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+pub fn run_demo(data_dir: &Option<PathBuf>, settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.seconds_per_interval.is_finite() && args.seconds_per_interval > 0.0,
+        "--seconds-per-interval must be positive"
+    );
+    let data = DataDir::resolve(data_dir.as_deref())?;
+    let backend = Arc::new(LocalBackend::open(data.clone(), settings.analysis.clone())?);
+    let sim_cfg = SimulatorConfig {
+        substations: args.substations,
+        interval_minutes: args.interval_minutes,
+        backfill_days: args.backfill_days,
+        seed: args.seed,
+        ..SimulatorConfig::default()
+    };
+    let simulator = Arc::new(Simulator::new(Arc::clone(&backend), &sim_cfg)?);
+    eprintln!("gridwatch: preparing simulated history in {} ...", data.root().display());
+    let start = simulator.prepare(chrono::Utc::now(), args.backfill_days)?;
+    let speed = simulator.interval().num_seconds() as f64 / args.seconds_per_interval;
+    let clock: SharedClock = Arc::new(AcceleratedClock::new(start, speed));
+    let opts = options(&args.view, settings, args.interval_minutes, format!("gridwatch demo ({} x speed)", speed.round()))?;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let tick = std::time::Duration::from_secs_f64(args.seconds_per_interval);
+        let sim_task = tokio::spawn(Arc::clone(&simulator).run(Arc::clone(&clock), start, tick));
+        let logs = Box::new(LogTail::new(data.log_file(), 64 * 1024));
+        let store: SharedStore = backend;
+        let result = crate::tui::run(opts, store, logs, clock).await;
+        sim_task.abort();
+        result
+    })
+}
+
+pub fn run_dashboard(data_dir: &Option<PathBuf>, settings: &Settings, args: DashboardArgs) -> anyhow::Result<()> {
+    let data = DataDir::resolve(data_dir.as_deref())?;
+    let backend = Arc::new(LocalBackend::open(data.clone(), settings.analysis.clone())?);
+    let opts = options(&args.view, settings, args.interval_minutes, "gridwatch".to_string())?;
+    runtime()?.block_on(async move {
+        let logs = Box::new(LogTail::new(data.log_file(), 64 * 1024));
+        crate::tui::run(opts, backend, logs, Arc::new(WallClock)).await
+    })
+}

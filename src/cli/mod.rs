@@ -1,0 +1,94 @@
+//! The `gridwatch` command line: one subcommand per job, each in its own module.
+
+pub mod analyze;
+pub mod forecast_eval;
+pub mod generate;
+pub mod query;
+pub mod settings;
+#[cfg(all(feature = "tui", gridwatch_pending))]
+pub mod dashboard;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Live smart-grid metrics per substation.
+///
+/// With no subcommand, gridwatch opens the live dashboard on the embedded local backend
+/// with a simulator feeding readings (the same as `gridwatch demo`). No AWS account needed.
+#[derive(Parser, Debug)]
+#[command(name = "gridwatch", version, about, long_about)]
+pub struct Cli {
+    /// Local data folder (bucket, database, log). Default: $GRIDWATCH_DATA_DIR, else ~/.local/share/gridwatch.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Configuration file (TOML, `[analysis]` thresholds). Default: ~/.config/gridwatch/config.toml if present.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Live dashboard with a simulator writing readings into the local backend (the default).
+    #[cfg(all(feature = "tui", gridwatch_pending))]
+    Demo(dashboard::DemoArgs),
+    /// Live dashboard on the local backend's stored results, without the simulator.
+    #[cfg(all(feature = "tui", gridwatch_pending))]
+    Dashboard(dashboard::DashboardArgs),
+    /// Generate realistic synthetic readings (daily/weekly/seasonal shapes, solar, wind, anomalies).
+    Generate(generate::GenerateArgs),
+    /// Analyse files into the local backend: copies them to raw/, stores rollups, prints a summary.
+    Analyze(analyze::AnalyzeArgs),
+    /// Re-analyse stored raw data: the newest file of a substation, or one object key.
+    Reprocess(analyze::ReprocessArgs),
+    /// Query stored hourly rollups by substation, time range and alert status.
+    Query(query::QueryArgs),
+    /// Measure the load forecast against seasonal-naive baselines on a series (MAPE, RMSE).
+    #[cfg(gridwatch_pending)]
+    ForecastEval(forecast_eval::ForecastEvalArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = settings::Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        #[cfg(all(feature = "tui", gridwatch_pending))]
+        None => dashboard::run_demo(&cli.data_dir, &settings, dashboard::DemoArgs::default()),
+        #[cfg(not(all(feature = "tui", gridwatch_pending)))]
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(())
+        }
+        #[cfg(all(feature = "tui", gridwatch_pending))]
+        Some(Command::Demo(args)) => dashboard::run_demo(&cli.data_dir, &settings, args),
+        #[cfg(all(feature = "tui", gridwatch_pending))]
+        Some(Command::Dashboard(args)) => dashboard::run_dashboard(&cli.data_dir, &settings, args),
+        Some(Command::Generate(args)) => generate::run(args),
+        Some(Command::Analyze(args)) => analyze::run(&cli.data_dir, &settings, args),
+        Some(Command::Reprocess(args)) => analyze::reprocess(&cli.data_dir, &settings, args),
+        Some(Command::Query(args)) => query::run(&cli.data_dir, &settings, args),
+        #[cfg(gridwatch_pending)]
+        Some(Command::ForecastEval(args)) => forecast_eval::run(args),
+    }
+}
+
+/// A progress bar on stderr when it is a terminal, hidden otherwise (logs and pipes stay clean).
+pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(len)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}

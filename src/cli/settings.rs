@@ -1,0 +1,63 @@
+//! The configuration file: analysis thresholds (and, for the dashboard, key bindings
+//! live in their own file). Missing file = defaults; a bad file is an error naming it.
+
+use crate::config::AnalysisConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub analysis: AnalysisConfig,
+}
+
+impl Settings {
+    pub fn default_path() -> Option<PathBuf> {
+        dirs::config_dir().map(|d| d.join("gridwatch").join("config.toml"))
+    }
+
+    /// `explicit` must exist; the default path is optional.
+    pub fn load(explicit: Option<&Path>) -> anyhow::Result<Self> {
+        let (path, required) = match explicit {
+            Some(p) => (p.to_path_buf(), true),
+            None => match Self::default_path() {
+                Some(p) => (p, false),
+                None => return Ok(Self::default()),
+            },
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => anyhow::bail!("cannot read config file {}: {e}", path.display()),
+        };
+        let settings: Settings =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+        settings.analysis.validate().map_err(|e| anyhow::anyhow!("config file {}: [analysis] {e}", path.display()))?;
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_thresholds_and_names_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.toml");
+        std::fs::write(&good, "[analysis]\nnominal_frequency_hz = 50.0\nvoltage_low_kv = 13.4\n").unwrap();
+        let s = Settings::load(Some(&good)).unwrap();
+        assert_eq!((s.analysis.nominal_frequency_hz, s.analysis.voltage_low_kv), (50.0, 13.4));
+        assert_eq!(s.analysis.voltage_high_kv, 14.1, "unset values keep their defaults");
+
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[analysis]\nvoltage_low_kv = 15.0\n").unwrap();
+        let err = Settings::load(Some(&bad)).unwrap_err().to_string();
+        assert!(err.contains("bad.toml") && err.contains("voltage_low_kv"), "{err}");
+
+        let typo = dir.path().join("typo.toml");
+        std::fs::write(&typo, "[analysis]\nvoltage_lo_kv = 13.0\n").unwrap();
+        assert!(Settings::load(Some(&typo)).unwrap_err().to_string().contains("typo.toml"));
+        assert!(Settings::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+}

@@ -1,0 +1,28 @@
+//! gridwatch: streaming analysis of smart-grid readings per substation.
+//!
+//! The library holds everything the dashboard and the Lambda share: the data model,
+//! the streaming parser, the analysis engine and the load forecast. I/O-bound parts
+//! (the embedded local backend, the CLI, the terminal UI) sit behind crate features so
+//! the Lambda compiles none of them.
+
+pub mod backend;
+pub mod config;
+pub mod engine;
+pub mod forecast;
+pub mod generator;
+pub mod ingest;
+pub mod keys;
+pub mod model;
+pub mod sanitize;
+pub mod stats;
+
+#[cfg(feature = "local")]
+pub mod local;
+#[cfg(feature = "local")]
+pub mod pipeline;
+#[cfg(feature = "cli")]
+pub mod cli;
+#[cfg(feature = "tui")]
+pub mod tui;
+#[cfg(feature = "tui")]
+pub mod simulator;

@@ -1,0 +1,278 @@
+//! SQLite as the local stand-in for the DynamoDB table `GridAnalysis`.
+//!
+//! One table keyed by (location, timestamp) like the DynamoDB table, holding the same
+//! item kinds, distinguished by the sort key:
+//! - hourly rollups: `timestamp` = hour start (`2025-01-14T12:00:00Z`),
+//! - forecast hours: `F#2025-01-15T00:00:00Z`,
+//! - alert episodes: `A#<rule>#<started_at>`,
+//! - the substation index: partition `#index`, sort key = location, item = latest state.
+//!
+//! Writes are upserts on the key, so analysing the same file twice leaves the same rows.
+//! The seed's attributes are real columns so `gridwatch sql` can query them.
+
+use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+pub const INDEX_PARTITION: &str = "#index";
+pub const FORECAST_PREFIX: &str = "F#";
+pub const ALERT_PREFIX: &str = "A#";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS grid_analysis (
+    location TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    load_avg_mw REAL,
+    load_peak_mw REAL,
+    renewable_penetration REAL,
+    voltage_avg_kv REAL,
+    voltage_min_kv REAL,
+    frequency_avg_hz REAL,
+    stability_score REAL,
+    efficiency_score REAL,
+    alert_status TEXT,
+    ended_at TEXT,
+    last_reading TEXT,
+    item TEXT NOT NULL,
+    PRIMARY KEY (location, timestamp)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alerts_by_end ON grid_analysis (kind, ended_at) WHERE kind = 'alert';
+CREATE VIEW IF NOT EXISTS hourly AS
+    SELECT location, timestamp, load_avg_mw, load_peak_mw, renewable_penetration, voltage_avg_kv,
+           voltage_min_kv, frequency_avg_hz, stability_score, efficiency_score, alert_status
+    FROM grid_analysis WHERE kind = 'rollup';
+";
+
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+fn db_err(context: &str) -> impl Fn(rusqlite::Error) -> anyhow::Error + '_ {
+    move |e| anyhow::anyhow!("{context}: {e}")
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let conn = Connection::open(path).map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", path.display()))?;
+        Self::init(conn)
+    }
+
+    pub fn open_in_memory() -> anyhow::Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> anyhow::Result<Self> {
+        // WAL lets `gridwatch query` read while the dashboard's simulator writes.
+        conn.pragma_update(None, "journal_mode", "WAL").ok();
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA).map_err(db_err("cannot create the schema"))?;
+        Ok(Self { conn })
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Upserts rollups in one transaction.
+    pub fn put_rollups(&mut self, rollups: &[HourlyRollup]) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO grid_analysis (location, timestamp, kind, load_avg_mw, load_peak_mw,
+                 renewable_penetration, voltage_avg_kv, voltage_min_kv, frequency_avg_hz, stability_score,
+                 efficiency_score, alert_status, item) VALUES (?1, ?2, 'rollup', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+            for r in rollups {
+                stmt.execute(params![
+                    r.location,
+                    format_ts(r.timestamp),
+                    r.load_avg_mw,
+                    r.load_peak_mw,
+                    r.renewable_penetration,
+                    r.voltage_avg_kv,
+                    r.voltage_min_kv,
+                    r.frequency_avg_hz,
+                    r.stability_score,
+                    r.efficiency_score,
+                    r.alert_status.as_str(),
+                    serde_json::to_string(r)?,
+                ])?;
+            }
+        }
+        tx.commit().map_err(db_err("cannot store rollups"))?;
+        Ok(())
+    }
+
+    /// Rollups of one substation with `from <= timestamp < to`, oldest first.
+    pub fn rollups(&self, location: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> anyhow::Result<Vec<HourlyRollup>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT item FROM grid_analysis WHERE location = ?1 AND kind = 'rollup'
+             AND timestamp >= ?2 AND timestamp < ?3 ORDER BY timestamp",
+        )?;
+        let rows = stmt.query_map(params![location, format_ts(from), format_ts(to)], |row| row.get::<_, String>(0))?;
+        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+    }
+
+    /// Rollups filtered for `gridwatch query`; every filter is optional.
+    pub fn query(
+        &self,
+        location: Option<&str>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        status: Option<AlertStatus>,
+    ) -> anyhow::Result<Vec<HourlyRollup>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT item FROM grid_analysis WHERE kind = 'rollup'
+             AND (?1 IS NULL OR location = ?1) AND (?2 IS NULL OR timestamp >= ?2)
+             AND (?3 IS NULL OR timestamp < ?3) AND (?4 IS NULL OR alert_status = ?4)
+             ORDER BY location, timestamp",
+        )?;
+        let rows = stmt.query_map(
+            params![location, from.map(format_ts), to.map(format_ts), status.map(|s| s.as_str())],
+            |row| row.get::<_, String>(0),
+        )?;
+        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+    }
+
+    /// Hourly average loads of one substation in `[from, to)` for the forecast.
+    pub fn load_history(&self, location: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> anyhow::Result<Vec<(DateTime<Utc>, f64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT timestamp, load_avg_mw FROM grid_analysis WHERE location = ?1 AND kind = 'rollup'
+             AND timestamp >= ?2 AND timestamp < ?3 ORDER BY timestamp",
+        )?;
+        let rows = stmt.query_map(params![location, format_ts(from), format_ts(to)], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (ts, load) = row?;
+            if let Ok(ts) = DateTime::parse_from_rfc3339(&ts) {
+                out.push((ts.with_timezone(&Utc), load));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the stored forecast of one substation.
+    pub fn put_forecast(&mut self, location: &str, points: &[ForecastPoint]) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM grid_analysis WHERE location = ?1 AND kind = 'forecast'",
+            params![location],
+        )?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO grid_analysis (location, timestamp, kind, load_avg_mw, item)
+                 VALUES (?1, ?2, 'forecast', ?3, ?4)",
+            )?;
+            for p in points {
+                stmt.execute(params![
+                    p.location,
+                    format!("{FORECAST_PREFIX}{}", format_ts(p.timestamp)),
+                    p.load_mw,
+                    serde_json::to_string(p)?
+                ])?;
+            }
+        }
+        tx.commit().map_err(db_err("cannot store the forecast"))?;
+        Ok(())
+    }
+
+    pub fn forecast(&self, location: &str) -> anyhow::Result<Vec<ForecastPoint>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT item FROM grid_analysis WHERE location = ?1 AND kind = 'forecast' ORDER BY timestamp",
+        )?;
+        let rows = stmt.query_map(params![location], |row| row.get::<_, String>(0))?;
+        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+    }
+
+    /// Upserts alert episodes; returns those that were not stored before (the ones to notify).
+    pub fn put_alerts(&mut self, alerts: &[Alert]) -> anyhow::Result<Vec<Alert>> {
+        let tx = self.conn.transaction()?;
+        let mut new = Vec::new();
+        {
+            let mut exists = tx.prepare_cached("SELECT 1 FROM grid_analysis WHERE location = ?1 AND timestamp = ?2")?;
+            let mut upsert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO grid_analysis (location, timestamp, kind, alert_status, ended_at, item)
+                 VALUES (?1, ?2, 'alert', ?3, ?4, ?5)",
+            )?;
+            for a in alerts {
+                let sort_key = alert_sort_key(a);
+                let known = exists.query_row(params![a.location, sort_key], |_| Ok(())).optional()?.is_some();
+                upsert.execute(params![
+                    a.location,
+                    sort_key,
+                    a.severity.as_str(),
+                    format_ts(a.ended_at),
+                    serde_json::to_string(a)?
+                ])?;
+                if !known {
+                    new.push(a.clone());
+                }
+            }
+        }
+        tx.commit().map_err(db_err("cannot store alerts"))?;
+        Ok(new)
+    }
+
+    /// Alert episodes that ended at or after `since`, newest first.
+    pub fn alerts(&self, since: DateTime<Utc>) -> anyhow::Result<Vec<Alert>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT item FROM grid_analysis WHERE kind = 'alert' AND ended_at >= ?1 ORDER BY ended_at DESC, location",
+        )?;
+        let rows = stmt.query_map(params![format_ts(since)], |row| row.get::<_, String>(0))?;
+        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+    }
+
+    /// Records the latest state of a substation, unless a newer one is already stored
+    /// (re-analysing an old file must not make the dashboard go back in time).
+    pub fn put_state(&mut self, state: &SubstationState) -> anyhow::Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO grid_analysis (location, timestamp, kind, alert_status, last_reading, item)
+                 VALUES (?1, ?2, 'index', ?3, ?4, ?5)
+                 ON CONFLICT (location, timestamp) DO UPDATE SET alert_status = excluded.alert_status,
+                   last_reading = excluded.last_reading, item = excluded.item
+                 WHERE excluded.last_reading >= grid_analysis.last_reading",
+                params![
+                    INDEX_PARTITION,
+                    state.location,
+                    state.latest.alert_status.as_str(),
+                    format_ts(state.last_reading),
+                    serde_json::to_string(state)?
+                ],
+            )
+            .map_err(db_err("cannot store the substation state"))?;
+        Ok(())
+    }
+
+    pub fn substations(&self) -> anyhow::Result<Vec<SubstationState>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT item FROM grid_analysis WHERE location = ?1 ORDER BY timestamp")?;
+        let rows = stmt.query_map(params![INDEX_PARTITION], |row| row.get::<_, String>(0))?;
+        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+    }
+
+    /// The newest reading time across all substations (the simulator resumes after it).
+    pub fn newest_reading(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let ts: Option<String> = self.conn.query_row(
+            "SELECT max(last_reading) FROM grid_analysis WHERE location = ?1",
+            params![INDEX_PARTITION],
+            |row| row.get(0),
+        )?;
+        Ok(ts.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc)))
+    }
+
+    /// Counts items per kind (used by tests and `gridwatch status`).
+    pub fn count(&self, kind: &str) -> anyhow::Result<u64> {
+        Ok(self.conn.query_row("SELECT count(*) FROM grid_analysis WHERE kind = ?1", params![kind], |r| r.get::<_, i64>(0))? as u64)
+    }
+}
+
+pub fn alert_sort_key(a: &Alert) -> String {
+    format!("{ALERT_PREFIX}{}#{}", a.rule, format_ts(a.started_at))
+}

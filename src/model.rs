@@ -1,0 +1,282 @@
+//! The data model shared by the dashboard, the local backend and the Lambda.
+//!
+//! Field names of [`HourlyRollup`] are the DynamoDB attribute names of the seed
+//! (`load_avg_mw`, `load_peak_mw`, `renewable_penetration`, `voltage_avg_kv`,
+//! `frequency_avg_hz`, `stability_score`, `efficiency_score`, `alert_status`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One sensor reading of one substation (one row of an uploaded file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    pub timestamp: DateTime<Utc>,
+    pub location: String,
+    pub load_mw: f64,
+    pub generation_mw: f64,
+    pub voltage_kv: f64,
+    pub frequency_hz: f64,
+    pub solar_mw: f64,
+    pub wind_mw: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_factor: Option<f64>,
+}
+
+/// Status of an hour, a substation or a file; also the severity of an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    #[default]
+    Normal,
+    Warning,
+    Critical,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Normal => "normal",
+            AlertStatus::Warning => "warning",
+            AlertStatus::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for AlertStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AlertStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "normal" => Ok(AlertStatus::Normal),
+            "warning" => Ok(AlertStatus::Warning),
+            "critical" => Ok(AlertStatus::Critical),
+            other => Err(format!("unknown alert status {other:?} (expected normal, warning or critical)")),
+        }
+    }
+}
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertRule {
+    /// Voltage below the low limit (13.5 kV by default).
+    Undervoltage,
+    /// Voltage above the high limit (14.1 kV by default).
+    Overvoltage,
+    /// |f - f_nom| above the limit (0.05 Hz by default).
+    FrequencyDeviation,
+    /// Peak load above 95 % of average generation.
+    Overload,
+    /// Stability score below 0.85.
+    LowStability,
+}
+
+impl AlertRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertRule::Undervoltage => "undervoltage",
+            AlertRule::Overvoltage => "overvoltage",
+            AlertRule::FrequencyDeviation => "frequency_deviation",
+            AlertRule::Overload => "overload",
+            AlertRule::LowStability => "low_stability",
+        }
+    }
+    pub fn unit(self) -> &'static str {
+        match self {
+            AlertRule::Undervoltage | AlertRule::Overvoltage => "kV",
+            AlertRule::FrequencyDeviation => "Hz",
+            AlertRule::Overload | AlertRule::LowStability => "",
+        }
+    }
+}
+
+impl fmt::Display for AlertRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An alert episode: consecutive intervals of one substation breaking one rule.
+///
+/// Its identity is (location, rule, started_at): re-analysing the same data yields
+/// the same id, which is what makes notifications idempotent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub location: String,
+    pub rule: AlertRule,
+    pub severity: AlertStatus,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    /// The worst value seen in the episode (lowest voltage, highest deviation, ...).
+    pub worst_value: f64,
+    pub threshold: f64,
+    /// Number of readings in the episode (0 for whole-file alerts).
+    pub samples: u64,
+    pub message: String,
+}
+
+impl Alert {
+    /// Stable identifier, used as the store's sort key suffix and for de-duplication.
+    pub fn id(&self) -> String {
+        format!("{}#{}#{}", self.location, self.rule, crate::model::format_ts(self.started_at))
+    }
+}
+
+/// Hourly rollup of one substation: the item the store keeps per (location, hour).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HourlyRollup {
+    pub location: String,
+    /// Start of the hour (UTC); the store's sort key.
+    pub timestamp: DateTime<Utc>,
+    pub count: u64,
+    pub load_avg_mw: f64,
+    pub load_min_mw: f64,
+    pub load_peak_mw: f64,
+    pub generation_avg_mw: f64,
+    pub solar_avg_mw: f64,
+    pub wind_avg_mw: f64,
+    /// Renewable energy / generation energy over the hour (0 when nothing was generated).
+    pub renewable_penetration: f64,
+    pub voltage_avg_kv: f64,
+    pub voltage_min_kv: f64,
+    pub voltage_max_kv: f64,
+    pub frequency_avg_hz: f64,
+    pub frequency_min_hz: f64,
+    pub frequency_max_hz: f64,
+    /// Largest |f - f_nom| of any reading in the hour.
+    pub frequency_max_dev_hz: f64,
+    pub power_factor_avg: f64,
+    /// Readings whose power factor was missing and took the default.
+    pub power_factor_defaulted: u64,
+    pub stability_score: f64,
+    pub efficiency_score: f64,
+    pub alert_status: AlertStatus,
+    #[serde(default)]
+    pub alert_reasons: Vec<String>,
+}
+
+/// One hour of the 24 h load forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForecastPoint {
+    pub location: String,
+    pub timestamp: DateTime<Utc>,
+    pub load_mw: f64,
+}
+
+/// A daily peak: the largest load of one UTC day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyPeak {
+    pub date: NaiveDate,
+    pub timestamp: DateTime<Utc>,
+    pub load_mw: f64,
+}
+
+/// avg / min / max / sample standard deviation of one quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Spread {
+    pub avg: f64,
+    pub min: f64,
+    pub max: f64,
+    pub std: f64,
+}
+
+/// The per-file, per-substation summary (the seed's analysis JSON, made precise).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationSummary {
+    pub location: String,
+    pub rows: u64,
+    pub first_timestamp: DateTime<Utc>,
+    pub last_timestamp: DateTime<Utc>,
+    /// The sampling interval found in the data (most common gap between readings).
+    pub interval_minutes: f64,
+    /// True when the file had fewer than two readings and the interval is the configured fallback.
+    pub interval_assumed: bool,
+    pub load_mw: Spread,
+    pub peak_load_time: DateTime<Utc>,
+    pub generation_avg_mw: f64,
+    pub generation_mwh: f64,
+    pub solar_mwh: f64,
+    pub wind_mwh: f64,
+    pub renewable_penetration: f64,
+    pub voltage_kv: Spread,
+    pub frequency_hz: Spread,
+    pub frequency_max_dev_hz: f64,
+    pub power_factor_avg: f64,
+    /// Rows that had no power factor and took `default_power_factor`.
+    pub power_factor_defaulted_rows: u64,
+    pub stability_score: f64,
+    pub efficiency_score: f64,
+    /// Average load / peak load.
+    pub load_factor: f64,
+    pub daily_peaks: Vec<DailyPeak>,
+    pub alert_status: AlertStatus,
+    /// Why the whole-file status is what it is (averages over the file breaking a rule).
+    pub status_reasons: Vec<String>,
+    /// Per-interval alert episodes, with time and worst value.
+    pub alerts: Vec<Alert>,
+    /// Alert episodes beyond `max_alerts_per_location`, counted but not listed.
+    pub alerts_dropped: u64,
+}
+
+/// A row that could not be used, with where and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RejectedRow {
+    /// 1-based line number in the (decompressed) file.
+    pub line: u64,
+    /// The offending field, or `"row"` when the row as a whole is wrong.
+    pub field: String,
+    pub reason: String,
+    /// The raw row text (lossy UTF-8), so the user can fix and re-upload it.
+    pub raw: String,
+}
+
+/// Everything the analysis of one file produced, minus the hourly rollups
+/// (those stream out while the file is read).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileReport {
+    /// Where the data came from (object key or path).
+    pub source: String,
+    pub format: String,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    /// Set when the file could not be read at all (e.g. no header, missing column).
+    pub file_error: Option<String>,
+    pub locations: Vec<LocationSummary>,
+    pub forecasts: Vec<ForecastPoint>,
+    pub config: crate::config::AnalysisConfig,
+}
+
+impl FileReport {
+    pub fn alert_status(&self) -> AlertStatus {
+        self.locations.iter().map(|l| l.alert_status).max().unwrap_or_default()
+    }
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.locations.iter().flat_map(|l| l.alerts.iter())
+    }
+}
+
+/// The latest known state of one substation: what the overview lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubstationState {
+    pub location: String,
+    /// Timestamp of the newest reading analysed.
+    pub last_reading: DateTime<Utc>,
+    /// The newest hourly rollup.
+    pub latest: HourlyRollup,
+    /// When the newest analysis finished (wall clock).
+    pub updated_at: DateTime<Utc>,
+    /// The raw object the newest analysis read (what `reprocess` re-reads).
+    pub source_key: String,
+}
+
+/// RFC 3339 with a `Z` and whole seconds: the one timestamp format of keys and files.
+pub fn format_ts(ts: DateTime<Utc>) -> String {
+    ts.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

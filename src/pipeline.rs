@@ -1,0 +1,331 @@
+//! The local pipeline: what the Lambda does on AWS, run in-process on the folder bucket,
+//! the SQLite table and the JSON-lines log. `process_key` is the S3-event handler's twin.
+
+use crate::backend::{BackendError, BackendResult, GridStore};
+use crate::config::AnalysisConfig;
+use crate::engine::{self, AnalysisSink};
+use crate::keys;
+use crate::local::{DataDir, FolderBucket, JsonLog, SqliteStore};
+use crate::model::{format_ts, Alert, FileReport, ForecastPoint, HourlyRollup, RejectedRow, SubstationState};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Days of stored rollups the forecast reads before a file's first hour.
+pub const FORECAST_HISTORY_DAYS: i64 = 15;
+
+pub struct LocalBackend {
+    data: DataDir,
+    bucket: FolderBucket,
+    db: Mutex<SqliteStore>,
+    log: Arc<JsonLog>,
+    cfg: AnalysisConfig,
+}
+
+/// What happened to one object, for the CLI and the log.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub key: String,
+    pub report: FileReport,
+    pub rollups_written: u64,
+    pub new_alerts: Vec<Alert>,
+    pub results_key: String,
+    pub rejected_key: Option<String>,
+}
+
+impl LocalBackend {
+    pub fn open(data: DataDir, cfg: AnalysisConfig) -> anyhow::Result<Self> {
+        cfg.validate().map_err(|e| anyhow::anyhow!("invalid analysis configuration: {e}"))?;
+        data.ensure()?;
+        let db = SqliteStore::open(&data.database())?;
+        Ok(Self {
+            bucket: FolderBucket::new(data.bucket()),
+            log: Arc::new(JsonLog::new(data.log_file())),
+            db: Mutex::new(db),
+            data,
+            cfg,
+        })
+    }
+
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data
+    }
+    pub fn bucket(&self) -> &FolderBucket {
+        &self.bucket
+    }
+    pub fn log(&self) -> &Arc<JsonLog> {
+        &self.log
+    }
+    pub fn config(&self) -> &AnalysisConfig {
+        &self.cfg
+    }
+
+    /// The database, even if a panicking thread poisoned the lock (SQLite stays consistent).
+    pub fn db(&self) -> MutexGuard<'_, SqliteStore> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Copies a local file into `raw/` (streamed) and returns its key. An existing object
+    /// with the same key is replaced only with `overwrite`.
+    pub fn import(&self, path: &Path, overwrite: bool) -> anyhow::Result<String> {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow::anyhow!("{}: the file name is not valid UTF-8", path.display()))?;
+        let key = format!("{}{name}", keys::RAW_PREFIX);
+        keys::validate_key(&key)?;
+        if self.bucket.exists(&key) && !overwrite {
+            let existing = self.bucket.path(&key)?;
+            if same_file_content(path, &existing)? {
+                return Ok(key);
+            }
+            anyhow::bail!("{key} already exists with different content; pass --overwrite to replace it");
+        }
+        let mut input = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        self.bucket.put_with(&key, |w| {
+            std::io::copy(&mut input, w)?;
+            Ok(())
+        })?;
+        Ok(key)
+    }
+
+    /// Analyses one raw object: rollups, forecast, alerts and the substation index into
+    /// the table; the detailed report to `results/`, rejected rows to `rejected/`, a line
+    /// per step to the log. Running it twice on the same object stores the same rows and
+    /// reports no alert twice.
+    pub fn process_key(&self, key: &str) -> anyhow::Result<Processed> {
+        keys::validate_key(key)?;
+        let input = self.bucket.open(key)?;
+        let started = std::time::Instant::now();
+        let mut sink = LocalSink { backend: self, rollups_written: 0, latest: Default::default(), rejected: RejectedWriter::default() };
+        let mut outcome = engine::analyze_stream(input, key, &self.cfg, &mut sink)?;
+        let rollups_written = sink.rollups_written;
+        let latest = std::mem::take(&mut sink.latest);
+        let rejected_key = sink.rejected.finish(&self.bucket, key)?;
+
+        // History ends where the file's data starts (the engine adds the file's own hours),
+        // so reprocessing an old file does not forecast from its future.
+        let first_hours: std::collections::BTreeMap<String, DateTime<Utc>> = outcome
+            .report
+            .locations
+            .iter()
+            .map(|l| (l.location.clone(), l.first_timestamp - Duration::seconds(l.first_timestamp.timestamp().rem_euclid(3600))))
+            .collect();
+        engine::attach_forecasts(&mut outcome, |location| {
+            let first = first_hours.get(location).copied().unwrap_or_else(Utc::now);
+            self.db().load_history(location, first - Duration::days(FORECAST_HISTORY_DAYS), first).unwrap_or_default()
+        });
+        let report = outcome.report;
+        let mut new_alerts = Vec::new();
+        {
+            let mut db = self.db();
+            for summary in &report.locations {
+                let points: Vec<ForecastPoint> =
+                    report.forecasts.iter().filter(|p| p.location == summary.location).cloned().collect();
+                db.put_forecast(&summary.location, &points)?;
+                new_alerts.extend(db.put_alerts(&summary.alerts)?);
+                if let Some(rollup) = latest.get(&summary.location) {
+                    db.put_state(&SubstationState {
+                        location: summary.location.clone(),
+                        last_reading: summary.last_timestamp,
+                        latest: rollup.clone(),
+                        updated_at: Utc::now(),
+                        source_key: key.to_string(),
+                    })?;
+                }
+            }
+        }
+        let results_key = keys::results_key(key);
+        self.bucket.put(&results_key, &serde_json::to_vec_pretty(&report)?)?;
+        self.log_outcome(key, &report, rollups_written, &new_alerts, started.elapsed());
+        Ok(Processed { key: key.to_string(), report, rollups_written, new_alerts, results_key, rejected_key })
+    }
+
+    fn log_outcome(&self, key: &str, report: &FileReport, rollups: u64, new_alerts: &[Alert], took: std::time::Duration) {
+        if let Some(err) = &report.file_error {
+            self.log.error(format!("{key}: {err}"));
+        }
+        self.log.info(format!(
+            "processed {key}: {} rows ({} rejected), {} substation(s), {rollups} hourly rollups, status {} in {:.0} ms",
+            report.rows_read,
+            report.rows_rejected,
+            report.locations.len(),
+            report.alert_status(),
+            took.as_secs_f64() * 1000.0
+        ));
+        if report.rows_rejected > 0 {
+            self.log.warn(format!("{key}: {} row(s) rejected, see {}", report.rows_rejected, keys::rejected_key(key)));
+        }
+        for alert in new_alerts {
+            let level = if alert.severity == crate::model::AlertStatus::Critical {
+                crate::backend::LogLevel::Error
+            } else {
+                crate::backend::LogLevel::Warn
+            };
+            self.log.write(level, format!("ALERT {} {}: {}", alert.severity.as_str().to_uppercase(), alert.rule, alert.message));
+        }
+    }
+
+    /// The newest raw object that fed a substation (what reprocessing re-reads).
+    pub fn latest_source(&self, location: &str) -> anyhow::Result<String> {
+        self.db()
+            .substations()?
+            .into_iter()
+            .find(|s| s.location == location)
+            .map(|s| s.source_key)
+            .ok_or_else(|| anyhow::anyhow!("unknown substation {location:?}"))
+    }
+}
+
+fn same_file_content(a: &Path, b: &Path) -> anyhow::Result<bool> {
+    use std::io::Read;
+    let (ma, mb) = (std::fs::metadata(a)?, std::fs::metadata(b)?);
+    if ma.len() != mb.len() {
+        return Ok(false);
+    }
+    let (mut fa, mut fb) = (std::io::BufReader::new(std::fs::File::open(a)?), std::io::BufReader::new(std::fs::File::open(b)?));
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = fa.read(&mut ba)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        fb.read_exact(&mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
+}
+
+struct LocalSink<'a> {
+    backend: &'a LocalBackend,
+    rollups_written: u64,
+    latest: std::collections::BTreeMap<String, HourlyRollup>,
+    rejected: RejectedWriter,
+}
+
+impl AnalysisSink for LocalSink<'_> {
+    fn rollups(&mut self, batch: Vec<HourlyRollup>) -> anyhow::Result<()> {
+        for r in &batch {
+            let newer = self.latest.get(&r.location).is_none_or(|l| l.timestamp <= r.timestamp);
+            if newer {
+                self.latest.insert(r.location.clone(), r.clone());
+            }
+        }
+        self.backend.db().put_rollups(&batch)?;
+        self.rollups_written += batch.len() as u64;
+        Ok(())
+    }
+    fn rejected(&mut self, row: &RejectedRow) -> anyhow::Result<()> {
+        self.rejected.push(row)
+    }
+}
+
+/// Rejected rows go to a temp file as they come (no memory growth), then become
+/// `rejected/<name>.csv`: line, field, reason, and the raw row to fix and re-upload.
+#[derive(Default)]
+struct RejectedWriter {
+    file: Option<csv::Writer<std::fs::File>>,
+    temp: Option<std::path::PathBuf>,
+}
+
+impl RejectedWriter {
+    fn push(&mut self, row: &RejectedRow) -> anyhow::Result<()> {
+        if self.file.is_none() {
+            let temp = std::env::temp_dir().join(format!("gridwatch-rejected-{}-{:?}.csv", std::process::id(), std::thread::current().id()));
+            let mut w = csv::Writer::from_writer(std::fs::File::create(&temp)?);
+            w.write_record(["line", "field", "reason", "raw"])?;
+            self.file = Some(w);
+            self.temp = Some(temp);
+        }
+        let w = self.file.as_mut().expect("created above");
+        w.write_record([row.line.to_string().as_str(), &row.field, &row.reason, &row.raw])?;
+        Ok(())
+    }
+
+    /// Moves the rows into the bucket; with no rejected rows, a stale file from an
+    /// earlier run of the same object is removed (it is derived data).
+    fn finish(self, bucket: &FolderBucket, raw_key: &str) -> anyhow::Result<Option<String>> {
+        let key = keys::rejected_key(raw_key);
+        let (Some(mut w), Some(temp)) = (self.file, self.temp) else {
+            bucket.remove_derived(&key)?;
+            return Ok(None);
+        };
+        w.flush()?;
+        drop(w);
+        let mut input = std::fs::File::open(&temp)?;
+        bucket.put_with(&key, |out| {
+            std::io::copy(&mut input, out)?;
+            Ok(())
+        })?;
+        let _ = std::fs::remove_file(&temp);
+        Ok(Some(key))
+    }
+}
+
+fn to_backend<T>(r: anyhow::Result<T>) -> BackendResult<T> {
+    r.map_err(|e| BackendError::new(format!("{e:#}")))
+}
+
+#[async_trait]
+impl GridStore for LocalBackend {
+    async fn substations(&self) -> BackendResult<Vec<SubstationState>> {
+        to_backend(self.db().substations())
+    }
+    async fn rollups(&self, location: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> BackendResult<Vec<HourlyRollup>> {
+        to_backend(self.db().rollups(location, from, to))
+    }
+    async fn forecast(&self, location: &str) -> BackendResult<Vec<ForecastPoint>> {
+        to_backend(self.db().forecast(location))
+    }
+    async fn alerts(&self, since: DateTime<Utc>) -> BackendResult<Vec<Alert>> {
+        to_backend(self.db().alerts(since))
+    }
+    async fn reprocess(&self, location: &str) -> BackendResult<String> {
+        let key = to_backend(self.latest_source(location))?;
+        self.log.info(format!("reprocessing {key} for {location} (requested from the dashboard)"));
+        let done = to_backend(self.process_key(&key))?;
+        Ok(format!(
+            "reprocessed {key}: {} rows, {} rejected, status {}",
+            done.report.rows_read,
+            done.report.rows_rejected,
+            done.report.alert_status()
+        ))
+    }
+    fn describe(&self) -> String {
+        format!("local: {}", crate::sanitize::sanitize_for_terminal(&self.data.root().display().to_string()))
+    }
+}
+
+/// Writes a human summary line per substation (used by `gridwatch analyze`).
+pub fn summary_lines(report: &FileReport) -> Vec<String> {
+    report
+        .locations
+        .iter()
+        .map(|l| {
+            format!(
+                "{:<20} rows {:>6}  load avg {:>8.2} MW  peak {:>8.2} MW at {}  renew {:>5.1} %  V {:>6.3} kV  f {:>7.3} Hz  stab {:.3}  eff {:.3}  {}",
+                crate::sanitize::sanitize_for_terminal(&l.location),
+                l.rows,
+                l.load_mw.avg,
+                l.load_mw.max,
+                format_ts(l.peak_load_time),
+                l.renewable_penetration * 100.0,
+                l.voltage_kv.avg,
+                l.frequency_hz.avg,
+                l.stability_score,
+                l.efficiency_score,
+                l.alert_status
+            )
+        })
+        .collect()
+}
+
+pub fn write_summary(report: &FileReport, out: &mut dyn Write) -> std::io::Result<()> {
+    for line in summary_lines(report) {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! The terminal dashboard (owned by the dashboard work; stub).

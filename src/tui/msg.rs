@@ -1,0 +1,40 @@
+//! What flows into the UI loop (`Msg`) and what the UI asks the outside to do (`Command`).
+
+use crate::backend::LogLine;
+use crate::model::{Alert, ForecastPoint, HourlyRollup, SubstationState};
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    /// Slow tick: the clock moved (age column, stale markers).
+    Tick(DateTime<Utc>),
+    Substations(Vec<SubstationState>),
+    /// Rollups of one substation, oldest first; merged by hour into what is held.
+    Rollups { location: String, rollups: Vec<HourlyRollup> },
+    Forecast { location: String, points: Vec<ForecastPoint> },
+    /// Alert episodes still active at or after the poller's `since`.
+    Alerts(Vec<Alert>),
+    Logs(Vec<LogLine>),
+    /// A store call failed; the poller retries after `retry_in`.
+    StoreError { error: String, retry_in: Duration, attempt: u32 },
+    /// A full poll succeeded (clears the banner).
+    StoreOk,
+    LogError(String),
+    LogOk,
+    ReprocessDone { location: String, result: Result<String, String> },
+    /// SIGTERM / SIGHUP (e.g. the SSH session to the jump host dropped).
+    Shutdown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Quit,
+    /// Re-analyse the newest raw data of this substation (raw store name).
+    Reprocess(String),
+    /// Poll the store now instead of at the next interval.
+    Refresh,
+}
