@@ -8,27 +8,29 @@
 //! history (at most [`WINDOW_DAYS`] days before the forecast origin), by weighted
 //! ridge least squares:
 //!
-//! * The target is the load of hour `t = origin + k` (`k` = 0..23). Every feature
-//!   uses only hours strictly before the origin: the same hour yesterday (lag 24),
-//!   the same hour last week (lag 168), the mean of the same hour over the last 7
-//!   days, the mean of the same hour and weekday over the last 4 weeks, the change
-//!   of the daily level (mean of the last 24 h minus the mean of the same 24 h one
-//!   week earlier), and the anomaly of the last observed hour (last value minus its
-//!   own 7-day same-hour mean), damped with the horizon (`0.5^k` and `0.85^k`), plus
-//!   an intercept.
-//! * Training samples are every past hour, each with features computed from *its*
+//! * The target is the load of hour `t = origin + k` (`k` = 0..23). The features use
+//!   only hours strictly before the origin: the same hour yesterday (lag 24), the same
+//!   hour last week (lag 168), the mean of the same hour over the last 7 days, the
+//!   mean of the same hour and weekday over the last 4 weeks, and the anomaly of the
+//!   last observed hour (its value minus its own 7-day same-hour mean) damped with the
+//!   horizon (`0.5^k`, `0.85^k`, `1`), plus an intercept.
+//! * Training samples are every past hour, each with the features computed from *its*
 //!   pseudo-origin (the same clock hour as the real origin, on its own day), so the
 //!   horizon structure of training and forecasting is identical.
-//! * Samples are weighted by recency (half-life [`HALF_LIFE_DAYS`] days) so the model
-//!   follows the seasons; the ridge penalty pulls the weights towards a prior
-//!   ("half last week, half the 7-day same-hour mean") with the strength of
-//!   [`PRIOR_HOURS`] pseudo-samples, which keeps short histories sane.
-//! * Day-type weights: one weight vector per day type of the target (Monday,
-//!   Tuesday–Friday, Saturday, Sunday), each ridge-pulled towards the pooled fit
-//!   (partial pooling), because "yesterday" is a good guide on a Wednesday but not
-//!   on a Monday.
-//! * Predictions are clamped to the history's range widened by half its span (and
-//!   to ≥ 0 when the history never goes negative).
+//! * Sample weights: recency (half-life [`HALF_LIFE_DAYS`] days, so the model follows
+//!   the seasons) times `1 / base`, `base` = the sample's 7-day same-hour mean, so the
+//!   fit cares about relative errors (night hours of a shop count, not only its day
+//!   peak) without biasing towards low targets.
+//! * The ridge penalty pulls the weights towards a prior ("half last week, half the
+//!   7-day same-hour mean") with the strength of [`PRIOR_HOURS`] pseudo-samples,
+//!   which keeps short histories sane and makes collinear inputs (a constant or purely
+//!   daily series) well-posed.
+//! * Day types: one weight vector per day type of the target (Monday, Tuesday–Friday,
+//!   Saturday, Sunday), each pulled towards the pooled fit with [`GROUP_PRIOR_HOURS`]
+//!   pseudo-samples (partial pooling): "yesterday" is a good guide on a Wednesday,
+//!   not on a Monday or a Saturday.
+//! * Predictions are clamped to the history's range widened by half its span (and to
+//!   ≥ 0 when the history never goes negative).
 //!
 //! Fallbacks: less than [`MIN_MODEL_DAYS`] days of history → mean of the same hour
 //! over the available days; no same hour available (less than a day) → the last
@@ -50,6 +52,10 @@ pub const WINDOW_DAYS: usize = 182;
 pub const HALF_LIFE_DAYS: f64 = 42.0;
 /// Strength of the ridge prior, in pseudo-samples (hours).
 pub const PRIOR_HOURS: f64 = 24.0;
+/// Strength of the pull of each day type's weights towards the pooled weights.
+pub const GROUP_PRIOR_HOURS: f64 = 240.0;
+/// Per-hour damping of the last-value anomaly features.
+pub const ANOMALY_DECAY: [f64; 3] = [0.5, 0.85, 1.0];
 
 const DAY: usize = 24;
 const WEEK: usize = 168;
@@ -86,33 +92,25 @@ impl std::fmt::Display for Method {
     }
 }
 
-/// Tuning knobs of the model. [`ModelConfig::default`] is what the engine uses.
+/// Tuning knobs of the model. [`ModelConfig::default`] is what the engine uses; the
+/// other values exist for the tuning experiments behind `docs/forecast.md`.
 #[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct ModelConfig {
+    /// Days of history before the origin the model is fitted on.
     pub window_days: usize,
+    /// Half-life of the recency weights in days (≤ 0: no recency weighting).
     pub half_life_days: f64,
+    /// Strength of the ridge prior, in pseudo-samples.
     pub prior_hours: f64,
-    /// Pseudo-samples pulling each day-type's weights towards the pooled ones;
+    /// Pseudo-samples pulling each day type's weights towards the pooled ones;
     /// `None` = pooled weights only.
     pub group_prior_hours: Option<f64>,
-    /// Decay rates of the last-value anomaly features.
+    /// Per-hour damping factors of the last-value anomaly features (one feature each).
     pub anomaly_decay: Vec<f64>,
-    /// Feature switches: lag24, lag168, mean7, mean4w, level change.
-    pub use_lag24: bool,
-    pub use_lag168: bool,
-    pub use_mean7: bool,
-    pub use_mean4w: bool,
-    pub use_level: bool,
-    /// Similar day: lag 72 (last Friday) for a Monday target, else lag 24.
-    pub use_similar: bool,
-    /// 7-day same-hour mean smoothed over the neighbouring hours (±1 h).
-    pub use_smooth: bool,
-    /// Relative weighting: each training sample is weighted by `base^-rel_weight`,
-    /// `base` = its 7-day same-hour mean (floored at 10 % of the mean level).
+    /// Each training sample is weighted by `base^-rel_weight`, `base` = its 7-day
+    /// same-hour mean (floored at 10 % of the mean level): 1 ≈ fits relative errors.
     pub rel_weight: f64,
-    /// Relative weighting by the target itself instead of the base.
-    pub rel_by_target: bool,
 }
 
 impl Default for ModelConfig {
@@ -121,17 +119,9 @@ impl Default for ModelConfig {
             window_days: WINDOW_DAYS,
             half_life_days: HALF_LIFE_DAYS,
             prior_hours: PRIOR_HOURS,
-            group_prior_hours: Some(72.0),
-            anomaly_decay: vec![0.5, 0.85],
-            use_lag24: true,
-            use_lag168: true,
-            use_mean7: true,
-            use_mean4w: true,
-            use_level: true,
-            use_similar: false,
-            use_smooth: false,
-            rel_weight: 0.0,
-            rel_by_target: false,
+            group_prior_hours: Some(GROUP_PRIOR_HOURS),
+            anomaly_decay: ANOMALY_DECAY.to_vec(),
+            rel_weight: 1.0,
         }
     }
 }
@@ -383,10 +373,15 @@ fn predict(method: Method, v: &[f64], origin: i64, cfg: &ModelConfig) -> Option<
             }
         }
         Method::Model => {
-            if v.len() >= MIN_MODEL_DAYS * DAY {
-                if let Some(p) = model_forecast(v, origin, cfg) {
-                    out = p;
-                }
+            let first = v.iter().position(|x| x.is_finite()).unwrap_or(0);
+            let span = v.len() - first;
+            if span < DAY {
+                return Some([last; H]);
+            }
+            if span >= MIN_MODEL_DAYS * DAY
+                && let Some(p) = model_forecast(v, origin, cfg)
+            {
+                out = p;
             }
             for (k, o) in out.iter_mut().enumerate() {
                 if !o.is_finite() {
@@ -405,121 +400,37 @@ fn predict(method: Method, v: &[f64], origin: i64, cfg: &ModelConfig) -> Option<
 
 /// Number of model features (intercept included) for a config.
 fn n_features(cfg: &ModelConfig) -> usize {
-    1 + cfg.use_lag24 as usize
-        + cfg.use_lag168 as usize
-        + cfg.use_mean7 as usize
-        + cfg.use_mean4w as usize
-        + cfg.use_level as usize
-        + cfg.use_similar as usize
-        + cfg.use_smooth as usize
-        + cfg.anomaly_decay.len()
+    5 + cfg.anomaly_decay.len()
 }
 
-/// Per-origin quantities shared by the 24 targets of one (pseudo-)origin.
-struct OriginInfo {
-    /// Mean of the last 24 h minus the mean of the 24 h one week earlier.
-    level_change: f64,
-    /// Last value before the origin minus its own 7-day same-hour mean.
-    anomaly: f64,
+/// Anomaly of the last hour before (pseudo-)origin `o`: its value minus its own
+/// 7-day same-hour mean (0 when unknown).
+fn anomaly(v: &[f64], o: isize) -> f64 {
+    let a = at(v, o - 1) - lag_mean(v, o - 1, 24, 7);
+    if a.is_finite() { a } else { 0.0 }
 }
 
-fn origin_info(v: &[f64], o: isize) -> OriginInfo {
-    let mean = |a: isize, b: isize| {
-        let (mut s, mut c) = (0.0, 0usize);
-        for i in a..b {
-            let x = at(v, i);
-            if x.is_finite() {
-                s += x;
-                c += 1;
-            }
-        }
-        if c * 2 >= (b - a) as usize { s / c as f64 } else { f64::NAN }
-    };
-    let level_change = mean(o - 24, o) - mean(o - 192, o - 168);
-    let last = at(v, o - 1);
-    let anomaly = last - lag_mean(v, o - 1, 24, 7);
-    OriginInfo { level_change, anomaly }
-}
-
-/// Feature vector of target index `j` at horizon `k` (its origin is `j - k`).
-/// Missing lags are filled from the other ones; false if nothing could fill them.
-fn features(v: &[f64], hour0: i64, j: isize, k: usize, info: &OriginInfo, cfg: &ModelConfig, x: &mut Vec<f64>) -> bool {
-    let impute = true;
-    x.clear();
+/// Feature vector of target index `j` at horizon `k` (its origin is `j - k`, so every
+/// index used is `< j - k`): intercept, lag 24, lag 168, 7-day same-hour mean, 4-week
+/// same-hour-and-weekday mean, damped anomalies. Missing lags are filled from the
+/// other ones; false if nothing could fill them.
+fn features(v: &[f64], j: isize, k: usize, anomaly: f64, cfg: &ModelConfig, x: &mut Vec<f64>) -> bool {
+    let first = |xs: &[f64]| xs.iter().copied().find(|x| x.is_finite()).unwrap_or(f64::NAN);
     let d1 = at(v, j - 24);
     let w1 = at(v, j - 168);
     let m7 = lag_mean(v, j, 24, 7);
     let m4w = lag_mean(v, j, 168, 4);
-    let (d1, w1, m7, m4w, level, anomaly) = if impute {
-        let m7 = if m7.is_finite() { m7 } else { [d1, w1, m4w].into_iter().find(|x| x.is_finite()).unwrap_or(f64::NAN) };
-        let m4w = if m4w.is_finite() { m4w } else { [w1, m7].into_iter().find(|x| x.is_finite()).unwrap_or(f64::NAN) };
-        let d1 = if d1.is_finite() { d1 } else { m7 };
-        let w1 = if w1.is_finite() { w1 } else { m4w };
-        let z = |x: f64| if x.is_finite() { x } else { 0.0 };
-        (d1, w1, m7, m4w, z(info.level_change), z(info.anomaly))
-    } else {
-        (d1, w1, m7, m4w, info.level_change, info.anomaly)
-    };
-    x.push(1.0);
-    if cfg.use_lag24 {
-        x.push(d1);
-    }
-    if cfg.use_lag168 {
-        x.push(w1);
-    }
-    if cfg.use_mean7 {
-        x.push(m7);
-    }
-    if cfg.use_mean4w {
-        x.push(m4w);
-    }
-    if cfg.use_level {
-        x.push(level);
-    }
-    if cfg.use_similar {
-        let s = if weekday(hour0 + j as i64) == 0 { at(v, j - 72) } else { at(v, j - 24) };
-        x.push(if s.is_finite() { s } else { d1 });
-    }
-    if cfg.use_smooth {
-        let o = j - k as isize;
-        let (mut s, mut c) = (0.0, 0usize);
-        for d in 1..=7 {
-            for off in -1..=1 {
-                let i = j + off - 24 * d;
-                if i < o {
-                    let y = at(v, i);
-                    if y.is_finite() {
-                        s += y;
-                        c += 1;
-                    }
-                }
-            }
-        }
-        x.push(if c > 0 { s / c as f64 } else { m7 });
-    }
-    for &r in &cfg.anomaly_decay {
-        x.push(anomaly * r.powi(k as i32));
-    }
+    let m7 = first(&[m7, d1, w1, m4w]);
+    let m4w = first(&[m4w, w1, m7]);
+    x.clear();
+    x.extend([1.0, first(&[d1, m7]), first(&[w1, m4w]), m7, m4w]);
+    x.extend(cfg.anomaly_decay.iter().map(|&r| anomaly * r.powi(k as i32)));
     x.iter().all(|x| x.is_finite())
 }
 
-/// The ridge prior: half the same hour last week, half the 7-day same-hour mean
-/// (whichever of those features are switched on, renormalised).
+/// The ridge prior: half the same hour last week, half the 7-day same-hour mean.
 fn prior(cfg: &ModelConfig) -> Vec<f64> {
-    let mut b = vec![0.0];
-    let mut main = Vec::new();
-    for (on, w) in [(cfg.use_lag24, 0.0), (cfg.use_lag168, 0.5), (cfg.use_mean7, 0.5), (cfg.use_mean4w, 0.0)] {
-        if on {
-            main.push(w);
-        }
-    }
-    let s: f64 = main.iter().sum();
-    if s > 0.0 {
-        b.extend(main.iter().map(|w| w / s));
-    } else {
-        let m = main.len().max(1) as f64;
-        b.extend(main.iter().map(|_| 1.0 / m));
-    }
+    let mut b = vec![0.0, 0.0, 0.5, 0.5, 0.0];
     b.resize(n_features(cfg), 0.0);
     b
 }
@@ -541,14 +452,13 @@ impl Normal {
         for a in 0..p {
             let wa = w * x[a];
             self.xty[a] += wa * y;
-            for b in a..p {
-                self.xtx[a * p + b] += wa * x[b];
+            for (b, xb) in x.iter().enumerate().take(p).skip(a) {
+                self.xtx[a * p + b] += wa * xb;
             }
         }
         self.sw += w;
     }
-    /// Ridge solution pulled towards `prior` with `strength` pseudo-samples, each
-    /// coefficient's penalty scaled by its feature's mean square.
+    /// Ridge solution pulled towards `prior` with `strength` pseudo-samples.
     fn solve(&self, prior: &[f64], strength: f64) -> Option<Vec<f64>> {
         let p = self.p;
         if self.sw <= 0.0 {
@@ -562,10 +472,13 @@ impl Normal {
             }
         }
         let mut b = self.xty.clone();
+        // Penalties in standardised units: each coefficient's by its feature's
+        // weighted variance (column 0 is the intercept, so `xtx[i] / sw` is the
+        // feature's mean), floored so constant features stay solvable.
         for i in 0..p {
             let ms = self.xtx[i * p + i] / self.sw;
-            // A tiny floor keeps all-zero features (e.g. no anomaly) solvable.
-            let pen = strength * ms + 1e-9 * (1.0 + self.xtx[0]) + f64::MIN_POSITIVE;
+            let var = if i == 0 { 0.0 } else { ms - (self.xtx[i] / self.sw).powi(2) };
+            let pen = strength * var.max(1e-6 * ms) + f64::MIN_POSITIVE;
             a[i * p + i] += pen;
             b[i] += pen * prior[i];
         }
@@ -583,7 +496,7 @@ fn solve_spd(a: &mut [f64], b: &mut [f64], p: usize) -> Option<Vec<f64>> {
         for k in 0..j {
             d -= a[j * p + k] * a[j * p + k];
         }
-        if !(d > 0.0) || !d.is_finite() {
+        if !d.is_finite() || d <= 0.0 {
             return None;
         }
         let l = d.sqrt();
@@ -619,69 +532,160 @@ fn model_forecast(v: &[f64], origin: i64, cfg: &ModelConfig) -> Option<[f64; H]>
     let n = v.len() as isize;
     let p = n_features(cfg);
     let prior = prior(cfg);
+    let start = origin - n as i64;
     let mut pooled = Normal::new(p);
     let mut groups: Vec<Normal> = (0..4).map(|_| Normal::new(p)).collect();
-    let start = origin - n as i64;
     let decay = if cfg.half_life_days > 0.0 { 0.5f64.powf(1.0 / (cfg.half_life_days * DAY as f64)) } else { 1.0 };
-    let mut x = Vec::with_capacity(p);
-    let scale = {
-        let (s, c) = v.iter().filter(|x| x.is_finite()).fold((0.0, 0usize), |(s, c), x| (s + x.abs(), c + 1));
-        if c > 0 { s / c as f64 } else { 1.0 }
+    let (lo, hi, scale) = {
+        let (mut lo, mut hi, mut s, mut c) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);
+        for &x in v.iter().filter(|x| x.is_finite()) {
+            lo = lo.min(x);
+            hi = hi.max(x);
+            s += x.abs();
+            c += 1;
+        }
+        (lo, hi, if c > 0 { s / c as f64 } else { 1.0 })
     };
     let floor = (0.1 * scale).max(f64::MIN_POSITIVE);
+    let mut x = Vec::with_capacity(p);
 
-    // Pseudo-origins: same clock hour as `origin`, one per past day, oldest first;
-    // the first one whose targets have a full week of lags behind them.
+    // Pseudo-origins: the same clock hour as `origin`, one per past day, oldest first,
+    // from the first one whose targets have a week of lags behind them.
     let mut o = n - 24 * ((n - WEEK as isize) / 24);
     while o < n {
-        let info = origin_info(v, o);
+        let a = anomaly(v, o);
         for k in 0..H {
             let j = o + k as isize;
             if j >= n {
                 break;
             }
             let y = v[j as usize];
-            if !y.is_finite() || !features(v, start, j, k, &info, cfg, &mut x) {
+            if !y.is_finite() || !features(v, j, k, a, cfg, &mut x) {
                 continue;
             }
             let mut w = decay.powi((n - j) as i32);
             if cfg.rel_weight != 0.0 {
-                let base = if cfg.rel_by_target { y } else { lag_mean(v, j, 24, 7) };
-                let base = if base.is_finite() { base.abs().max(floor) } else { scale.max(floor) };
+                // Relative to the mean level, so the weights stay ≈ 1 and the prior
+                // strengths keep meaning "pseudo-samples" whatever the units.
+                let base = x[3].abs().max(floor) / scale.max(f64::MIN_POSITIVE);
                 w *= base.powf(-cfg.rel_weight);
+            }
+            if !(w.is_finite() && w > 0.0) {
+                continue;
             }
             pooled.add(&x, y, w);
             groups[day_type(start + j as i64)].add(&x, y, w);
         }
         o += 24;
     }
-    let beta_pooled = pooled.solve(&prior, cfg.prior_hours)?;
+    let pooled_beta = pooled.solve(&prior, cfg.prior_hours)?;
     let betas: Vec<Vec<f64>> = match cfg.group_prior_hours {
-        Some(s) => groups.iter().map(|g| g.solve(&beta_pooled, s).unwrap_or_else(|| beta_pooled.clone())).collect(),
-        None => vec![beta_pooled.clone(); 4],
+        Some(s) => groups.iter().map(|g| g.solve(&pooled_beta, s).unwrap_or_else(|| pooled_beta.clone())).collect(),
+        None => vec![pooled_beta; 4],
     };
 
-    // Clamp range.
-    let (lo, hi) = v
-        .iter()
-        .filter(|x| x.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    // Clamp to the history's range widened by half its span (≥ 0 if it never was < 0).
     let span = hi - lo;
-    let (clo, chi) = (if lo >= 0.0 { (lo - 0.5 * span).max(0.0) } else { lo - 0.5 * span }, hi + 0.5 * span);
-
-    let info = origin_info(v, n);
-    let start = origin - n as i64;
+    let clamp_lo = if lo >= 0.0 { (lo - 0.5 * span).max(0.0) } else { lo - 0.5 * span };
+    let clamp_hi = hi + 0.5 * span;
+    let a = anomaly(v, n);
     let mut out = [f64::NAN; H];
-    for (k, o) in out.iter_mut().enumerate() {
+    for (k, out) in out.iter_mut().enumerate() {
         let j = n + k as isize;
-        if !features(v, start, j, k, &info, cfg, &mut x) {
+        if !features(v, j, k, a, cfg, &mut x) {
             continue;
         }
         let beta = &betas[day_type(origin + k as i64)];
         let y: f64 = x.iter().zip(beta).map(|(a, b)| a * b).sum();
         if y.is_finite() {
-            *o = if clo.is_finite() && chi.is_finite() { y.clamp(clo.min(chi), chi.max(clo)) } else { y };
+            *out = if clamp_lo <= clamp_hi { y.clamp(clamp_lo, clamp_hi) } else { y };
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn h(y: i32, m: u32, d: u32, hh: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, hh, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn weekdays_and_day_types() {
+        // 2024-01-01 was a Monday, 1970-01-01 a Thursday.
+        assert_eq!(weekday(hour_number(h(2024, 1, 1, 0))), 0);
+        assert_eq!(weekday(hour_number(h(2024, 1, 1, 23))), 0);
+        assert_eq!(weekday(hour_number(h(2024, 1, 6, 12))), 5);
+        assert_eq!(weekday(hour_number(h(1970, 1, 1, 0))), 3);
+        assert_eq!(weekday(hour_number(h(1969, 12, 31, 23))), 2);
+        let types: Vec<usize> = (1..=7).map(|d| day_type(hour_number(h(2024, 1, d, 5)))).collect();
+        assert_eq!(types, [0, 1, 1, 1, 1, 2, 3]);
+    }
+
+    #[test]
+    fn densify_averages_duplicates_and_drops_bad_points() {
+        let o = hour_number(h(2024, 1, 1, 5));
+        let pts = vec![
+            (h(2024, 1, 1, 3) + chrono::Duration::minutes(45), 4.0),
+            (h(2024, 1, 1, 1), f64::NAN),
+            (h(2024, 1, 1, 2), 1.0),
+            (h(2024, 1, 1, 3), 2.0),
+            (h(2024, 1, 1, 5), 100.0), // at the origin: not history
+            (h(2023, 1, 1, 0), 7.0),   // outside the window
+        ];
+        let v = densify(&pts, o, 4).unwrap();
+        // From the first finite hour (2) to the origin (exclusive).
+        assert_eq!(v.len(), 3);
+        assert_eq!((v[0], v[1]), (1.0, 3.0));
+        assert!(v[2].is_nan());
+        assert!(densify(&pts[4..], o, 4).is_none());
+    }
+
+    #[test]
+    fn cholesky_solves_and_rejects_indefinite() {
+        let mut a = vec![4.0, 2.0, 0.6, 2.0, 5.0, 1.0, 0.6, 1.0, 3.0];
+        let x = [1.0, -2.0, 0.5];
+        let mut b: Vec<f64> = (0..3).map(|r| (0..3).map(|c| a[r * 3 + c] * x[c]).sum()).collect();
+        let sol = solve_spd(&mut a, &mut b, 3).unwrap();
+        for (s, x) in sol.iter().zip(x) {
+            assert!((s - x).abs() < 1e-12);
+        }
+        let mut a = vec![1.0, 2.0, 2.0, 1.0];
+        assert!(solve_spd(&mut a, &mut [1.0, 1.0], 2).is_none());
+    }
+
+    #[test]
+    fn features_never_look_past_the_pseudo_origin() {
+        // Poison every index at or after the pseudo-origin: features must not change.
+        let n = 24 * 40;
+        let v: Vec<f64> = (0..n).map(|i| (i % 24) as f64 + (i / 168) as f64).collect();
+        let cfg = ModelConfig::default();
+        for (o, k) in [(24 * 30 + 5, 0usize), (24 * 30 + 5, 23), (24 * 35, 11)] {
+            let j = (o + k) as isize;
+            let mut poisoned = v.clone();
+            for x in &mut poisoned[o..] {
+                *x = 1e9;
+            }
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            assert!(features(&v, j, k, anomaly(&v, o as isize), &cfg, &mut a));
+            assert!(features(&poisoned, j, k, anomaly(&poisoned, o as isize), &cfg, &mut b));
+            assert_eq!(a, b, "origin {o} horizon {k}");
+        }
+    }
+
+    #[test]
+    fn ridge_prior_decides_collinear_fits() {
+        // y = x exactly with the intercept and two identical columns: the data fix
+        // only β1 + β2 = 1, the prior (0.5, 0.5) picks the split.
+        let mut ne = Normal::new(3);
+        for i in 0..50 {
+            let x = i as f64;
+            ne.add(&[1.0, x, x], x, 1.0);
+        }
+        let b = ne.solve(&[0.0, 0.5, 0.5], 24.0).unwrap();
+        assert!(b[0].abs() < 1e-6 && (b[1] - 0.5).abs() < 1e-6 && (b[2] - 0.5).abs() < 1e-6, "{b:?}");
+    }
 }

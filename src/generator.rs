@@ -843,7 +843,8 @@ mod tests {
     #[test]
     fn weekly_factor_has_no_step_at_midnight() {
         // Friday 23:59 → Saturday 00:00, Sunday 23:59 → Monday 00:00.
-        for (a, b) in [(ts(2025, 1, 17, 23, 59), ts(2025, 1, 18, 0, 0)), (ts(2025, 1, 19, 23, 59), ts(2025, 1, 20, 0, 0))]
+        for (a, b) in
+            [(ts(2025, 1, 17, 23, 59), ts(2025, 1, 18, 0, 0)), (ts(2025, 1, 19, 23, 59), ts(2025, 1, 20, 0, 0))]
         {
             let (fa, fb) = (weekly_factor(&Clock::new(a), 0.3), weekly_factor(&Clock::new(b), 0.3));
             assert!((fa - fb).abs() < 0.002, "{fa} vs {fb}");
@@ -867,7 +868,12 @@ mod tests {
     #[test]
     fn episodes_fit_in_their_block_and_overloads_cover_whole_hours() {
         for interval in [1, 5, 10, 15, 20, 30, 45, 60, 90, 120] {
-            let cfg = GeneratorConfig { interval_minutes: interval, days: 60, anomalies_per_week: 20.0, ..Default::default() };
+            let cfg = GeneratorConfig {
+                interval_minutes: interval,
+                days: 60,
+                anomalies_per_week: 20.0,
+                ..Default::default()
+            };
             let g = Generator::new(cfg);
             let eps = g.episodes();
             assert!(!eps.is_empty(), "interval {interval}");
@@ -919,6 +925,9 @@ mod tests {
         assert!(v.get("power_factor").is_none());
         let mut out = Vec::new();
         write_reading_row(OutputFormat::Csv, true, &r, &mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "2025-01-14T00:00:00Z,\"a \"\"b\"\", c\",NaN,1.00,13.800,60.000,0.00,0.00,\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2025-01-14T00:00:00Z,\"a \"\"b\"\", c\",NaN,1.00,13.800,60.000,0.00,0.00,\n"
+        );
     }
 }

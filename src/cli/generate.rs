@@ -51,23 +51,23 @@ pub enum SplitArg {
 #[derive(Args, Debug, Clone)]
 pub struct GenerateArgs {
     /// Number of substations (named substation_001, substation_002, ...).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = 8)]
     pub substations: usize,
 
     /// Number of days to generate (ignored with --target-size).
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
     pub days: u32,
 
     /// Minutes between readings; must divide a day (1, 5, 10, 15, 30, 60, ...).
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, value_name = "MIN", default_value_t = 15)]
     pub interval_minutes: u32,
 
     /// First timestamp, UTC: a date (2025-01-14) or a date-time (2025-01-14T06:00:00Z).
-    #[arg(long, default_value = "2025-01-14", value_parser = parse_start)]
+    #[arg(long, value_name = "DATE[THH:MM[:SS]Z]", default_value = "2025-01-14", value_parser = parse_start)]
     pub start: DateTime<Utc>,
 
     /// Seed of the random streams: same seed, same data.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, value_name = "N", default_value_t = 42)]
     pub seed: u64,
 
     /// Clean data: no voltage, frequency or overload anomalies.
@@ -75,7 +75,7 @@ pub struct GenerateArgs {
     pub no_anomalies: bool,
 
     /// Average anomaly episodes per substation per week.
-    #[arg(long, default_value_t = generator::DEFAULT_ANOMALIES_PER_WEEK, conflicts_with = "no_anomalies")]
+    #[arg(long, value_name = "PER_WEEK", default_value_t = generator::DEFAULT_ANOMALIES_PER_WEEK, conflicts_with = "no_anomalies")]
     pub anomaly_rate: f64,
 
     /// Add the optional power_factor column.
@@ -95,12 +95,12 @@ pub struct GenerateArgs {
     pub split: SplitArg,
 
     /// Output directory; with --split none also a file path (e.g. data/week.csv).
-    #[arg(long, default_value = "sample_data")]
+    #[arg(long, value_name = "PATH", default_value = "sample_data")]
     pub output: PathBuf,
 
     /// Keep adding days until the output reaches about this size on disk
     /// (e.g. 500KB, 100MB, 2GB; KiB/MiB/GiB for powers of 1024). For benchmarks.
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub target_size: Option<u64>,
 }
 
@@ -370,7 +370,11 @@ fn print_summary(args: &GenerateArgs, written: &[Written]) {
     if written.len() > SHOWN {
         println!("  ... and {} more files", written.len() - SHOWN);
     }
-    let anomalies = if args.no_anomalies { "no anomalies".to_string() } else { format!("~{} anomalies/substation/week", args.anomaly_rate) };
+    let anomalies = if args.no_anomalies {
+        "no anomalies".to_string()
+    } else {
+        format!("~{} anomalies/substation/week", args.anomaly_rate)
+    };
     println!(
         "wrote {} file(s), {rows} rows, {} ({} substations, every {} min, seed {}, {anomalies})",
         written.len(),

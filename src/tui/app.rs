@@ -790,7 +790,7 @@ impl App {
             }
             View::Logs => {
                 // Up scrolls back in time.
-                let max = self.visible_logs().len().saturating_sub(1) as isize;
+                let max = self.visible_logs().len().saturating_sub(super::view::log_rows(self)) as isize;
                 self.log_scroll = (self.log_scroll as isize).saturating_sub(delta).clamp(0, max) as usize;
                 if self.log_scroll == 0 {
                     self.log_unseen = 0;

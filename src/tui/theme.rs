@@ -35,6 +35,8 @@ pub struct Markers {
     pub forecast: char,
     pub limit: char,
     pub nominal: char,
+    /// The vertical "now" line between history and forecast.
+    pub now: char,
 }
 
 impl Theme {
@@ -82,9 +84,9 @@ impl Theme {
 
     pub fn markers(&self) -> Markers {
         if self.ascii {
-            Markers { data: '*', secondary: '.', forecast: '+', limit: '-', nominal: '=' }
+            Markers { data: '*', secondary: '.', forecast: '+', limit: '-', nominal: '=', now: ':' }
         } else {
-            Markers { data: '•', secondary: '·', forecast: '+', limit: '-', nominal: '=' }
+            Markers { data: '•', secondary: '·', forecast: '+', limit: '-', nominal: '=', now: ':' }
         }
     }
 
@@ -226,7 +228,7 @@ mod tests {
     fn sparkline_scales_and_pads() {
         let t = Theme::new(false, true);
         assert_eq!(sparkline(&[0.0, 1.0], 0.0, 1.0, 4, t.spark_chars()), "  _#");
-        assert_eq!(sparkline(&[0.0, 0.5, 1.0, 2.0], 0.0, 1.0, 3, t.spark_chars()), "~##");
+        assert_eq!(sparkline(&[0.0, 0.5, 1.0, 2.0], 0.0, 1.0, 3, t.spark_chars()), "=##");
         assert_eq!(sparkline(&[f64::NAN, 0.0], 0.0, 1.0, 2, t.spark_chars()), " _");
         assert_eq!(sparkline(&[1.0], 0.0, 1.0, 0, t.spark_chars()), "");
     }

@@ -41,18 +41,24 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     // From zero so the curve's height reads as a fraction of the peak.
     let (lo, hi) = bounds(load.iter().chain(fc.iter()).map(|p| p.1), 0.0, 1.0);
     let hi = hi * 1.05;
+    let now_line = vec![(0.0, lo), (0.0, hi)];
     let title = Line::from(vec![
         Span::raw(" Load MW "),
         Span::styled(format!("{} actual", m.data), theme.chart_data()),
         Span::raw(" "),
-        Span::styled(format!("{} forecast ", m.forecast), theme.chart_forecast()),
+        Span::styled(format!("{} forecast", m.forecast), theme.chart_forecast()),
+        Span::styled(format!(" {} now ", m.now), theme.dim()),
     ]);
     chart(
         &theme,
         frame,
         load_a,
         title,
-        vec![series(&fc, m.forecast, theme.chart_forecast(), GraphType::Line), series(&load, m.data, theme.chart_data(), GraphType::Line)],
+        vec![
+            series(&now_line, m.now, theme.dim(), GraphType::Line),
+            series(&fc, m.forecast, theme.chart_forecast(), GraphType::Line),
+            series(&load, m.data, theme.chart_data(), GraphType::Line),
+        ],
         [-range_h, 24.0],
         [lo, hi],
         0,
@@ -138,7 +144,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             .take(inner.height as usize)
             .map(|a| {
                 Line::from(vec![
-                    Span::raw(format!("{:<13} {} ", a.state().label(), a.alert.started_at.format("%m-%d %H:%M"))),
+                    Span::raw(format!(" {:<13} {} ", a.state().label(), a.alert.started_at.format("%m-%d %H:%M"))),
                     Span::styled(theme.status_label(a.alert.severity), theme.status_style(a.alert.severity)),
                     Span::raw(format!(" {} {}", a.alert.rule, super::alarms::fmt_value(&a.alert))),
                 ])

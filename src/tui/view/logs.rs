@@ -20,20 +20,21 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme();
     let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     let lines = app.visible_logs();
-    let following = !app.paused && app.log_scroll == 0;
+    let h = body.height as usize;
+    // Scrolling back is bounded by what does not fit; a short log is shown whole.
+    let scroll = app.log_scroll.min(lines.len().saturating_sub(h));
+    let following = !app.paused && scroll == 0;
     let mut title = format!(" log: {} lines", lines.len());
     if !app.log_filter.is_empty() {
         title.push_str(&format!(" matching \"{}\"", theme.text(&app.log_filter)));
     }
     title.push_str(if following { ", following" } else { ", not following" });
-    if app.log_unseen > 0 {
+    if app.log_unseen > 0 && scroll > 0 {
         title.push_str(&format!(" ({} new below)", app.log_unseen));
     }
     frame.render_widget(Paragraph::new(title).style(theme.title()), head);
 
-    let h = body.height as usize;
-    let scroll = app.log_scroll.min(lines.len().saturating_sub(1));
-    let end = lines.len() - scroll.min(lines.len());
+    let end = lines.len() - scroll;
     let start = end.saturating_sub(h);
     let text: Vec<Line> = lines[start..end]
         .iter()

@@ -80,11 +80,20 @@ fn screen_layout(app: &App, area: Rect) -> ScreenAreas {
 
 /// Rows available to the overview table and the alarm list (used to keep the selection visible).
 pub fn list_rows(app: &App) -> usize {
+    body_height(app).saturating_sub(LIST_CHROME) as usize
+}
+
+/// Log lines on screen (the log view has one header line).
+pub fn log_rows(app: &App) -> usize {
+    body_height(app).saturating_sub(1) as usize
+}
+
+fn body_height(app: &App) -> u16 {
     let area = Rect::new(0, 0, app.size.0, app.size.1);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return 1;
     }
-    screen_layout(app, area).body.height.saturating_sub(LIST_CHROME) as usize
+    screen_layout(app, area).body.height
 }
 
 fn too_small(frame: &mut Frame, area: Rect) {
@@ -99,12 +108,13 @@ fn too_small(frame: &mut Frame, area: Rect) {
 
 fn title_bar(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme();
+    let wide = area.width >= 80;
     let mut left = vec![Span::styled(" gridwatch", theme.title())];
-    if !app.cfg.title.is_empty() {
+    if wide && !app.cfg.title.is_empty() {
         left.push(Span::raw(" "));
         left.push(Span::styled(theme.text(&crate::sanitize::sanitize_for_terminal(&app.cfg.title)).into_owned(), theme.title()));
     }
-    left.push(Span::raw("  "));
+    left.push(Span::raw(" "));
     for v in View::ALL {
         let label = match v {
             View::Alarms if app.unacked_alarms() > 0 => format!("{}({})", v.name(), app.unacked_alarms()),
@@ -116,14 +126,25 @@ fn title_bar(app: &App, frame: &mut Frame, area: Rect) {
             left.push(Span::raw(format!(" {label} ")));
         }
     }
-    frame.render_widget(Paragraph::new(Line::from(left)), area);
+    let left = Line::from(left);
+    let room = (area.width as usize).saturating_sub(left.width() + 1);
+    frame.render_widget(Paragraph::new(left), area);
 
+    // Right side: the most that fits of "PAUSED 24h 06-01 12:00".
+    let paused = if app.paused { "PAUSED " } else { "" };
+    let candidates = [
+        format!("{} {} ", app.range.label(), app.now.format("%m-%d %H:%M")),
+        format!("{} {} ", app.range.label(), app.now.format("%H:%M")),
+        format!("{} ", app.range.label()),
+        String::new(),
+    ];
+    let tail = candidates.into_iter().find(|c| paused.len() + c.len() <= room).unwrap_or_default();
     let mut right = Vec::new();
     if app.paused {
         right.push(Span::styled("PAUSED", theme.banner()));
         right.push(Span::raw(" "));
     }
-    right.push(Span::raw(format!("{} {} ", app.range.label(), app.now.format("%m-%d %H:%M"))));
+    right.push(Span::raw(tail));
     let line = Line::from(right);
     let w = (line.width() as u16).min(area.width);
     let r = Rect::new(area.right() - w, area.y, w, 1);
@@ -189,33 +210,30 @@ fn short_key(app: &App, action: Action) -> String {
 
 fn key_bar(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme();
-    let mut items: Vec<(String, &str)> = vec![
-        (short_key(app, Action::Help), "help"),
-        (short_key(app, Action::NextView), "view"),
-        (format!("{}/{}", short_key(app, Action::Down), short_key(app, Action::Up)), "move"),
-        (short_key(app, Action::Open), "open"),
-        (short_key(app, Action::Filter), "filter"),
+    // (key, what, priority): when the bar is too narrow the highest numbers go first.
+    let mut items: Vec<(String, &str, u8)> = vec![
+        (short_key(app, Action::Help), "help", 0),
+        (short_key(app, Action::NextView), "view", 1),
+        (format!("{}/{}", short_key(app, Action::Down), short_key(app, Action::Up)), "move", 3),
+        (short_key(app, Action::Open), "open", 4),
+        (short_key(app, Action::Filter), "filter", 2),
     ];
     if !app.cfg.read_only {
-        items.push((short_key(app, Action::Reprocess), "reprocess"));
+        items.push((short_key(app, Action::Reprocess), "reprocess", 1));
     }
-    items.push((short_key(app, Action::Ack), "ack"));
-    items.push((short_key(app, Action::Pause), if app.paused { "resume" } else { "pause" }));
-    items.push((short_key(app, Action::TimeRange), if app.range == super::app::TimeRange::Day { "7d" } else { "24h" }));
-    items.push((short_key(app, Action::Quit), "quit"));
-
+    items.push((short_key(app, Action::Ack), "ack", 1));
+    items.push((short_key(app, Action::Pause), if app.paused { "resume" } else { "pause" }, 2));
+    let range = if app.range == super::app::TimeRange::Day { "7d" } else { "24h" };
+    items.push((short_key(app, Action::TimeRange), range, 3));
+    items.push((short_key(app, Action::Quit), "quit", 0));
+    items.retain(|(k, what, _)| !k.is_empty() && !(*what == "move" && k == "/"));
+    let width = |items: &[(String, &str, u8)]| items.iter().map(|(k, w, _)| 2 + k.chars().count() + w.len()).sum::<usize>();
+    while width(&items) > area.width as usize {
+        let Some(worst) = items.iter().enumerate().max_by_key(|(i, it)| (it.2, *i)).map(|(i, _)| i) else { break };
+        items.remove(worst);
+    }
     let mut spans = Vec::new();
-    let mut used = 0usize;
-    let max = area.width as usize;
-    for (key, what) in items {
-        if key.is_empty() {
-            continue;
-        }
-        let w = 1 + key.chars().count() + 1 + what.len();
-        if used + w > max {
-            break;
-        }
-        used += w;
+    for (key, what, _) in items {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(key, theme.key()));
         spans.push(Span::raw(format!(":{what}")));

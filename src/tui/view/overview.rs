@@ -16,11 +16,12 @@ struct Columns {
 }
 
 fn columns(width: u16) -> Columns {
-    // status 6, load 6, ren 4, kV 5, Hz 6, stab 4, age 9, highlight 2, gaps
-    const FIXED: u16 = 6 + 6 + 4 + 5 + 6 + 4 + 9 + 2 + 8;
-    let peak = width >= FIXED + 7 + 12;
-    let avail = width.saturating_sub(FIXED + if peak { 7 } else { 0 });
-    let spark = (avail.saturating_sub(12) / 2).min(24);
+    // highlight 2, status 6, load 5, ren 4, kV 5, Hz 6, stab 4, age 9, 7 gaps
+    const FIXED: u16 = 2 + 6 + 5 + 4 + 5 + 6 + 4 + 9 + 7;
+    let peak = width >= FIXED + 6 + 12;
+    let avail = width.saturating_sub(FIXED + if peak { 6 } else { 0 });
+    // Names get 14 columns first (most substation names fit), then the sparklines grow.
+    let spark = ((avail.saturating_sub(14) / 2).saturating_sub(1)).min(24);
     let spark = if spark >= 3 { spark } else { 0 };
     let name = avail - if spark > 0 { 2 * (spark + 1) } else { 0 };
     Columns { name, spark, peak }
@@ -56,7 +57,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 
     let cfg = &app.cfg.analysis;
     let legend = format!(
-        " sparks: worst per {} bucket, V {}-{} kV, f {}+-{} Hz; STALE: no data > {}m",
+        " sparks: worst of {}, V lim {}-{} kV, f {}+-{} Hz; STALE: none in {}m",
         app.range.label(),
         cfg.voltage_low_kv,
         cfg.voltage_high_kv,
@@ -103,10 +104,10 @@ fn draw_table(app: &App, frame: &mut Frame, area: Rect, list: &[&Substation]) {
         let mut cells = vec![
             Cell::from(theme.status_label(status)).style(theme.status_style(status)),
             Cell::from(theme.text(&s.name).into_owned()),
-            Cell::from(format!("{:>6.1}", l.load_avg_mw)),
+            Cell::from(format!("{:>5.1}", l.load_avg_mw)),
         ];
         if cols.peak {
-            cells.push(Cell::from(format!("{peak24:>6.1}")));
+            cells.push(Cell::from(format!("{peak24:>5.1}")));
         }
         cells.push(Cell::from(format!("{:>3.0}%", l.renewable_penetration * 100.0)));
         cells.push(Cell::from(format!("{:5.2}", l.voltage_avg_kv)));
@@ -131,9 +132,9 @@ fn draw_table(app: &App, frame: &mut Frame, area: Rect, list: &[&Substation]) {
         Row::new(cells)
     });
 
-    let mut widths = vec![Constraint::Length(6), Constraint::Length(cols.name), Constraint::Length(6)];
+    let mut widths = vec![Constraint::Length(6), Constraint::Length(cols.name), Constraint::Length(5)];
     if cols.peak {
-        widths.push(Constraint::Length(6));
+        widths.push(Constraint::Length(5));
     }
     widths.extend([Constraint::Length(4), Constraint::Length(5)]);
     if n > 0 {
@@ -164,10 +165,10 @@ mod tests {
     fn columns_fit_the_width() {
         for w in [60u16, 70, 80, 100, 200] {
             let c = columns(w);
-            let total = 6 + 6 + 4 + 5 + 6 + 4 + 9 + 2 + 8 + c.name + if c.peak { 7 } else { 0 } + if c.spark > 0 { 2 * (c.spark + 1) } else { 0 };
+            let total = 2 + 6 + 5 + 4 + 5 + 6 + 4 + 9 + 7 + c.name + if c.peak { 6 } else { 0 } + if c.spark > 0 { 2 * (c.spark + 1) } else { 0 };
             assert!(total <= w, "width {w}: {total}");
             assert!(c.name >= 8, "width {w}: name {}", c.name);
         }
-        assert!(columns(80).spark >= 5 && columns(80).peak);
+        assert!(columns(80).spark >= 5 && columns(80).peak && columns(80).name >= 13);
     }
 }

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what it needs (Python venv with
+# moto's server and cargo-lambda, tmux for the terminal end-to-end test), starts the
+# AWS emulators on 127.0.0.1 with free ports, runs every test, and stops exactly the
+# processes it started.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh -- NAME    # extra arguments go to `cargo test`
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="${GRIDWATCH_VENV:-$ROOT/.venv}"
+LOGDIR="$(mktemp -d "${TMPDIR:-/tmp}/gridwatch-test.XXXXXX")"
+PIDS=()
+
+log() { printf '[test.sh] %s\n' "$*" >&2; }
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+# --- tools -------------------------------------------------------------------
+ensure_python_tools() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    python3 -m venv "$VENV"
+  fi
+  if ! "$VENV/bin/python" -c 'import moto, flask, flask_cors' 2>/dev/null \
+     || [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
+    log "installing moto[server], cargo-lambda, cfn-lint into $VENV"
+    "$VENV/bin/pip" install --quiet 'moto[server]>=5.1,<6' 'cargo-lambda>=1.8,<2' 'cfn-lint>=1,<2'
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
+
+ensure_tmux() {
+  command -v tmux >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing tmux (terminal end-to-end test)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux) >"$LOGDIR/apt.log" 2>&1 \
+      || log "could not install tmux (see $LOGDIR/apt.log); the terminal e2e test will say so"
+  else
+    log "tmux not found and cannot be installed here; the terminal e2e test will say so"
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_tcp() { # host port seconds
+  local deadline=$((SECONDS + $3))
+  until python3 -c "import socket,sys; socket.create_connection(('$1',$2),0.5).close()" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then return 1; fi
+    sleep 0.2
+  done
+}
+
+# --- servers -----------------------------------------------------------------
+start_moto() {
+  local port
+  port="$(free_port)"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$LOGDIR/moto.log" 2>&1 &
+  PIDS+=($!)
+  local deadline=$((SECONDS + 60))
+  until curl -sf "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then log "moto did not start:"; cat "$LOGDIR/moto.log" >&2; exit 1; fi
+    sleep 0.2
+  done
+  export GRIDWATCH_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
+  log "moto server on $GRIDWATCH_TEST_AWS_ENDPOINT"
+}
+
+start_cargo_lambda() {
+  if [ ! -d lambda ]; then return 0; fi
+  # Build first: `cargo lambda watch` would otherwise compile on the first request.
+  cargo build -p gridwatch-lambda >&2
+  local port
+  port="$(free_port)"
+  (cd lambda && exec cargo lambda watch -A 127.0.0.1 -P "$port") >"$LOGDIR/cargo-lambda.log" 2>&1 &
+  PIDS+=($!)
+  if ! wait_tcp 127.0.0.1 "$port" 120; then log "cargo lambda watch did not start:"; cat "$LOGDIR/cargo-lambda.log" >&2; exit 1; fi
+  export GRIDWATCH_TEST_LAMBDA_ENDPOINT="http://127.0.0.1:$port"
+  log "cargo lambda watch on $GRIDWATCH_TEST_LAMBDA_ENDPOINT"
+}
+
+# --- run ---------------------------------------------------------------------
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL 2>/dev/null || true
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+ensure_python_tools
+ensure_tmux
+log "building"
+cargo build --workspace --all-features --all-targets >&2
+start_moto
+start_cargo_lambda
+if [ "${1:-}" = "--" ]; then shift; fi
+log "running tests (server logs in $LOGDIR)"
+cargo test --workspace --all-features "$@"

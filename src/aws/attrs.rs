@@ -1,0 +1,410 @@
+//! DynamoDB items of the `GridAnalysis` table (see [`crate::items`] for the key design).
+//!
+//! Every item has `location` (partition key), `timestamp` (sort key) and `kind`
+//! (`rollup`, `forecast`, `alert`, `index`). Rollups carry the seed's attribute names
+//! (`load_avg_mw`, `load_peak_mw`, `renewable_penetration`, `voltage_avg_kv`,
+//! `frequency_avg_hz`, `stability_score`, `efficiency_score`, `alert_status`) plus the
+//! rest of [`HourlyRollup`] under its field names.
+//!
+//! The sparse GSI [`STATUS_INDEX`] is keyed on `status_key` / `status_ts`, attributes
+//! that only non-normal items carry:
+//! - a warning/critical rollup: `status_key` = `warning` | `critical`, `status_ts` = hour,
+//! - an alert episode: `status_key` = `alert`, `status_ts` = `ended_at`.
+//!
+//! Normal hours (nearly all of them) are not in the index, so "hours with status X" and
+//! "alerts still active since T" are one Query each on a small index.
+
+use crate::items;
+use crate::model::{format_ts, Alert, AlertRule, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const PK: &str = "location";
+pub const SK: &str = "timestamp";
+pub const STATUS_INDEX: &str = "status-index";
+pub const STATUS_KEY: &str = "status_key";
+pub const STATUS_TS: &str = "status_ts";
+/// `status_key` of alert episodes in the sparse index.
+pub const ALERT_STATUS_KEY: &str = "alert";
+
+/// An item that does not have the expected shape.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+#[error("item ({location}, {sort_key}): attribute {attribute:?}: {reason}")]
+pub struct ItemError {
+    pub location: String,
+    pub sort_key: String,
+    pub attribute: String,
+    pub reason: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// A number as DynamoDB wants it: shortest round-trip text, exponent form for very large
+/// or small magnitudes (DynamoDB keeps 38 significant digits). Non-finite values, which
+/// DynamoDB cannot store, become NULL and read back as NaN.
+pub fn num(v: f64) -> AttributeValue {
+    if !v.is_finite() {
+        return AttributeValue::Null(true);
+    }
+    let a = v.abs();
+    if v == 0.0 || (1e-6..1e15).contains(&a) { AttributeValue::N(format!("{v}")) } else { AttributeValue::N(format!("{v:e}")) }
+}
+
+fn int(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn key_of(item: &Item) -> (String, String) {
+    let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_else(|| "?".into());
+    (get(PK), get(SK))
+}
+
+/// Typed access to one item's attributes, with errors naming the item and the attribute.
+pub struct Reader<'a> {
+    item: &'a Item,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(item: &'a Item) -> Self {
+        Self { item }
+    }
+    fn err(&self, attribute: &str, reason: impl Into<String>) -> ItemError {
+        let (location, sort_key) = key_of(self.item);
+        ItemError { location, sort_key, attribute: attribute.into(), reason: reason.into() }
+    }
+    fn get(&self, name: &str) -> Result<&'a AttributeValue, ItemError> {
+        self.item.get(name).ok_or_else(|| self.err(name, "missing"))
+    }
+    pub fn str(&self, name: &str) -> Result<&'a str, ItemError> {
+        match self.get(name)? {
+            AttributeValue::S(v) => Ok(v),
+            _ => Err(self.err(name, "expected a string")),
+        }
+    }
+    pub fn f64(&self, name: &str) -> Result<f64, ItemError> {
+        match self.get(name)? {
+            AttributeValue::N(v) => v.parse().map_err(|_| self.err(name, format!("bad number {v:?}"))),
+            AttributeValue::Null(_) => Ok(f64::NAN),
+            _ => Err(self.err(name, "expected a number")),
+        }
+    }
+    pub fn u64(&self, name: &str) -> Result<u64, ItemError> {
+        match self.get(name)? {
+            AttributeValue::N(v) => v.parse().map_err(|_| self.err(name, format!("bad count {v:?}"))),
+            _ => Err(self.err(name, "expected a number")),
+        }
+    }
+    pub fn time(&self, name: &str) -> Result<DateTime<Utc>, ItemError> {
+        let text = self.str(name)?;
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| self.err(name, format!("bad time {text:?}: {e}")))
+    }
+    pub fn status(&self, name: &str) -> Result<AlertStatus, ItemError> {
+        self.str(name)?.parse().map_err(|e: String| self.err(name, e))
+    }
+    pub fn strings(&self, name: &str) -> Result<Vec<String>, ItemError> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(Vec::new()),
+            Some(AttributeValue::L(list)) => list
+                .iter()
+                .map(|v| v.as_s().cloned().map_err(|_| self.err(name, "expected a list of strings")))
+                .collect(),
+            Some(AttributeValue::Ss(list)) => Ok(list.clone()),
+            Some(_) => Err(self.err(name, "expected a list of strings")),
+        }
+    }
+    pub fn map(&self, name: &str) -> Result<&'a Item, ItemError> {
+        match self.get(name)? {
+            AttributeValue::M(m) => Ok(m),
+            _ => Err(self.err(name, "expected a map")),
+        }
+    }
+}
+
+fn rollup_attrs(r: &HourlyRollup, item: &mut Item) {
+    item.insert("count".into(), int(r.count));
+    item.insert("load_avg_mw".into(), num(r.load_avg_mw));
+    item.insert("load_min_mw".into(), num(r.load_min_mw));
+    item.insert("load_peak_mw".into(), num(r.load_peak_mw));
+    item.insert("generation_avg_mw".into(), num(r.generation_avg_mw));
+    item.insert("solar_avg_mw".into(), num(r.solar_avg_mw));
+    item.insert("wind_avg_mw".into(), num(r.wind_avg_mw));
+    item.insert("renewable_penetration".into(), num(r.renewable_penetration));
+    item.insert("voltage_avg_kv".into(), num(r.voltage_avg_kv));
+    item.insert("voltage_min_kv".into(), num(r.voltage_min_kv));
+    item.insert("voltage_max_kv".into(), num(r.voltage_max_kv));
+    item.insert("frequency_avg_hz".into(), num(r.frequency_avg_hz));
+    item.insert("frequency_min_hz".into(), num(r.frequency_min_hz));
+    item.insert("frequency_max_hz".into(), num(r.frequency_max_hz));
+    item.insert("frequency_max_dev_hz".into(), num(r.frequency_max_dev_hz));
+    item.insert("power_factor_avg".into(), num(r.power_factor_avg));
+    item.insert("power_factor_defaulted".into(), int(r.power_factor_defaulted));
+    item.insert("stability_score".into(), num(r.stability_score));
+    item.insert("efficiency_score".into(), num(r.efficiency_score));
+    item.insert("alert_status".into(), s(r.alert_status.as_str()));
+    item.insert("alert_reasons".into(), AttributeValue::L(r.alert_reasons.iter().map(|x| s(x.as_str())).collect()));
+}
+
+/// The item of one hourly rollup (sort key = the hour).
+pub fn rollup_item(r: &HourlyRollup) -> Item {
+    let mut item = Item::new();
+    item.insert(PK.into(), s(r.location.as_str()));
+    item.insert(SK.into(), s(items::rollup_sort_key(r.timestamp)));
+    item.insert("kind".into(), s("rollup"));
+    rollup_attrs(r, &mut item);
+    if r.alert_status != AlertStatus::Normal {
+        item.insert(STATUS_KEY.into(), s(r.alert_status.as_str()));
+        item.insert(STATUS_TS.into(), s(format_ts(r.timestamp)));
+    }
+    item
+}
+
+/// Reads a rollup item (or the `latest` map of an index item, given its location/hour).
+pub fn rollup_from(item: &Item, location: &str, timestamp: DateTime<Utc>) -> Result<HourlyRollup, ItemError> {
+    let r = Reader::new(item);
+    Ok(HourlyRollup {
+        location: location.to_string(),
+        timestamp,
+        count: r.u64("count")?,
+        load_avg_mw: r.f64("load_avg_mw")?,
+        load_min_mw: r.f64("load_min_mw")?,
+        load_peak_mw: r.f64("load_peak_mw")?,
+        generation_avg_mw: r.f64("generation_avg_mw")?,
+        solar_avg_mw: r.f64("solar_avg_mw")?,
+        wind_avg_mw: r.f64("wind_avg_mw")?,
+        renewable_penetration: r.f64("renewable_penetration")?,
+        voltage_avg_kv: r.f64("voltage_avg_kv")?,
+        voltage_min_kv: r.f64("voltage_min_kv")?,
+        voltage_max_kv: r.f64("voltage_max_kv")?,
+        frequency_avg_hz: r.f64("frequency_avg_hz")?,
+        frequency_min_hz: r.f64("frequency_min_hz")?,
+        frequency_max_hz: r.f64("frequency_max_hz")?,
+        frequency_max_dev_hz: r.f64("frequency_max_dev_hz")?,
+        power_factor_avg: r.f64("power_factor_avg")?,
+        power_factor_defaulted: r.u64("power_factor_defaulted")?,
+        stability_score: r.f64("stability_score")?,
+        efficiency_score: r.f64("efficiency_score")?,
+        alert_status: r.status("alert_status")?,
+        alert_reasons: r.strings("alert_reasons")?,
+    })
+}
+
+pub fn rollup_from_item(item: &Item) -> Result<HourlyRollup, ItemError> {
+    let r = Reader::new(item);
+    rollup_from(item, r.str(PK)?, r.time(SK)?)
+}
+
+pub fn forecast_item(p: &ForecastPoint) -> Item {
+    let mut item = Item::new();
+    item.insert(PK.into(), s(p.location.as_str()));
+    item.insert(SK.into(), s(items::forecast_sort_key(p.timestamp)));
+    item.insert("kind".into(), s("forecast"));
+    item.insert("load_mw".into(), num(p.load_mw));
+    item
+}
+
+pub fn forecast_from_item(item: &Item) -> Result<ForecastPoint, ItemError> {
+    let r = Reader::new(item);
+    let sort_key = r.str(SK)?;
+    let hour = sort_key.strip_prefix(items::FORECAST_PREFIX).ok_or_else(|| r.err(SK, "not a forecast key"))?;
+    let timestamp =
+        DateTime::parse_from_rfc3339(hour).map(|t| t.with_timezone(&Utc)).map_err(|e| r.err(SK, e.to_string()))?;
+    Ok(ForecastPoint { location: r.str(PK)?.to_string(), timestamp, load_mw: r.f64("load_mw")? })
+}
+
+/// The data attributes of an alert item (without the key and without `notified_at`,
+/// which only the notification step writes).
+pub fn alert_data(a: &Alert) -> Item {
+    let mut item = Item::new();
+    item.insert("kind".into(), s("alert"));
+    item.insert("rule".into(), s(a.rule.as_str()));
+    item.insert("alert_status".into(), s(a.severity.as_str()));
+    item.insert("started_at".into(), s(format_ts(a.started_at)));
+    item.insert("ended_at".into(), s(format_ts(a.ended_at)));
+    item.insert("worst_value".into(), num(a.worst_value));
+    item.insert("threshold".into(), num(a.threshold));
+    item.insert("samples".into(), int(a.samples));
+    item.insert("message".into(), s(a.message.as_str()));
+    item.insert(STATUS_KEY.into(), s(ALERT_STATUS_KEY));
+    item.insert(STATUS_TS.into(), s(format_ts(a.ended_at)));
+    item
+}
+
+pub fn alert_key(a: &Alert) -> Item {
+    HashMap::from([(PK.into(), s(a.location.as_str())), (SK.into(), s(items::alert_sort_key(a)))])
+}
+
+fn parse_rule(text: &str) -> Option<AlertRule> {
+    [
+        AlertRule::Undervoltage,
+        AlertRule::Overvoltage,
+        AlertRule::FrequencyDeviation,
+        AlertRule::Overload,
+        AlertRule::LowStability,
+    ]
+    .into_iter()
+    .find(|r| r.as_str() == text)
+}
+
+pub fn alert_from_item(item: &Item) -> Result<Alert, ItemError> {
+    let r = Reader::new(item);
+    let rule_text = r.str("rule")?;
+    let rule = parse_rule(rule_text).ok_or_else(|| r.err("rule", format!("unknown rule {rule_text:?}")))?;
+    Ok(Alert {
+        location: r.str(PK)?.to_string(),
+        rule,
+        severity: r.status("alert_status")?,
+        started_at: r.time("started_at")?,
+        ended_at: r.time("ended_at")?,
+        worst_value: r.f64("worst_value")?,
+        threshold: r.f64("threshold")?,
+        samples: r.u64("samples")?,
+        message: r.str("message")?.to_string(),
+    })
+}
+
+/// A stable fingerprint of what an index item says (not when it was written): a
+/// re-delivered event with the same result leaves the item untouched.
+pub fn state_hash(state: &SubstationState, bucket: &str) -> String {
+    let text = serde_json::to_string(&(&state.latest, &state.last_reading, &state.source_key, bucket)).unwrap_or_default();
+    // FNV-1a, 64 bit: stable across builds and platforms (std's hasher is not).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The index item of one substation: partition `#index`, sort key = location.
+pub fn state_item(state: &SubstationState, bucket: &str) -> Item {
+    let mut latest = Item::new();
+    rollup_attrs(&state.latest, &mut latest);
+    latest.insert("hour".into(), s(format_ts(state.latest.timestamp)));
+    let mut item = Item::new();
+    item.insert(PK.into(), s(items::INDEX_PARTITION));
+    item.insert(SK.into(), s(state.location.as_str()));
+    item.insert("kind".into(), s("index"));
+    item.insert("last_reading".into(), s(format_ts(state.last_reading)));
+    item.insert("updated_at".into(), s(format_ts(state.updated_at)));
+    item.insert("source_key".into(), s(state.source_key.as_str()));
+    item.insert("source_bucket".into(), s(bucket));
+    item.insert("alert_status".into(), s(state.latest.alert_status.as_str()));
+    item.insert("state_hash".into(), s(state_hash(state, bucket)));
+    item.insert("latest".into(), AttributeValue::M(latest));
+    item
+}
+
+/// Reads an index item; also returns the bucket of its source object.
+pub fn state_from_item(item: &Item) -> Result<(SubstationState, Option<String>), ItemError> {
+    let r = Reader::new(item);
+    let location = r.str(SK)?.to_string();
+    let latest_map = r.map("latest")?;
+    let hour = Reader::new(latest_map).time("hour").map_err(|e| ItemError { attribute: format!("latest.{}", e.attribute), ..e })?;
+    let latest = rollup_from(latest_map, &location, hour).map_err(|e| ItemError {
+        location: items::INDEX_PARTITION.into(),
+        sort_key: location.clone(),
+        attribute: format!("latest.{}", e.attribute),
+        reason: e.reason,
+    })?;
+    let bucket = item.get("source_bucket").and_then(|v| v.as_s().ok()).cloned();
+    Ok((
+        SubstationState {
+            location,
+            last_reading: r.time("last_reading")?,
+            latest,
+            updated_at: r.time("updated_at")?,
+            source_key: r.str("source_key")?.to_string(),
+        },
+        bucket,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rollup(status: AlertStatus) -> HourlyRollup {
+        HourlyRollup {
+            location: "sub 1".into(),
+            timestamp: "2025-01-14T12:00:00Z".parse().unwrap(),
+            count: 4,
+            load_avg_mw: 12.5,
+            load_min_mw: 10.0,
+            load_peak_mw: 15.25,
+            generation_avg_mw: 14.0,
+            solar_avg_mw: 1.0,
+            wind_avg_mw: 2.0,
+            renewable_penetration: 0.2142857142857143,
+            voltage_avg_kv: 13.8,
+            voltage_min_kv: 13.7,
+            voltage_max_kv: 13.9,
+            frequency_avg_hz: 60.0,
+            frequency_min_hz: 59.99,
+            frequency_max_hz: 60.01,
+            frequency_max_dev_hz: 0.01,
+            power_factor_avg: 0.95,
+            power_factor_defaulted: 4,
+            stability_score: 0.999,
+            efficiency_score: 0.9,
+            alert_status: status,
+            alert_reasons: vec!["voltage 13.2 kV below 13.5".into()],
+        }
+    }
+
+    #[test]
+    fn rollups_round_trip_and_only_non_normal_ones_enter_the_index() {
+        let r = rollup(AlertStatus::Normal);
+        let item = rollup_item(&r);
+        assert!(!item.contains_key(STATUS_KEY));
+        assert_eq!(rollup_from_item(&item).unwrap(), r);
+        let c = rollup(AlertStatus::Critical);
+        let item = rollup_item(&c);
+        assert_eq!(item[STATUS_KEY], AttributeValue::S("critical".into()));
+        assert_eq!(rollup_from_item(&item).unwrap(), c);
+    }
+
+    #[test]
+    fn numbers_dynamodb_accepts() {
+        assert_eq!(num(13.8), AttributeValue::N("13.8".into()));
+        assert_eq!(num(0.0), AttributeValue::N("0".into()));
+        assert_eq!(num(1e300), AttributeValue::N("1e300".into()));
+        assert_eq!(num(-2.5e-9), AttributeValue::N("-2.5e-9".into()));
+        assert_eq!(num(f64::NAN), AttributeValue::Null(true));
+        for v in [1e300, -2.5e-9, 0.1 + 0.2] {
+            let AttributeValue::N(text) = num(v) else { panic!() };
+            assert_eq!(text.parse::<f64>().unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn index_items_round_trip_and_hash_ignores_write_time() {
+        let state = SubstationState {
+            location: "sub 1".into(),
+            last_reading: "2025-01-14T12:45:00Z".parse().unwrap(),
+            latest: rollup(AlertStatus::Warning),
+            updated_at: "2025-01-15T00:00:00Z".parse().unwrap(),
+            source_key: "raw/a.csv".into(),
+        };
+        let item = state_item(&state, "bucket");
+        let (back, bucket) = state_from_item(&item).unwrap();
+        assert_eq!(back, state);
+        assert_eq!(bucket.as_deref(), Some("bucket"));
+        let later = SubstationState { updated_at: Utc::now(), ..state.clone() };
+        assert_eq!(state_hash(&state, "bucket"), state_hash(&later, "bucket"));
+    }
+
+    #[test]
+    fn bad_items_name_the_attribute() {
+        let mut item = rollup_item(&rollup(AlertStatus::Normal));
+        item.insert("voltage_avg_kv".into(), AttributeValue::S("high".into()));
+        let err = rollup_from_item(&item).unwrap_err().to_string();
+        assert!(err.contains("voltage_avg_kv") && err.contains("sub 1"), "{err}");
+    }
+}

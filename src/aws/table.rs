@@ -1,0 +1,458 @@
+//! The `GridAnalysis` table on DynamoDB: the writes of the Lambda and the reads of the
+//! dashboard and `gridwatch query`. Reads are Query or GetItem only, never Scan.
+//!
+//! Writes:
+//! - rollups and forecasts: BatchWriteItem in chunks of 25, a few chunks in flight, with
+//!   the unprocessed items retried with exponential back-off and jitter;
+//! - alert episodes: UpdateItem of the data attributes (idempotent), then a conditional
+//!   "claim" of the notification (`SET notified_at ... IF attribute_not_exists`), so only
+//!   the first delivery of an event publishes to SNS, even with concurrent invocations;
+//! - the substation index item: PutItem conditional on "no newer reading stored" (and on
+//!   a changed content hash for the same reading, so a re-delivered event changes nothing).
+
+use super::attrs::{self, Item, PK, SK, STATUS_INDEX, STATUS_KEY, STATUS_TS};
+use super::error_text;
+use crate::items;
+use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
+use anyhow::{anyhow, Context, Result};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, PutRequest, ReturnValue, ScalarAttributeType, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeSet, HashMap};
+
+/// Items per BatchWriteItem (the service limit).
+pub const BATCH_SIZE: usize = 25;
+/// BatchWriteItem calls in flight at once.
+const CONCURRENT_BATCHES: usize = 4;
+/// Rounds of retrying unprocessed items before giving up.
+const MAX_UNPROCESSED_ROUNDS: u32 = 10;
+
+pub fn av(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+#[derive(Clone, Debug)]
+pub struct Table {
+    client: Client,
+    name: String,
+}
+
+/// Delay before retry round `attempt` (1-based): 50 ms doubling up to 5 s, with jitter.
+pub fn backoff_delay(attempt: u32) -> std::time::Duration {
+    let base = 50u64.saturating_mul(1 << attempt.min(7)).min(5_000);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let jitter = u64::from(nanos) % (base / 2 + 1);
+    std::time::Duration::from_millis(base / 2 + jitter)
+}
+
+fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(err: &aws_sdk_dynamodb::error::SdkError<E>) -> bool {
+    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+impl Table {
+    pub fn new(client: Client, name: impl Into<String>) -> Self {
+        Self { client, name: name.into() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates the table (on-demand capacity) with the sparse status index. For tests and
+    /// first-time setup; the deployment template creates the same shape.
+    pub async fn create(&self) -> Result<()> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
+        };
+        let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+        self.client
+            .create_table()
+            .table_name(&self.name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr(PK)?)
+            .attribute_definitions(attr(SK)?)
+            .attribute_definitions(attr(STATUS_KEY)?)
+            .attribute_definitions(attr(STATUS_TS)?)
+            .key_schema(key(PK, KeyType::Hash)?)
+            .key_schema(key(SK, KeyType::Range)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(STATUS_INDEX)
+                    .key_schema(key(STATUS_KEY, KeyType::Hash)?)
+                    .key_schema(key(STATUS_TS, KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(|e| anyhow!("cannot create table {}: {}", self.name, error_text(&e)))?;
+        // Wait until ACTIVE (immediate on emulators, seconds on AWS).
+        for _ in 0..120 {
+            let desc = self.client.describe_table().table_name(&self.name).send().await;
+            if let Ok(d) = desc
+                && d.table().and_then(|t| t.table_status()).is_some_and(|s| s.as_str() == "ACTIVE")
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        Err(anyhow!("table {} did not become ACTIVE within a minute", self.name))
+    }
+
+    // ------------------------------------------------------------------ batch writes
+
+    /// Writes items with BatchWriteItem; returns how many were written.
+    pub async fn batch_put(&self, items: Vec<Item>) -> Result<u64> {
+        let n = items.len() as u64;
+        let requests = items
+            .into_iter()
+            .map(|item| Ok(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build()?).build()))
+            .collect::<Result<Vec<_>>>()?;
+        self.batch_write(requests).await?;
+        Ok(n)
+    }
+
+    /// Deletes items by key with BatchWriteItem.
+    pub async fn batch_delete(&self, keys: Vec<Item>) -> Result<()> {
+        let requests = keys
+            .into_iter()
+            .map(|key| Ok(WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(key)).build()?).build()))
+            .collect::<Result<Vec<_>>>()?;
+        self.batch_write(requests).await
+    }
+
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<()> {
+        let mut chunks: Vec<Vec<WriteRequest>> = Vec::new();
+        let mut rest = requests;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(BATCH_SIZE));
+            chunks.push(std::mem::replace(&mut rest, tail));
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut first_error = None;
+        for chunk in chunks {
+            while tasks.len() >= CONCURRENT_BATCHES {
+                if let Some(done) = tasks.join_next().await {
+                    record(&mut first_error, done);
+                }
+            }
+            let (client, name) = (self.client.clone(), self.name.clone());
+            tasks.spawn(async move { write_chunk(&client, &name, chunk).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            record(&mut first_error, done);
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    // ------------------------------------------------------------------ queries
+
+    /// Runs a Query to the end, page by page.
+    pub async fn query_all(&self, query: QueryFluentBuilder) -> Result<Vec<Item>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| anyhow!("query on table {} failed: {}", self.name, error_text(&e)))?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    fn query(&self) -> QueryFluentBuilder {
+        self.client.query().table_name(&self.name).expression_attribute_names("#pk", PK).expression_attribute_names("#sk", SK)
+    }
+
+    /// Items of one partition with `from <= sort key <= to_inclusive`.
+    fn range_query(&self, partition: &str, from: &str, to_inclusive: &str) -> QueryFluentBuilder {
+        self.query()
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", av(partition))
+            .expression_attribute_values(":from", av(from))
+            .expression_attribute_values(":to", av(to_inclusive))
+    }
+
+    /// Hourly rollups of one substation with `from <= hour < to`, oldest first.
+    pub async fn rollups(&self, location: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<HourlyRollup>> {
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        let last = to - Duration::seconds(1);
+        let items = self.query_all(self.range_query(location, &format_ts(from), &format_ts(last))).await?;
+        items.iter().map(|i| attrs::rollup_from_item(i).map_err(Into::into)).collect()
+    }
+
+    /// Hourly average loads of one substation in `[from, to)`, for the forecast (only the
+    /// two attributes are read).
+    pub async fn load_history(&self, location: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<(DateTime<Utc>, f64)>> {
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        let last = to - Duration::seconds(1);
+        let query = self
+            .range_query(location, &format_ts(from), &format_ts(last))
+            .projection_expression("#sk, load_avg_mw");
+        let items = self.query_all(query).await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| {
+                let r = attrs::Reader::new(i);
+                Some((r.time(SK).ok()?, r.f64("load_avg_mw").ok()?))
+            })
+            .collect())
+    }
+
+    /// The stored forecast of one substation, oldest first.
+    pub async fn forecast(&self, location: &str) -> Result<Vec<ForecastPoint>> {
+        let query = self
+            .query()
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :f)")
+            .expression_attribute_values(":pk", av(location))
+            .expression_attribute_values(":f", av(items::FORECAST_PREFIX));
+        let items = self.query_all(query).await?;
+        items.iter().map(|i| attrs::forecast_from_item(i).map_err(Into::into)).collect()
+    }
+
+    /// Replaces the stored forecast of one substation: writes the new hours and deletes
+    /// stored hours that are not in it.
+    pub async fn replace_forecast(&self, location: &str, points: &[ForecastPoint]) -> Result<()> {
+        let query = self
+            .query()
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :f)")
+            .expression_attribute_values(":pk", av(location))
+            .expression_attribute_values(":f", av(items::FORECAST_PREFIX))
+            .projection_expression("#pk, #sk");
+        let stored = self.query_all(query).await?;
+        let keep: BTreeSet<String> = points.iter().map(|p| items::forecast_sort_key(p.timestamp)).collect();
+        let stale: Vec<Item> = stored
+            .into_iter()
+            .filter(|k| k.get(SK).and_then(|v| v.as_s().ok()).is_some_and(|sk| !keep.contains(sk)))
+            .collect();
+        self.batch_put(points.iter().map(attrs::forecast_item).collect()).await?;
+        if !stale.is_empty() {
+            self.batch_delete(stale).await?;
+        }
+        Ok(())
+    }
+
+    /// Alert episodes that ended at or after `since`, newest first: one Query (paged) on
+    /// the sparse status index.
+    pub async fn alerts(&self, since: DateTime<Utc>) -> Result<Vec<Alert>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .index_name(STATUS_INDEX)
+            .key_condition_expression("#k = :k AND #t >= :since")
+            .expression_attribute_names("#k", STATUS_KEY)
+            .expression_attribute_names("#t", STATUS_TS)
+            .expression_attribute_values(":k", av(attrs::ALERT_STATUS_KEY))
+            .expression_attribute_values(":since", av(format_ts(since)))
+            .scan_index_forward(false);
+        let items = self.query_all(query).await?;
+        let mut alerts = items.iter().map(attrs::alert_from_item).collect::<Result<Vec<_>, _>>()?;
+        alerts.sort_by(|a, b| b.ended_at.cmp(&a.ended_at).then_with(|| a.location.cmp(&b.location)));
+        Ok(alerts)
+    }
+
+    /// Hours with a given (non-normal) status across all substations, from the sparse index.
+    pub async fn rollups_with_status(
+        &self,
+        status: AlertStatus,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<HourlyRollup>> {
+        anyhow::ensure!(status != AlertStatus::Normal, "normal hours are not in the status index");
+        let from = from.map(format_ts).unwrap_or_else(|| "0".into());
+        let to = to.map(|t| format_ts(t - Duration::seconds(1))).unwrap_or_else(|| "9".into());
+        let query = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .index_name(STATUS_INDEX)
+            .key_condition_expression("#k = :k AND #t BETWEEN :from AND :to")
+            .expression_attribute_names("#k", STATUS_KEY)
+            .expression_attribute_names("#t", STATUS_TS)
+            .expression_attribute_values(":k", av(status.as_str()))
+            .expression_attribute_values(":from", av(from))
+            .expression_attribute_values(":to", av(to));
+        let items = self.query_all(query).await?;
+        let mut rows = items.iter().map(attrs::rollup_from_item).collect::<Result<Vec<_>, _>>()?;
+        rows.sort_by(|a, b| a.location.cmp(&b.location).then(a.timestamp.cmp(&b.timestamp)));
+        Ok(rows)
+    }
+
+    /// Every substation with its latest state and the bucket of its newest source object:
+    /// one Query of the index partition (one page per ~1 MB of index items).
+    pub async fn substations(&self) -> Result<Vec<(SubstationState, Option<String>)>> {
+        let query = self
+            .query()
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_values(":pk", av(items::INDEX_PARTITION));
+        let items = self.query_all(query).await?;
+        items.iter().map(|i| attrs::state_from_item(i).map_err(Into::into)).collect()
+    }
+
+    /// One substation's index item (strongly consistent).
+    pub async fn substation(&self, location: &str) -> Result<Option<(SubstationState, Option<String>)>> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key(PK, av(items::INDEX_PARTITION))
+            .key(SK, av(location))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| anyhow!("cannot read the index item of {location:?}: {}", error_text(&e)))?;
+        got.item.map(|i| attrs::state_from_item(&i).map_err(Into::into)).transpose()
+    }
+
+    // ------------------------------------------------------------------ conditional writes
+
+    /// Stores the latest state of a substation unless a newer reading is stored (or the
+    /// same reading with the same content). Returns whether the item was written.
+    pub async fn put_state_if_newer(&self, state: &SubstationState, bucket: &str) -> Result<bool> {
+        let item = attrs::state_item(state, bucket);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #lr < :lr OR (#lr = :lr AND #h <> :h)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#lr", "last_reading")
+            .expression_attribute_names("#h", "state_hash")
+            .expression_attribute_values(":lr", av(format_ts(state.last_reading)))
+            .expression_attribute_values(":h", av(attrs::state_hash(state, bucket)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(anyhow!("cannot store the state of {:?}: {}", state.location, error_text(&e))),
+        }
+    }
+
+    /// Upserts the data attributes of an alert episode (never touching `notified_at`).
+    /// Returns true when the stored item has not been notified yet.
+    pub async fn upsert_alert(&self, alert: &Alert) -> Result<bool> {
+        let data = attrs::alert_data(alert);
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(attrs::alert_key(alert)))
+            .return_values(ReturnValue::AllOld);
+        let mut sets = Vec::new();
+        for (i, (name, value)) in data.into_iter().enumerate() {
+            sets.push(format!("#a{i} = :v{i}"));
+            update = update.expression_attribute_names(format!("#a{i}"), name).expression_attribute_values(format!(":v{i}"), value);
+        }
+        let old = update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+            .map_err(|e| anyhow!("cannot store alert {}: {}", alert.id(), error_text(&e)))?;
+        Ok(!old.attributes.unwrap_or_default().contains_key("notified_at"))
+    }
+
+    /// Claims the notification of an alert: true for exactly one caller.
+    pub async fn claim_notification(&self, alert: &Alert, at: DateTime<Utc>) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(attrs::alert_key(alert)))
+            .update_expression("SET #n = :now")
+            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#n)")
+            .expression_attribute_names("#n", "notified_at")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":now", av(format_ts(at)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(anyhow!("cannot mark alert {} as notified: {}", alert.id(), error_text(&e))),
+        }
+    }
+
+    /// Gives a claim back after the notification failed, so a retry notifies.
+    pub async fn release_notification(&self, alert: &Alert, at: DateTime<Utc>) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(attrs::alert_key(alert)))
+            .update_expression("REMOVE #n")
+            .condition_expression("#n = :now")
+            .expression_attribute_names("#n", "notified_at")
+            .expression_attribute_values(":now", av(format_ts(at)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(anyhow!("cannot release the notification claim of {}: {}", alert.id(), error_text(&e))),
+        }
+    }
+
+    /// Every item of one partition (tests and diagnostics; a Query, not a Scan).
+    pub async fn partition(&self, location: &str) -> Result<Vec<Item>> {
+        let query = self.query().key_condition_expression("#pk = :pk").expression_attribute_values(":pk", av(location));
+        self.query_all(query).await.with_context(|| format!("reading partition {location:?}"))
+    }
+}
+
+fn record(first: &mut Option<anyhow::Error>, done: Result<Result<()>, tokio::task::JoinError>) {
+    let err = match done {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e,
+        Err(e) => anyhow!("a batch write task failed: {e}"),
+    };
+    if first.is_none() {
+        *first = Some(err);
+    }
+}
+
+/// One BatchWriteItem of at most 25 requests, retrying what the service leaves unprocessed.
+async fn write_chunk(client: &Client, table: &str, chunk: Vec<WriteRequest>) -> Result<()> {
+    let mut pending = HashMap::from([(table.to_string(), chunk)]);
+    for attempt in 0..=MAX_UNPROCESSED_ROUNDS {
+        if attempt > 0 {
+            tokio::time::sleep(backoff_delay(attempt)).await;
+        }
+        let out = client
+            .batch_write_item()
+            .set_request_items(Some(pending))
+            .send()
+            .await
+            .map_err(|e| anyhow!("BatchWriteItem on table {table} failed: {}", error_text(&e)))?;
+        match out.unprocessed_items {
+            Some(left) if left.values().any(|v| !v.is_empty()) => pending = left,
+            _ => return Ok(()),
+        }
+    }
+    Err(anyhow!(
+        "BatchWriteItem on table {table}: items still unprocessed after {MAX_UNPROCESSED_ROUNDS} retries (throughput exceeded?)"
+    ))
+}

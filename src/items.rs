@@ -1,0 +1,197 @@
+//! The single-table item design shared by the local SQLite table and DynamoDB, and the
+//! step that turns one analysed file into the items to write.
+//!
+//! One table keyed by (`location`, `timestamp`):
+//! - hourly rollups: sort key = hour start (`2025-01-14T12:00:00Z`),
+//! - forecast hours: `F#2025-01-15T00:00:00Z`,
+//! - alert episodes: `A#<rule>#<started_at>`,
+//! - the substation index: partition [`INDEX_PARTITION`], sort key = location, item =
+//!   the latest [`SubstationState`]. Listing substations with their latest state is one
+//!   Query of that partition, whatever the size of the table.
+//!
+//! Hour keys start with a digit and the other kinds with a letter, so a key range of
+//! hours (`BETWEEN "2025-01-14T00:00:00Z" AND ...`) never meets a forecast or alert item.
+//!
+//! The local pipeline and the Lambda both call [`plan_writes`] after streaming a file,
+//! so they store the same items for the same input.
+
+use crate::backend::LogLevel;
+use crate::model::{format_ts, Alert, AlertStatus, FileReport, ForecastPoint, HourlyRollup, SubstationState};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeMap;
+
+pub const INDEX_PARTITION: &str = "#index";
+pub const FORECAST_PREFIX: &str = "F#";
+pub const ALERT_PREFIX: &str = "A#";
+
+/// Days of stored rollups the forecast reads before a file's first hour.
+pub const FORECAST_HISTORY_DAYS: i64 = 15;
+
+pub fn rollup_sort_key(hour: DateTime<Utc>) -> String {
+    format_ts(hour)
+}
+
+pub fn forecast_sort_key(hour: DateTime<Utc>) -> String {
+    format!("{FORECAST_PREFIX}{}", format_ts(hour))
+}
+
+pub fn alert_sort_key(a: &Alert) -> String {
+    format!("{ALERT_PREFIX}{}#{}", a.rule, format_ts(a.started_at))
+}
+
+/// Keeps the newest hourly rollup of every substation while a file streams by.
+#[derive(Debug, Default, Clone)]
+pub struct LatestRollups(BTreeMap<String, HourlyRollup>);
+
+impl LatestRollups {
+    pub fn observe(&mut self, batch: &[HourlyRollup]) {
+        for r in batch {
+            let newer = self.0.get(&r.location).is_none_or(|l| l.timestamp <= r.timestamp);
+            if newer {
+                self.0.insert(r.location.clone(), r.clone());
+            }
+        }
+    }
+    pub fn get(&self, location: &str) -> Option<&HourlyRollup> {
+        self.0.get(location)
+    }
+}
+
+fn hour_floor(ts: DateTime<Utc>) -> DateTime<Utc> {
+    ts - Duration::seconds(ts.timestamp().rem_euclid(3600))
+}
+
+/// The stored history each substation's forecast reads: `[first_hour - 15 days, first_hour)`.
+/// History ends where the file's data starts (the engine adds the file's own hours), so
+/// reprocessing an old file does not forecast from its future.
+pub fn history_windows(report: &FileReport) -> BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> {
+    report
+        .locations
+        .iter()
+        .map(|l| {
+            let first = hour_floor(l.first_timestamp);
+            (l.location.clone(), (first - Duration::days(FORECAST_HISTORY_DAYS), first))
+        })
+        .collect()
+}
+
+/// Everything one analysed file writes besides the rollups (which stream out while it is read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritePlan {
+    /// The new forecast of each substation in the file (replaces the stored one).
+    pub forecasts: BTreeMap<String, Vec<ForecastPoint>>,
+    /// Alert episodes to upsert; those not stored before are notified.
+    pub alerts: Vec<Alert>,
+    /// Index items, each written only if no newer state is stored.
+    pub states: Vec<SubstationState>,
+}
+
+/// Turns a finished report (forecasts attached) into the items to write.
+pub fn plan_writes(report: &FileReport, latest: &LatestRollups, source_key: &str, now: DateTime<Utc>) -> WritePlan {
+    let mut forecasts: BTreeMap<String, Vec<ForecastPoint>> = BTreeMap::new();
+    for summary in &report.locations {
+        forecasts.entry(summary.location.clone()).or_default();
+    }
+    for p in &report.forecasts {
+        forecasts.entry(p.location.clone()).or_default().push(p.clone());
+    }
+    let alerts = report.alerts().cloned().collect();
+    let states = report
+        .locations
+        .iter()
+        .filter_map(|summary| {
+            latest.get(&summary.location).map(|rollup| SubstationState {
+                location: summary.location.clone(),
+                last_reading: summary.last_timestamp,
+                latest: rollup.clone(),
+                updated_at: now,
+                source_key: source_key.to_string(),
+            })
+        })
+        .collect();
+    WritePlan { forecasts, alerts, states }
+}
+
+/// The log lines describing one processed object (same wording locally and on AWS).
+pub fn outcome_log_lines(
+    key: &str,
+    report: &FileReport,
+    rollups: u64,
+    new_alerts: &[Alert],
+    took: std::time::Duration,
+) -> Vec<(LogLevel, String)> {
+    let mut lines = Vec::new();
+    if let Some(err) = &report.file_error {
+        lines.push((LogLevel::Error, format!("{key}: {err}")));
+    }
+    lines.push((
+        LogLevel::Info,
+        format!(
+            "processed {key}: {} rows ({} rejected), {} substation(s), {rollups} hourly rollups, status {} in {:.0} ms",
+            report.rows_read,
+            report.rows_rejected,
+            report.locations.len(),
+            report.alert_status(),
+            took.as_secs_f64() * 1000.0
+        ),
+    ));
+    if report.rows_rejected > 0 {
+        lines.push((
+            LogLevel::Warn,
+            format!("{key}: {} row(s) rejected, see {}", report.rows_rejected, crate::keys::rejected_key(key)),
+        ));
+    }
+    for alert in new_alerts {
+        lines.push((alert_level(alert.severity), alert_log_message(alert)));
+    }
+    lines
+}
+
+pub fn alert_level(severity: AlertStatus) -> LogLevel {
+    match severity {
+        AlertStatus::Critical => LogLevel::Error,
+        AlertStatus::Warning => LogLevel::Warn,
+        AlertStatus::Normal => LogLevel::Info,
+    }
+}
+
+pub fn alert_log_message(alert: &Alert) -> String {
+    format!("ALERT {} {}: {}", alert.severity.as_str().to_uppercase(), alert.rule, alert.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AnalysisConfig;
+    use crate::engine::{analyze_stream, attach_forecasts, CollectSink};
+
+    #[test]
+    fn sort_keys_keep_kinds_apart() {
+        let hour = "2025-01-14T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let r = rollup_sort_key(hour);
+        let f = forecast_sort_key(hour);
+        assert!(r.as_str() < "A" && f.as_str() > "9", "{r} {f}");
+        assert_eq!(f, "F#2025-01-14T12:00:00Z");
+    }
+
+    #[test]
+    fn plan_covers_every_location_of_the_file() {
+        let csv = "timestamp,location,load_mw,generation_mw,voltage_kv,frequency_hz,solar_mw,wind_mw\n\
+                   2025-01-14T00:00:00Z,a,10,12,13.8,60,1,1\n\
+                   2025-01-14T00:15:00Z,a,11,12,13.8,60,1,1\n\
+                   2025-01-14T00:00:00Z,b,10,12,12.0,60,1,1\n";
+        let mut sink = CollectSink::default();
+        let mut outcome = analyze_stream(csv.as_bytes(), "raw/x.csv", &AnalysisConfig::default(), &mut sink).unwrap();
+        let windows = history_windows(&outcome.report);
+        assert_eq!(windows["a"].1, "2025-01-14T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        attach_forecasts(&mut outcome, |_| Vec::new());
+        let mut latest = LatestRollups::default();
+        latest.observe(&sink.rollups);
+        let plan = plan_writes(&outcome.report, &latest, "raw/x.csv", Utc::now());
+        assert_eq!(plan.states.len(), 2);
+        assert_eq!(plan.forecasts.len(), 2);
+        assert!(plan.alerts.iter().any(|a| a.location == "b"), "{:?}", plan.alerts);
+        let lines = outcome_log_lines("raw/x.csv", &outcome.report, 2, &plan.alerts, std::time::Duration::ZERO);
+        assert!(lines.iter().any(|(l, m)| *l == LogLevel::Error && m.starts_with("ALERT CRITICAL")), "{lines:?}");
+    }
+}

@@ -1,0 +1,72 @@
+//! Terminal setup and restore. The terminal is restored on quit, on error (the guard's
+//! Drop) and on panic (a hook that restores first, then runs the previous hook so the
+//! panic message lands on the normal screen).
+
+use crossterm::cursor::{Hide, Show};
+use crossterm::execute;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{IsTerminal, Stdout, stdout};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether we changed the terminal and still owe a restore (makes restore idempotent and
+/// keeps the panic hook quiet for panics after the dashboard ended).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+pub type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// Restores the terminal when dropped, however the dashboard ends.
+pub struct TerminalGuard {
+    pub terminal: Term,
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Raw mode, alternate screen, hidden cursor.
+pub fn setup() -> anyhow::Result<TerminalGuard> {
+    if !stdout().is_terminal() {
+        anyhow::bail!("the dashboard needs a terminal: standard output is not a TTY");
+    }
+    install_panic_hook();
+    enable_raw_mode().map_err(|e| anyhow::anyhow!("cannot switch the terminal to raw mode: {e}"))?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    // From here on every exit path restores.
+    let guard_fn = || -> anyhow::Result<Term> {
+        execute!(stdout(), EnterAlternateScreen, Hide)?;
+        Ok(Terminal::new(CrosstermBackend::new(stdout()))?)
+    };
+    match guard_fn() {
+        Ok(terminal) => Ok(TerminalGuard { terminal }),
+        Err(e) => {
+            restore();
+            Err(e)
+        }
+    }
+}
+
+/// Best effort: each step is tried even if an earlier one failed.
+pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let _ = disable_raw_mode();
+    let _ = execute!(stdout(), LeaveAlternateScreen, Show);
+}
+
+/// Installs (once) a panic hook that restores the terminal before reporting.
+pub fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+}

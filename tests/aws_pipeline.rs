@@ -1,0 +1,1 @@
+//! Integration tests against moto and cargo-lambda (being written).

@@ -1,0 +1,418 @@
+//! App-state tests: key events and data messages in, state and commands out.
+#![cfg(feature = "tui")]
+
+use chrono::Duration;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use gridwatch::backend::{LogLevel, LogLine};
+use gridwatch::model::AlertRule;
+use gridwatch::tui::app::{AlarmState, App, AppConfig, StatusLevel, TimeRange, View};
+use gridwatch::tui::keys::KeyMap;
+use gridwatch::tui::msg::{Command, Msg};
+use gridwatch::tui::testing::{self, render_to_test_backend, sample_app, screen_text, t0};
+
+fn app() -> App {
+    sample_app(AppConfig::default(), 8)
+}
+
+fn press(app: &mut App, code: KeyCode) -> Vec<Command> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ch(app: &mut App, c: char) -> Vec<Command> {
+    press(app, KeyCode::Char(c))
+}
+
+fn type_text(app: &mut App, s: &str) {
+    for c in s.chars() {
+        ch(app, c);
+    }
+}
+
+fn alarm_state(app: &App, rule: AlertRule) -> Option<AlarmState> {
+    app.alarms.iter().find(|a| a.alert.rule == rule).map(|a| a.state())
+}
+
+#[test]
+fn sample_starts_on_overview_with_first_substation_selected() {
+    let app = app();
+    assert_eq!(app.view, View::Overview);
+    assert_eq!(app.selected.as_deref(), Some("Ashford North"));
+    assert_eq!(app.subs.len(), 8);
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveUnack));
+    assert_eq!(alarm_state(&app, AlertRule::FrequencyDeviation), Some(AlarmState::ClearedUnack));
+    assert_eq!(alarm_state(&app, AlertRule::Overload), Some(AlarmState::ActiveAck));
+}
+
+#[test]
+fn navigation_and_views() {
+    let mut app = app();
+    ch(&mut app, 'j');
+    ch(&mut app, 'j');
+    assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"));
+    ch(&mut app, 'k');
+    assert_eq!(app.selected.as_deref(), Some("Bayview"));
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    assert_eq!(app.selected.as_deref(), Some("Ashford North"), "stops at the top");
+    press(&mut app, KeyCode::End);
+    assert_eq!(app.selected.as_deref(), Some("Harbor Point"));
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Detail);
+    // j/k in the detail view steps through substations.
+    ch(&mut app, 'k');
+    assert_eq!(app.selected.as_deref(), Some("Granite Falls"));
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::Overview);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Alarms);
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.view, View::Detail);
+    // Enter on an alarm opens its substation.
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Detail);
+    assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"));
+}
+
+#[test]
+fn quit_from_anywhere() {
+    let mut app = app();
+    assert_eq!(ch(&mut app, 'q'), vec![Command::Quit]);
+    // Ctrl-C quits even inside the filter prompt or a dialog.
+    ch(&mut app, '/');
+    assert_eq!(ch(&mut app, 'q'), vec![], "q is text while filtering");
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(app.update(Msg::Key(ctrl_c)), vec![Command::Quit]);
+    press(&mut app, KeyCode::Esc);
+    ch(&mut app, 'r');
+    assert!(app.confirm.is_some());
+    assert_eq!(app.update(Msg::Key(ctrl_c)), vec![Command::Quit]);
+    assert_eq!(app.update(Msg::Shutdown), vec![Command::Quit]);
+}
+
+#[test]
+fn reprocess_confirm_and_result() {
+    let mut app = app();
+    ch(&mut app, 'j');
+    assert!(ch(&mut app, 'r').is_empty());
+    assert!(app.confirm.is_some(), "asks first");
+    // Other keys do nothing while the dialog is open.
+    assert!(ch(&mut app, 'j').is_empty());
+    assert_eq!(app.selected.as_deref(), Some("Bayview"));
+    let cmds = ch(&mut app, 'y');
+    assert_eq!(cmds, vec![Command::Reprocess("Bayview".into())]);
+    assert!(app.confirm.is_none());
+    assert!(app.jobs.contains("Bayview"));
+    assert!(app.status.as_ref().unwrap().text.contains("reprocessing Bayview"));
+    // A second request while it runs is refused.
+    ch(&mut app, 'r');
+    assert!(app.confirm.is_none());
+    assert!(app.status.as_ref().unwrap().text.contains("already"));
+
+    let cmds = app.update(Msg::ReprocessDone { location: "Bayview".into(), result: Ok("4 rows, 0 rejected".into()) });
+    assert_eq!(cmds, vec![Command::Refresh], "fresh results are fetched at once");
+    assert!(app.jobs.is_empty());
+    let st = app.status.clone().unwrap();
+    assert_eq!(st.level, StatusLevel::Info);
+    assert!(st.text.contains("reprocessed Bayview: 4 rows"), "{}", st.text);
+}
+
+#[test]
+fn reprocess_cancel_and_failure() {
+    let mut app = app();
+    ch(&mut app, 'r');
+    ch(&mut app, 'n');
+    assert!(app.confirm.is_none() && app.jobs.is_empty());
+    ch(&mut app, 'r');
+    assert!(press(&mut app, KeyCode::Esc).is_empty());
+    assert!(app.confirm.is_none() && app.jobs.is_empty());
+
+    ch(&mut app, 'r');
+    assert_eq!(press(&mut app, KeyCode::Enter), vec![Command::Reprocess("Ashford North".into())]);
+    app.update(Msg::ReprocessDone { location: "Ashford North".into(), result: Err("raw object missing".into()) });
+    let st = app.status.clone().unwrap();
+    assert_eq!(st.level, StatusLevel::Error);
+    assert!(st.text.contains("failed: raw object missing"));
+}
+
+#[test]
+fn reprocess_disabled_in_read_only() {
+    let mut app = sample_app(AppConfig { read_only: true, ..AppConfig::default() }, 8);
+    assert!(ch(&mut app, 'r').is_empty());
+    assert!(app.confirm.is_none());
+    assert_eq!(app.status.as_ref().unwrap().level, StatusLevel::Error);
+    let text = screen_text(&render_to_test_backend(&app, 80, 24));
+    assert!(text.contains("read-only"));
+    assert!(!text.contains("r:reprocess"), "the key bar does not offer it");
+}
+
+#[test]
+fn ack_follows_isa_18_2() {
+    let mut app = app();
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Alarms);
+    // Sorted: ACTIVE-UNACK first.
+    assert_eq!(app.alarms[0].state(), AlarmState::ActiveUnack);
+    ch(&mut app, 'a');
+    // Acknowledged but still active: stays, as ACTIVE-ACK.
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveAck));
+    assert_eq!(app.alarms.len(), 3);
+    // The cleared one leaves the list once acknowledged.
+    let idx = app.alarms.iter().position(|a| a.state() == AlarmState::ClearedUnack).unwrap();
+    let sel = app.alarms.iter().position(|a| Some(&a.id) == app.alarm_selected.as_ref()).unwrap();
+    for _ in sel..idx {
+        ch(&mut app, 'j');
+    }
+    for _ in idx..sel {
+        ch(&mut app, 'k');
+    }
+    ch(&mut app, 'a');
+    assert_eq!(alarm_state(&app, AlertRule::FrequencyDeviation), None);
+    assert_eq!(app.alarms.len(), 2);
+    assert_eq!(app.unacked_alarms(), 0);
+}
+
+#[test]
+fn alarms_clear_when_newer_data_arrives() {
+    let mut app = app();
+    let later = t0() + Duration::minutes(15);
+    // New readings for every substation, none breaking a rule.
+    let states: Vec<_> = (0..8)
+        .map(|i| {
+            let mut s = testing::state(i, t0());
+            s.last_reading = later;
+            s
+        })
+        .collect();
+    app.update(Msg::Substations(states));
+    // Undervoltage was unacknowledged: it stays, as CLEARED-UNACK.
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ClearedUnack));
+    // Overload was acknowledged: cleared + acknowledged leaves the list.
+    assert_eq!(alarm_state(&app, AlertRule::Overload), None);
+    // An alert that re-fires in a later poll extends the episode: active again.
+    let mut a = testing::alerts(t0())[0].clone();
+    a.ended_at = later;
+    app.update(Msg::Alerts(vec![a]));
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveUnack));
+}
+
+#[test]
+fn ack_on_overview_acks_the_selected_substation() {
+    let mut app = app();
+    ch(&mut app, 'j');
+    ch(&mut app, 'j');
+    ch(&mut app, 'a');
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveAck));
+    assert_eq!(alarm_state(&app, AlertRule::FrequencyDeviation), Some(AlarmState::ClearedUnack), "other substations untouched");
+    assert!(app.status.as_ref().unwrap().text.contains("acknowledged 1 alarm"));
+}
+
+#[test]
+fn filter_edit_keep_and_clear() {
+    let mut app = app();
+    ch(&mut app, '/');
+    assert!(app.editing_filter);
+    type_text(&mut app, "ceX");
+    press(&mut app, KeyCode::Backspace);
+    assert_eq!(app.overview_filter, "ce");
+    let names: Vec<_> = app.visible_subs().iter().map(|s| s.name.clone()).collect();
+    assert_eq!(names, ["Cedar Ridge"]);
+    assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"), "selection moves into the filtered list");
+    press(&mut app, KeyCode::Enter);
+    assert!(!app.editing_filter);
+    assert_eq!(app.visible_subs().len(), 1, "Enter keeps the filter");
+    // Filter by status word.
+    ch(&mut app, '/');
+    press(&mut app, KeyCode::Esc);
+    assert!(app.overview_filter.is_empty() && !app.editing_filter);
+    ch(&mut app, '/');
+    type_text(&mut app, "warn");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.visible_subs().len(), 1);
+    assert_eq!(app.visible_subs()[0].name, "Fairmont");
+    // Esc in the overview clears a kept filter.
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.visible_subs().len(), 8);
+
+    // Each view has its own filter.
+    press(&mut app, KeyCode::BackTab);
+    ch(&mut app, '/');
+    type_text(&mut app, "bayview");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.visible_logs().len(), 4);
+    assert!(app.overview_filter.is_empty());
+}
+
+#[test]
+fn pause_holds_updates_and_log_follow() {
+    let mut app = app();
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.view, View::Logs);
+    ch(&mut app, 'p');
+    assert!(app.paused);
+    let mut s = testing::state(0, t0());
+    s.latest.load_avg_mw = 999.0;
+    s.last_reading = t0() + Duration::minutes(1);
+    let others: Vec<_> = (1..8).map(|i| testing::state(i, t0())).collect();
+    app.update(Msg::Substations([vec![s], others].concat()));
+    assert_ne!(app.subs["Ashford North"].state.latest.load_avg_mw, 999.0, "held while paused");
+    assert_eq!(app.held.len(), 1);
+    app.update(Msg::Logs(vec![LogLine { timestamp: t0(), level: LogLevel::Info, message: "new".into() }]));
+    assert_eq!(app.log_scroll, 1, "the log does not follow while paused");
+    assert_eq!(app.log_unseen, 1);
+    // Alarms keep flowing while paused.
+    assert_eq!(app.alarms.len(), 3);
+
+    ch(&mut app, 'p');
+    assert!(!app.paused);
+    assert_eq!(app.subs["Ashford North"].state.latest.load_avg_mw, 999.0, "applied on resume");
+    assert!(app.held.is_empty());
+    assert_eq!(app.log_scroll, 0, "following again");
+}
+
+#[test]
+fn log_scrolls_back_and_stays_put() {
+    let mut app = app();
+    app.update(Msg::Resize(80, 16)); // 12 log lines visible, 30 held
+    press(&mut app, KeyCode::BackTab);
+    ch(&mut app, 'k');
+    ch(&mut app, 'k');
+    assert_eq!(app.log_scroll, 2);
+    app.update(Msg::Logs(vec![LogLine { timestamp: t0(), level: LogLevel::Info, message: "x".into() }]));
+    assert_eq!(app.log_scroll, 3, "scrolled back: the same lines stay on screen");
+    press(&mut app, KeyCode::Home);
+    assert_eq!(app.log_scroll, 31 - gridwatch::tui::view::log_rows(&app), "top: the oldest line is on screen");
+    press(&mut app, KeyCode::End);
+    assert_eq!((app.log_scroll, app.log_unseen), (0, 0));
+}
+
+#[test]
+fn stale_after_two_intervals() {
+    let mut app = app();
+    let fresh = |app: &App| app.subs.values().filter(|s| !app.is_stale(s)).count();
+    assert_eq!(fresh(&app), 7, "only Granite Falls is stale at t0");
+    app.update(Msg::Tick(t0() + Duration::minutes(16)));
+    // Ages now 21, 26, 31 min: only readings older than 2 x 15 min are stale.
+    assert_eq!(fresh(&app), 5, "Cedar Ridge and Fairmont (31 min) join Granite Falls");
+    let text = screen_text(&render_to_test_backend(&app, 80, 24));
+    assert_eq!(text.matches("STALE").count(), 3 + 1, "three rows and the legend");
+}
+
+#[test]
+fn backend_error_banner_appears_and_clears() {
+    let mut app = app();
+    app.update(Msg::StoreError { error: "connection refused".into(), retry_in: std::time::Duration::from_secs(2), attempt: 2 });
+    assert_eq!(app.banner.as_ref().unwrap().attempt, 2);
+    let text = screen_text(&render_to_test_backend(&app, 80, 24));
+    assert!(text.contains("store error: connection refused - retrying in 2s (attempt 2)"));
+    // Data already shown stays on screen.
+    assert!(text.contains("Cedar Ridge"));
+    app.update(Msg::StoreOk);
+    assert!(app.banner.is_none());
+    assert!(!screen_text(&render_to_test_backend(&app, 80, 24)).contains("store error"));
+
+    app.update(Msg::LogError("log file unreadable".into()));
+    assert!(screen_text(&render_to_test_backend(&app, 80, 24)).contains("log error: log file unreadable"));
+    app.update(Msg::LogOk);
+    assert!(app.log_error.is_none());
+}
+
+#[test]
+fn help_overlay_closes_on_any_key() {
+    let mut app = app();
+    ch(&mut app, '?');
+    assert!(app.help);
+    ch(&mut app, '?');
+    assert!(!app.help);
+    ch(&mut app, '?');
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.help);
+    assert_eq!(app.view, View::Overview, "Esc only closed the overlay");
+    ch(&mut app, '?');
+    press(&mut app, KeyCode::Tab);
+    assert!(!app.help);
+    assert_eq!(app.view, View::Detail, "other keys close it and act");
+}
+
+#[test]
+fn time_range_toggles_and_is_asked_for() {
+    let mut app = app();
+    assert_eq!(app.interest().range_hours, 24);
+    ch(&mut app, 't');
+    assert_eq!(app.range, TimeRange::Week);
+    assert_eq!(app.interest().range_hours, 168);
+    ch(&mut app, 't');
+    assert_eq!(app.range, TimeRange::Day);
+}
+
+#[test]
+fn interest_follows_the_visible_rows() {
+    let mut app = sample_app(AppConfig::default(), 500);
+    app.update(Msg::Resize(80, 24));
+    let rows = app.list_rows();
+    assert_eq!(rows, 18);
+    let i = app.interest();
+    assert_eq!(i.locations.len(), rows);
+    assert_eq!(i.locations[0], "Ashford North");
+    assert_eq!(i.forecast_for.as_deref(), Some("Ashford North"));
+    press(&mut app, KeyCode::End);
+    let i = app.interest();
+    assert_eq!(i.locations.len(), rows);
+    assert_eq!(i.locations.last().map(String::as_str), Some("SUB-499"));
+    assert_eq!(i.forecast_for.as_deref(), Some("SUB-499"));
+    press(&mut app, KeyCode::PageUp);
+    assert_eq!(app.selected.as_deref(), Some("SUB-481"));
+}
+
+#[test]
+fn substation_gone_from_store_moves_selection() {
+    let mut app = app();
+    app.update(Msg::Substations((1..8).map(|i| testing::state(i, t0())).collect()));
+    assert_eq!(app.subs.len(), 7);
+    assert_eq!(app.selected.as_deref(), Some("Bayview"));
+}
+
+#[test]
+fn rollups_merge_by_hour() {
+    let mut app = app();
+    let before = app.subs["Bayview"].history.len();
+    let mut r = testing::history(1, t0(), 1).pop().unwrap();
+    r.load_avg_mw = 1.0;
+    app.update(Msg::Rollups { location: "Bayview".into(), rollups: vec![r.clone()] });
+    assert_eq!(app.subs["Bayview"].history.len(), before, "same hour replaced, not duplicated");
+    assert_eq!(app.subs["Bayview"].history[&r.timestamp].load_avg_mw, 1.0);
+    // Unknown substations are ignored.
+    app.update(Msg::Rollups { location: "nowhere".into(), rollups: vec![r] });
+    assert!(!app.subs.contains_key("nowhere"));
+}
+
+#[test]
+fn custom_keymap_applies() {
+    let keys = KeyMap::from_toml_str("reprocess = \"R\"\nquit = \"x\"", "test").unwrap();
+    let mut app = sample_app(AppConfig { keys, ..AppConfig::default() }, 8);
+    ch(&mut app, 'r');
+    assert!(app.confirm.is_none());
+    ch(&mut app, 'R');
+    assert!(app.confirm.is_some());
+    ch(&mut app, 'n');
+    assert!(ch(&mut app, 'q').is_empty());
+    assert_eq!(ch(&mut app, 'x'), vec![Command::Quit]);
+    let text = screen_text(&render_to_test_backend(&app, 80, 24));
+    assert!(text.contains("R:reprocess") && text.contains("x:quit"), "{text}");
+}
+
+#[test]
+fn redraw_only_when_something_changed() {
+    let mut app = app();
+    assert!(!app.dirty);
+    // The same data again changes nothing on screen.
+    app.update(Msg::Substations((0..8).map(|i| testing::state(i, t0())).collect()));
+    app.update(Msg::Alerts(testing::alerts(t0())));
+    app.update(Msg::Logs(vec![]));
+    app.update(Msg::StoreOk);
+    assert!(!app.dirty);
+    app.update(Msg::Tick(t0()));
+    assert!(app.dirty);
+}

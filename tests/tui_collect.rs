@@ -1,0 +1,199 @@
+//! Data collection: the incremental store poller, back-off and the banner messages,
+//! the log tailer and reprocess jobs, against the in-memory fake store.
+#![cfg(feature = "tui")]
+
+use chrono::Duration;
+use gridwatch::backend::{GridStore, LogLevel, SharedClock, SharedStore};
+use gridwatch::tui::app::Interest;
+use gridwatch::tui::collect::{self, Poller};
+use gridwatch::tui::msg::Msg;
+use gridwatch::tui::testing::{FakeLog, FakeStore, FixedClock, t0};
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc, watch};
+
+fn interest(locs: &[&str], range_hours: i64) -> Interest {
+    Interest {
+        locations: locs.iter().map(|s| s.to_string()).collect(),
+        forecast_for: locs.first().map(|s| s.to_string()),
+        range_hours,
+    }
+}
+
+fn kinds(msgs: &[Msg]) -> Vec<String> {
+    msgs.iter()
+        .map(|m| match m {
+            Msg::Substations(v) => format!("subs {}", v.len()),
+            Msg::Rollups { location, rollups } => format!("rollups {location} {}", rollups.len()),
+            Msg::Forecast { location, points } => format!("forecast {location} {}", points.len()),
+            Msg::Alerts(v) => format!("alerts {}", v.len()),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn poller_fetches_incrementally() {
+    let now = t0();
+    let store = FakeStore::sample(8, now, 24 * 8);
+    let mut p = Poller::new(Duration::minutes(15));
+    let want = interest(&["Bayview", "Cedar Ridge"], 24);
+
+    // First poll: the whole range for the visible substations, forecast, alerts.
+    let (msgs, err) = p.poll(&store, now, &want).await;
+    assert!(err.is_none());
+    assert_eq!(kinds(&msgs), ["subs 8", "rollups Bayview 25", "rollups Cedar Ridge 25", "forecast Bayview 24", "alerts 3"]);
+    assert_eq!(
+        store.calls(),
+        [
+            "substations",
+            "rollups Bayview 05-31T11:00 06-01T14:00",
+            "rollups Cedar Ridge 05-31T11:00 06-01T14:00",
+            "forecast Bayview",
+            "alerts 05-31T11:00"
+        ]
+    );
+
+    // Nothing new: one index read and nothing else.
+    let (msgs, _) = p.poll(&store, now, &want).await;
+    assert_eq!(kinds(&msgs), ["subs 8"]);
+    assert_eq!(store.calls(), ["substations"]);
+
+    // Bayview gets a new reading: only its newest hour onwards, and alerts since its previous reading.
+    {
+        let mut d = store.data.lock().unwrap();
+        let s = d.substations.iter_mut().find(|s| s.location == "Bayview").unwrap();
+        s.last_reading += Duration::minutes(15);
+    }
+    let later = now + Duration::minutes(15);
+    let (msgs, _) = p.poll(&store, later, &want).await;
+    assert_eq!(kinds(&msgs), ["subs 8", "rollups Bayview 1", "forecast Bayview 24", "alerts 2"]);
+    assert_eq!(
+        store.calls(),
+        ["substations", "rollups Bayview 06-01T11:00 06-01T14:15", "forecast Bayview", "alerts 06-01T11:35"]
+    );
+
+    // Range grows to 7 days: only the older part is fetched.
+    let week = interest(&["Bayview", "Cedar Ridge"], 168);
+    let (msgs, _) = p.poll(&store, later, &week).await;
+    assert_eq!(
+        store.calls(),
+        [
+            "substations",
+            "rollups Bayview 05-25T11:15 05-31T11:00",
+            "rollups Cedar Ridge 05-25T11:15 05-31T11:00",
+            "alerts 05-25T11:15"
+        ]
+    );
+    assert_eq!(kinds(&msgs)[1], "rollups Bayview 144");
+
+    // A newly visible substation gets its full range once.
+    let more = interest(&["Bayview", "Cedar Ridge", "Eastport"], 168);
+    p.poll(&store, later, &more).await;
+    assert_eq!(store.calls(), ["substations", "rollups Eastport 05-25T11:15 06-01T14:15"]);
+
+    // After a reprocess (invalidate) recent data is re-read even without new readings.
+    p.invalidate();
+    p.poll(&store, later, &more).await;
+    let calls = store.calls();
+    assert_eq!(calls.len(), 1 + 3 + 1 + 1, "{calls:?}");
+}
+
+#[tokio::test]
+async fn poller_reports_errors_with_partial_results() {
+    let store = FakeStore::sample(2, t0(), 24);
+    let mut p = Poller::new(Duration::minutes(15));
+    store.data.lock().unwrap().fail = Some("disk I/O error".into());
+    let (msgs, err) = p.poll(&store, t0(), &interest(&["Bayview"], 24)).await;
+    assert!(msgs.is_empty());
+    assert_eq!(err.unwrap().to_string(), "disk I/O error");
+    // Recovers: the failed part is fetched next time.
+    store.data.lock().unwrap().fail = None;
+    let (msgs, err) = p.poll(&store, t0(), &interest(&["Bayview"], 24)).await;
+    assert!(err.is_none());
+    assert_eq!(kinds(&msgs)[1], "rollups Bayview 24");
+}
+
+/// The running poller task: error -> banner message with back-off, recovery -> StoreOk.
+#[tokio::test]
+async fn store_poller_task_backs_off_and_recovers() {
+    let store = FakeStore::sample(2, t0(), 24);
+    store.data.lock().unwrap().fail = Some("timeout".into());
+    let shared: SharedStore = Arc::new(store.clone());
+    let clock: SharedClock = Arc::new(FixedClock::new(t0()));
+    let (tx, mut rx) = mpsc::channel(64);
+    let (_itx, irx) = watch::channel(interest(&["Bayview"], 24));
+    let task = tokio::spawn(collect::store_poller(
+        shared,
+        clock,
+        tx,
+        irx,
+        Arc::new(Notify::new()),
+        std::time::Duration::from_millis(20),
+        Duration::minutes(15),
+    ));
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+    match first {
+        Msg::StoreError { error, retry_in, attempt } => {
+            assert_eq!(error, "timeout");
+            assert_eq!(attempt, 1);
+            assert_eq!(retry_in, std::time::Duration::from_secs(1));
+        }
+        other => panic!("expected StoreError, got {other:?}"),
+    }
+    store.data.lock().unwrap().fail = None;
+    let mut saw_ok = false;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        if matches!(m, Msg::StoreOk) {
+            saw_ok = true;
+            break;
+        }
+    }
+    assert!(saw_ok, "the banner clears after a successful poll");
+    drop(rx);
+    // The task ends by itself once the UI is gone.
+    tokio::time::timeout(std::time::Duration::from_secs(5), task).await.unwrap().unwrap();
+}
+
+async fn recv(rx: &mut mpsc::Receiver<Msg>) -> Msg {
+    tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn log_tailer_forwards_lines_and_errors() {
+    let log = FakeLog::default();
+    log.push(LogLevel::Info, "one");
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(collect::log_tailer(Box::new(log.clone()), tx, std::time::Duration::from_millis(10)));
+    match recv(&mut rx).await {
+        Msg::Logs(lines) => assert_eq!(lines[0].message, "one"),
+        other => panic!("{other:?}"),
+    }
+    *log.fail.lock().unwrap() = Some("gone".into());
+    assert!(matches!(recv(&mut rx).await, Msg::LogError(e) if e == "gone"));
+    *log.fail.lock().unwrap() = None;
+    log.push(LogLevel::Warn, "two");
+    assert!(matches!(recv(&mut rx).await, Msg::LogOk));
+    assert!(matches!(recv(&mut rx).await, Msg::Logs(l) if l[0].message == "two"));
+    drop(rx);
+    task.abort();
+}
+
+#[tokio::test]
+async fn reprocess_job_reports_back() {
+    let store = FakeStore::sample(2, t0(), 24);
+    let shared: SharedStore = Arc::new(store.clone());
+    let (tx, mut rx) = mpsc::channel(4);
+    collect::reprocess(shared.clone(), "Bayview".into(), tx.clone()).await;
+    match rx.recv().await.unwrap() {
+        Msg::ReprocessDone { location, result } => {
+            assert_eq!(location, "Bayview");
+            assert!(result.unwrap().contains("4 rows"));
+        }
+        other => panic!("{other:?}"),
+    }
+    store.data.lock().unwrap().reprocess_result = Some(Err("no raw data".into()));
+    collect::reprocess(shared, "Bayview".into(), tx).await;
+    assert!(matches!(rx.recv().await.unwrap(), Msg::ReprocessDone { result: Err(e), .. } if e == "no raw data"));
+    assert_eq!(store.describe(), "fake: in memory");
+}

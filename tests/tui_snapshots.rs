@@ -1,0 +1,291 @@
+//! Snapshot tests of every dashboard view on ratatui's TestBackend, with fixed data and
+//! a fixed clock. Review changes with `INSTA_UPDATE=always cargo test --test tui_snapshots`
+//! and read the .snap diff; CI (CI=true) fails on any difference or missing snapshot.
+#![cfg(feature = "tui")]
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use gridwatch::backend::LogLevel;
+use gridwatch::backend::LogLine;
+use gridwatch::tui::app::{App, AppConfig, View};
+use gridwatch::tui::msg::Msg;
+use gridwatch::tui::testing::{render_to_test_backend, sample_app, screen_text, t0};
+use gridwatch::tui::theme::Theme;
+use ratatui::style::Color;
+
+fn cfg(color: bool, ascii: bool) -> AppConfig {
+    AppConfig {
+        theme: Theme::new(color, ascii),
+        title: "demo".into(),
+        store_name: "fake: in memory".into(),
+        ..AppConfig::default()
+    }
+}
+
+fn app(color: bool, ascii: bool) -> App {
+    sample_app(cfg(color, ascii), 8)
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+/// Tells the app its size (as a resize event would), then renders.
+fn snap(app: &mut App, w: u16, h: u16) -> ratatui::Terminal<ratatui::backend::TestBackend> {
+    app.update(Msg::Resize(w, h));
+    render_to_test_backend(app, w, h)
+}
+
+fn assert_all_ascii(term: &ratatui::Terminal<ratatui::backend::TestBackend>) {
+    for (i, c) in term.backend().buffer().content.iter().enumerate() {
+        assert!(c.symbol().is_ascii(), "cell {i} holds non-ASCII {:?}", c.symbol());
+    }
+}
+
+fn assert_no_colour(term: &ratatui::Terminal<ratatui::backend::TestBackend>) {
+    for (i, c) in term.backend().buffer().content.iter().enumerate() {
+        assert_eq!((c.fg, c.bg), (Color::Reset, Color::Reset), "cell {i} {:?} is coloured", c.symbol());
+    }
+}
+
+fn has_colour(term: &ratatui::Terminal<ratatui::backend::TestBackend>) -> bool {
+    term.backend().buffer().content.iter().any(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+}
+
+#[test]
+fn overview_80x24() {
+    let mut app = app(true, false);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    // The colour mode really colours (so the NO_COLOR test below can fail).
+    assert!(has_colour(&term));
+    let text = screen_text(&term);
+    assert!(text.contains("STALE"), "Granite Falls stopped reporting 2 h ago");
+    assert!(text.contains("✖ crit") && text.contains("▲ warn") && text.contains("✓ ok"));
+}
+
+#[test]
+fn overview_no_color() {
+    let mut app = app(false, false);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    assert_no_colour(&term);
+    // Status still readable without colour.
+    assert!(screen_text(&term).contains("crit"));
+}
+
+#[test]
+fn overview_ascii() {
+    let mut app = app(true, true);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    assert_all_ascii(&term);
+}
+
+#[test]
+fn overview_minimum_60x16() {
+    let mut app = app(true, false);
+    insta::assert_snapshot!(snap(&mut app, 60, 16).backend());
+}
+
+#[test]
+fn overview_too_small() {
+    let mut app = app(true, false);
+    let term = snap(&mut app, 40, 10);
+    insta::assert_snapshot!(term.backend());
+    assert!(screen_text(&term).contains("terminal too small"));
+}
+
+#[test]
+fn overview_wide_7d() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::Char('t'));
+    insta::assert_snapshot!(snap(&mut app, 120, 30).backend());
+}
+
+#[test]
+fn overview_filtered() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::Char('/'));
+    for c in "ar".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    insta::assert_snapshot!(snap(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn overview_500_scrolled() {
+    let mut app = sample_app(cfg(true, false), 500);
+    key(&mut app, KeyCode::End);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    assert!(screen_text(&term).contains("> "), "selection visible after scrolling");
+}
+
+#[test]
+fn detail_80x24() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Detail);
+    insta::assert_snapshot!(snap(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn detail_with_alarm_ascii() {
+    let mut app = app(true, true);
+    for _ in 0..2 {
+        key(&mut app, KeyCode::Down);
+    }
+    key(&mut app, KeyCode::Enter);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    assert_all_ascii(&term);
+    assert!(screen_text(&term).contains("Cedar Ridge"));
+}
+
+#[test]
+fn detail_no_color() {
+    let mut app = app(false, false);
+    key(&mut app, KeyCode::Enter);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    assert_no_colour(&term);
+}
+
+#[test]
+fn detail_too_small() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!(snap(&mut app, 59, 20).backend());
+}
+
+#[test]
+fn alarms_80x24() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Alarms);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    let text = screen_text(&term);
+    for s in ["ACTIVE-UNACK", "CLEARED-UNACK", "ACTIVE-ACK"] {
+        assert!(text.contains(s), "{s} missing");
+    }
+}
+
+#[test]
+fn alarms_ascii_no_color() {
+    let mut app = app(false, true);
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.view, View::Alarms);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    assert_all_ascii(&term);
+    assert_no_colour(&term);
+}
+
+#[test]
+fn logs_80x24() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.view, View::Logs);
+    insta::assert_snapshot!(snap(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn logs_with_escape_sequences() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::BackTab);
+    app.update(Msg::Logs(vec![
+        LogLine {
+            timestamp: t0(),
+            level: LogLevel::Error,
+            message: "\u{1b}[31mred\u{1b}[0m \u{1b}]0;pwned title\u{7} bell\u{7} clear\u{1b}[2J\u{1b}[H cr\rlf\n\u{9b}1;1Hc1 \u{1b}P+q\u{1b}\\ end"
+                .into(),
+        },
+        LogLine { timestamp: t0(), level: LogLevel::Warn, message: "tab\there \u{202e}reversed\u{202c} ok".into() },
+    ]));
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    for c in term.backend().buffer().content.iter() {
+        assert!(!c.symbol().contains('\u{1b}'), "ESC reached the screen");
+        assert!(!c.symbol().chars().any(|ch| ch.is_control()), "control char {:?} reached the screen", c.symbol());
+    }
+    let text = screen_text(&term);
+    assert!(text.contains("red  bell clear crlf") || text.contains("red"), "{text}");
+    assert!(!text.contains("pwned"), "OSC payload must be dropped");
+}
+
+#[test]
+fn logs_filtered_paused() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::Char('/'));
+    for c in "bayview".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('p'));
+    app.update(Msg::Logs(vec![LogLine { timestamp: t0(), level: LogLevel::Info, message: "bayview new".into() }]));
+    insta::assert_snapshot!(snap(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn help_overlay_80x24() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::Char('?'));
+    assert!(app.help);
+    insta::assert_snapshot!(snap(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn help_overlay_ascii_minimum() {
+    let mut app = app(false, true);
+    key(&mut app, KeyCode::Char('?'));
+    let term = snap(&mut app, 60, 16);
+    insta::assert_snapshot!(term.backend());
+    assert_all_ascii(&term);
+}
+
+#[test]
+fn confirm_dialog_80x24() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::Char('r'));
+    assert!(app.confirm.is_some());
+    insta::assert_snapshot!(snap(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn error_banner_80x24() {
+    let mut app = app(true, false);
+    app.update(Msg::StoreError {
+        error: "database is locked\u{1b}[2J".into(),
+        retry_in: std::time::Duration::from_secs(4),
+        attempt: 3,
+    });
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    assert!(screen_text(&term).contains("store error: database is locked - retrying in 4s (attempt 3)"));
+}
+
+#[test]
+fn empty_store_waiting() {
+    let mut app = App::new(cfg(true, false), t0());
+    insta::assert_snapshot!(snap(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn hostile_substation_name() {
+    let mut app = App::new(cfg(true, false), t0());
+    let mut s = gridwatch::tui::testing::state(0, t0());
+    s.location = "Evil\u{1b}]0;owned\u{7}\u{1b}[5mBlink\r".into();
+    s.latest.location = s.location.clone();
+    app.update(Msg::Substations(vec![s]));
+    let term = snap(&mut app, 80, 24);
+    let text = screen_text(&term);
+    assert!(text.contains("EvilBlink"), "{text}");
+    assert!(!text.contains("owned"));
+    for c in term.backend().buffer().content.iter() {
+        assert!(!c.symbol().chars().any(|ch| ch.is_control()));
+    }
+}
