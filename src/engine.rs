@@ -18,8 +18,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Read;
 
 const HOUR: i64 = 3600;
-/// Hourly loads kept per substation for the forecast (15 days covers lag-168 twice).
-const RECENT_HOURS: usize = 15 * 24;
+/// Hourly loads kept per substation for the forecast: 8 weeks, where the forecast's
+/// measured gain mostly arrives (docs/forecast.md).
+const RECENT_HOURS: usize = 56 * 24;
 /// Rollups are handed to the sink in batches of this size (a DynamoDB batch is 25).
 const ROLLUP_BATCH: usize = 250;
 
@@ -90,7 +91,7 @@ pub struct Finished {
     /// Rollups not yet taken with [`Analyzer::take_finished`].
     pub rollups: Vec<HourlyRollup>,
     pub summaries: Vec<LocationSummary>,
-    /// The newest hourly loads per substation (up to 15 days), for the forecast.
+    /// The newest hourly loads per substation (up to 8 weeks), for the forecast.
     pub recent_load: BTreeMap<String, Vec<(DateTime<Utc>, f64)>>,
 }
 

@@ -458,8 +458,29 @@ impl Normal {
         }
         self.sw += w;
     }
-    /// Ridge solution pulled towards `prior` with `strength` pseudo-samples.
-    fn solve(&self, prior: &[f64], strength: f64) -> Option<Vec<f64>> {
+    /// Penalty scales that make the ridge penalty "pseudo-samples of prediction
+    /// change": the intercept's is 1, each feature's its weighted variance (column 0
+    /// is the intercept, so `xtx[i] / sw` is the feature's mean), floored so constant
+    /// features stay solvable.
+    fn penalty_scales(&self) -> Vec<f64> {
+        let p = self.p;
+        let sw = if self.sw > 0.0 { self.sw } else { 1.0 };
+        (0..p)
+            .map(|i| {
+                if i == 0 {
+                    return 1.0;
+                }
+                let ms = self.xtx[i * p + i] / sw;
+                let var = ms - (self.xtx[i] / sw).powi(2);
+                let s = var.max(1e-6 * ms);
+                if s.is_finite() { s } else { 1.0 }
+            })
+            .collect()
+    }
+
+    /// Ridge solution pulled towards `prior` with `strength` pseudo-samples, in the
+    /// metric of `scales` (see [`Normal::penalty_scales`]).
+    fn solve(&self, prior: &[f64], strength: f64, scales: &[f64]) -> Option<Vec<f64>> {
         let p = self.p;
         if self.sw <= 0.0 {
             return Some(prior.to_vec());
@@ -472,13 +493,8 @@ impl Normal {
             }
         }
         let mut b = self.xty.clone();
-        // Penalties in standardised units: each coefficient's by its feature's
-        // weighted variance (column 0 is the intercept, so `xtx[i] / sw` is the
-        // feature's mean), floored so constant features stay solvable.
         for i in 0..p {
-            let ms = self.xtx[i * p + i] / self.sw;
-            let var = if i == 0 { 0.0 } else { ms - (self.xtx[i] / self.sw).powi(2) };
-            let pen = strength * var.max(1e-6 * ms) + f64::MIN_POSITIVE;
+            let pen = strength * scales[i] + f64::MIN_POSITIVE;
             a[i * p + i] += pen;
             b[i] += pen * prior[i];
         }
@@ -578,9 +594,14 @@ fn model_forecast(v: &[f64], origin: i64, cfg: &ModelConfig) -> Option<[f64; H]>
         }
         o += 24;
     }
-    let pooled_beta = pooled.solve(&prior, cfg.prior_hours)?;
+    // One metric for all fits: the pooled features' spreads (a day type with a single
+    // day has constant per-day features; its own spread would leave them unpenalised).
+    let scales = pooled.penalty_scales();
+    let pooled_beta = pooled.solve(&prior, cfg.prior_hours, &scales)?;
     let betas: Vec<Vec<f64>> = match cfg.group_prior_hours {
-        Some(s) => groups.iter().map(|g| g.solve(&pooled_beta, s).unwrap_or_else(|| pooled_beta.clone())).collect(),
+        Some(s) => {
+            groups.iter().map(|g| g.solve(&pooled_beta, s, &scales).unwrap_or_else(|| pooled_beta.clone())).collect()
+        }
         None => vec![pooled_beta; 4],
     };
 
@@ -685,7 +706,7 @@ mod tests {
             let x = i as f64;
             ne.add(&[1.0, x, x], x, 1.0);
         }
-        let b = ne.solve(&[0.0, 0.5, 0.5], 24.0).unwrap();
+        let b = ne.solve(&[0.0, 0.5, 0.5], 24.0, &ne.penalty_scales()).unwrap();
         assert!(b[0].abs() < 1e-6 && (b[1] - 0.5).abs() < 1e-6 && (b[2] - 0.5).abs() < 1e-6, "{b:?}");
     }
 }

@@ -187,11 +187,11 @@ impl<'a> CsvRows<'a> {
             Ok(false) => Ok(None),
             Ok(true) => {
                 let line = self.record.position().map_or(0, |p| p.line());
-                let raw = raw_csv_text(&self.record);
                 let fields = CsvFields { record: &self.record, columns: &self.columns, power_factor: self.power_factor };
                 Ok(Some(match build_reading(&fields) {
                     Ok(reading) => Row::Ok(reading, line),
-                    Err((field, reason)) => Row::Rejected(RejectedRow { line, field, reason, raw }),
+                    // The raw text is rebuilt only for rejected rows (it costs an allocation per field).
+                    Err((field, reason)) => Row::Rejected(RejectedRow { line, field, reason, raw: raw_csv_text(&self.record) }),
                 }))
             }
             Err(e) => Err(format!("CSV read error: {e}")),

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod forecast;
 pub mod generator;
 pub mod ingest;
+pub mod items;
 pub mod keys;
 pub mod model;
 pub mod sanitize;
@@ -26,3 +27,5 @@ pub mod cli;
 pub mod tui;
 #[cfg(feature = "tui")]
 pub mod simulator;
+#[cfg(feature = "aws-core")]
+pub mod aws;

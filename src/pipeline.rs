@@ -13,8 +13,9 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Days of stored rollups the forecast reads before a file's first hour.
-pub const FORECAST_HISTORY_DAYS: i64 = 15;
+/// Days of stored rollups the forecast reads before a file's first hour (8 weeks:
+/// most of the forecast's measured gain over the baselines needs that much; docs/forecast.md).
+pub const FORECAST_HISTORY_DAYS: i64 = 56;
 
 pub struct LocalBackend {
     data: DataDir,

@@ -84,7 +84,7 @@ async fn poller_fetches_incrementally() {
             "alerts 05-25T11:15"
         ]
     );
-    assert_eq!(kinds(&msgs)[1], "rollups Bayview 144");
+    assert_eq!(kinds(&msgs)[1], "rollups Bayview 143", "05-25 12:00 .. 05-31 10:00");
 
     // A newly visible substation gets its full range once.
     let more = interest(&["Bayview", "Cedar Ridge", "Eastport"], 168);

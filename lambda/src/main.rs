@@ -1,6 +1,82 @@
-//! The AWS Lambda that analyses `raw/` uploads. The handler lands with the AWS issue;
-//! for now it proves the Lambda links the shared engine without any terminal UI code.
-fn main() {
-    let cfg = gridwatch::config::AnalysisConfig::default();
-    println!("gridwatch-lambda: nominal {} kV / {} Hz", cfg.nominal_voltage_kv, cfg.nominal_frequency_hz);
+//! The gridwatch Lambda: analyses every object uploaded under `raw/`.
+//!
+//! Triggered by S3 `ObjectCreated` notifications (several records per event, URL-encoded
+//! keys; keys outside `raw/` are ignored with a log line). The work is done by
+//! [`gridwatch::aws::handler::Pipeline`], shared with the tests; this file only sets up
+//! the container: JSON logs without colours (CloudWatch stores stdout as is), the
+//! configuration from the environment and the AWS clients, once per container.
+//!
+//! Environment: `TABLE_NAME` (default `GridAnalysis`), `ALERT_TOPIC_ARN` (optional), the
+//! thresholds `NOMINAL_VOLTAGE_KV`, `NOMINAL_FREQUENCY_HZ`, `VOLTAGE_LOW_KV`,
+//! `VOLTAGE_HIGH_KV`, `FREQUENCY_DEVIATION_HZ`, `OVERLOAD_RATIO`, `STABILITY_MIN`,
+//! `DEFAULT_POWER_FACTOR`, `REORDER_WINDOW_HOURS`, `MAX_ALERTS_PER_LOCATION`, and
+//! `RUST_LOG` (default `info`).
+//!
+//! Response: one entry per record (processed / malformed / ignored / failed). When a
+//! record failed for a reason a retry can fix (S3, DynamoDB or SNS trouble), the
+//! invocation returns an error carrying the same per-record summary, so the asynchronous
+//! invocation is retried; processing is idempotent, so records that had succeeded are
+//! stored identically again and their alerts are not published twice.
+
+use gridwatch::aws::event::EventResponse;
+use gridwatch::aws::handler::{HandlerConfig, Pipeline};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let started = Instant::now();
+    init_logging();
+    let cfg = match HandlerConfig::from_env() {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "invalid configuration");
+            return Err(format!("{e:#}").into());
+        }
+    };
+    let sdk = gridwatch::aws::sdk::load(&Default::default()).await;
+    let pipeline = Arc::new(Pipeline::new(&sdk, cfg));
+    let init_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        init_ms,
+        table = %pipeline.config().table,
+        alerts_topic = pipeline.config().topic_arn.as_deref().unwrap_or("(none)"),
+        "gridwatch-lambda ready in {init_ms:.1} ms"
+    );
+    let cold = Arc::new(AtomicBool::new(true));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let (pipeline, cold) = (Arc::clone(&pipeline), Arc::clone(&cold));
+        async move { handle(&pipeline, event, cold.swap(false, Ordering::SeqCst).then_some(init_ms)).await }
+    }))
+    .await
+}
+
+async fn handle(pipeline: &Pipeline, event: LambdaEvent<serde_json::Value>, init_ms: Option<f64>) -> Result<EventResponse, Error> {
+    let request_id = event.context.request_id.clone();
+    let mut response = pipeline.handle(&event.payload).await;
+    response.cold_start = init_ms.is_some();
+    response.init_ms = init_ms;
+    tracing::info!(request_id = %request_id, "{}", response.summary());
+    if response.any_failed() {
+        // Lets S3's asynchronous invocation retry (or reach the on-failure destination).
+        let detail = serde_json::to_string(&response).unwrap_or_default();
+        return Err(format!("{}; {detail}", response.summary()).into());
+    }
+    Ok(response)
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }

@@ -178,12 +178,17 @@ impl Table {
     }
 
     fn query(&self) -> QueryFluentBuilder {
-        self.client.query().table_name(&self.name).expression_attribute_names("#pk", PK).expression_attribute_names("#sk", SK)
+        self.client.query().table_name(&self.name).expression_attribute_names("#pk", PK)
+    }
+
+    /// A query whose expressions also use `#sk`.
+    fn query_sk(&self) -> QueryFluentBuilder {
+        self.query().expression_attribute_names("#sk", SK)
     }
 
     /// Items of one partition with `from <= sort key <= to_inclusive`.
     fn range_query(&self, partition: &str, from: &str, to_inclusive: &str) -> QueryFluentBuilder {
-        self.query()
+        self.query_sk()
             .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
             .expression_attribute_values(":pk", av(partition))
             .expression_attribute_values(":from", av(from))
@@ -223,7 +228,7 @@ impl Table {
     /// The stored forecast of one substation, oldest first.
     pub async fn forecast(&self, location: &str) -> Result<Vec<ForecastPoint>> {
         let query = self
-            .query()
+            .query_sk()
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :f)")
             .expression_attribute_values(":pk", av(location))
             .expression_attribute_values(":f", av(items::FORECAST_PREFIX));
@@ -235,7 +240,7 @@ impl Table {
     /// stored hours that are not in it.
     pub async fn replace_forecast(&self, location: &str, points: &[ForecastPoint]) -> Result<()> {
         let query = self
-            .query()
+            .query_sk()
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :f)")
             .expression_attribute_values(":pk", av(location))
             .expression_attribute_values(":f", av(items::FORECAST_PREFIX))

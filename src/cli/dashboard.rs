@@ -44,7 +44,7 @@ impl Default for DemoArgs {
     }
 }
 
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone)]
 pub struct DashboardArgs {
     /// Expected minutes between readings (a substation is stale after two of them).
     #[arg(long, default_value_t = 15)]
@@ -53,7 +53,7 @@ pub struct DashboardArgs {
     pub view: ViewArgs,
 }
 
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone)]
 pub struct ViewArgs {
     /// Draw with ASCII only (default when the locale is not UTF-8, e.g. LANG=C on a jump host).
     #[arg(long)]
@@ -67,6 +67,12 @@ pub struct ViewArgs {
     /// Seconds between store polls.
     #[arg(long, default_value_t = 1.0)]
     pub poll_seconds: f64,
+}
+
+impl Default for ViewArgs {
+    fn default() -> Self {
+        Self { ascii: false, read_only: false, keys: None, poll_seconds: 1.0 }
+    }
 }
 
 fn options(view: &ViewArgs, settings: &Settings, interval_minutes: u32, title: String) -> anyhow::Result<crate::tui::DashboardOptions> {

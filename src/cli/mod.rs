@@ -5,7 +5,7 @@ pub mod forecast_eval;
 pub mod generate;
 pub mod query;
 pub mod settings;
-#[cfg(all(feature = "tui", gridwatch_pending))]
+#[cfg(feature = "tui")]
 pub mod dashboard;
 
 use clap::{Parser, Subcommand};
@@ -33,10 +33,10 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Live dashboard with a simulator writing readings into the local backend (the default).
-    #[cfg(all(feature = "tui", gridwatch_pending))]
+    #[cfg(feature = "tui")]
     Demo(dashboard::DemoArgs),
     /// Live dashboard on the local backend's stored results, without the simulator.
-    #[cfg(all(feature = "tui", gridwatch_pending))]
+    #[cfg(feature = "tui")]
     Dashboard(dashboard::DashboardArgs),
     /// Generate realistic synthetic readings (daily/weekly/seasonal shapes, solar, wind, anomalies).
     Generate(generate::GenerateArgs),
@@ -47,7 +47,6 @@ pub enum Command {
     /// Query stored hourly rollups by substation, time range and alert status.
     Query(query::QueryArgs),
     /// Measure the load forecast against seasonal-naive baselines on a series (MAPE, RMSE).
-    #[cfg(gridwatch_pending)]
     ForecastEval(forecast_eval::ForecastEvalArgs),
 }
 
@@ -55,23 +54,22 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = settings::Settings::load(cli.config.as_deref())?;
     match cli.command {
-        #[cfg(all(feature = "tui", gridwatch_pending))]
+        #[cfg(feature = "tui")]
         None => dashboard::run_demo(&cli.data_dir, &settings, dashboard::DemoArgs::default()),
-        #[cfg(not(all(feature = "tui", gridwatch_pending)))]
+        #[cfg(not(feature = "tui"))]
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;
             Ok(())
         }
-        #[cfg(all(feature = "tui", gridwatch_pending))]
+        #[cfg(feature = "tui")]
         Some(Command::Demo(args)) => dashboard::run_demo(&cli.data_dir, &settings, args),
-        #[cfg(all(feature = "tui", gridwatch_pending))]
+        #[cfg(feature = "tui")]
         Some(Command::Dashboard(args)) => dashboard::run_dashboard(&cli.data_dir, &settings, args),
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Analyze(args)) => analyze::run(&cli.data_dir, &settings, args),
         Some(Command::Reprocess(args)) => analyze::reprocess(&cli.data_dir, &settings, args),
         Some(Command::Query(args)) => query::run(&cli.data_dir, &settings, args),
-        #[cfg(gridwatch_pending)]
         Some(Command::ForecastEval(args)) => forecast_eval::run(args),
     }
 }

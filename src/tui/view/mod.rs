@@ -109,11 +109,16 @@ fn too_small(frame: &mut Frame, area: Rect) {
 fn title_bar(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme();
     let wide = area.width >= 80;
-    let mut left = vec![Span::styled(" gridwatch", theme.title())];
-    if wide && !app.cfg.title.is_empty() {
-        left.push(Span::raw(" "));
-        left.push(Span::styled(theme.text(&crate::sanitize::sanitize_for_terminal(&app.cfg.title)).into_owned(), theme.title()));
-    }
+    // The title replaces the product name when it already starts with it ("gridwatch demo").
+    let title = theme.text(&crate::sanitize::sanitize_for_terminal(&app.cfg.title)).into_owned();
+    let head = if wide && title.starts_with("gridwatch") {
+        format!(" {title}")
+    } else if wide && !title.is_empty() {
+        format!(" gridwatch {title}")
+    } else {
+        " gridwatch".to_string()
+    };
+    let mut left = vec![Span::styled(head, theme.title())];
     left.push(Span::raw(" "));
     for v in View::ALL {
         let label = match v {

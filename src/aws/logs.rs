@@ -1,0 +1,1 @@
+//! CloudWatch Logs tail (being written).

@@ -1,0 +1,1 @@
+//! GridStore on DynamoDB (being written).
