@@ -144,7 +144,7 @@ impl Analyzer {
 
     /// Adds one reading. Returns the rejection reason for a duplicate timestamp or a
     /// reading that arrives after its hour was closed.
-    pub fn push(&mut self, reading: Reading) -> Result<(), String> {
+    pub fn push(&mut self, reading: &Reading) -> Result<(), String> {
         let ts = reading.timestamp.timestamp();
         let hour = hour_start(ts);
         let acc = match self.locations.get_mut(reading.location.as_str()) {
@@ -182,7 +182,7 @@ impl Analyzer {
                 power_factor: reading.power_factor,
             },
         );
-        let advanced_hour = acc.rows == 0 && acc.open_hours.len() == 1 || hour_start(acc.newest) < hour;
+        let advanced_hour = acc.open_hours.len() == 1 || hour_start(acc.newest) < hour;
         acc.newest = acc.newest.max(ts);
         if advanced_hour && let Some(window) = self.cfg.reorder_window_hours {
             let close_before = hour_start(acc.newest) - i64::from(window) * HOUR;
@@ -590,12 +590,12 @@ pub fn analyze_stream<R: Read>(
     for row in stream.by_ref() {
         report.rows_read += 1;
         let rejected = match row {
-            Row::Ok(reading, line) => match analyzer.push(reading) {
+            Row::Ok(reading, line) => match analyzer.push(&reading) {
                 Ok(()) => {
                     report.rows_accepted += 1;
                     None
                 }
-                Err(reason) => Some(RejectedRow { line, field: "timestamp".into(), reason, raw: String::new() }),
+                Err(reason) => Some(RejectedRow { line, field: "timestamp".into(), reason, raw: reading_as_csv(&reading) }),
             },
             Row::Rejected(row) => Some(row),
         };
@@ -616,6 +616,14 @@ pub fn analyze_stream<R: Read>(
     }
     report.locations = finished.summaries;
     Ok(StreamOutcome { report, recent_load: finished.recent_load })
+}
+
+/// A parsed reading back as a CSV row (the column order of the seed), so a row the
+/// engine rejects is kept in a form that can be fixed and uploaded again.
+fn reading_as_csv(r: &Reading) -> String {
+    let mut out = Vec::new();
+    let _ = crate::generator::write_reading_row(crate::generator::OutputFormat::Csv, r.power_factor.is_some(), r, &mut out);
+    String::from_utf8_lossy(&out).trim_end().to_string()
 }
 
 /// Adds the 24 h forecast of every substation in the report, from its stored history

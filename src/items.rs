@@ -24,8 +24,9 @@ pub const INDEX_PARTITION: &str = "#index";
 pub const FORECAST_PREFIX: &str = "F#";
 pub const ALERT_PREFIX: &str = "A#";
 
-/// Days of stored rollups the forecast reads before a file's first hour.
-pub const FORECAST_HISTORY_DAYS: i64 = 15;
+/// Days of stored rollups the forecast reads before a file's first hour (8 weeks:
+/// most of the forecast's measured gain over the baselines needs that much; docs/forecast.md).
+pub const FORECAST_HISTORY_DAYS: i64 = 56;
 
 pub fn rollup_sort_key(hour: DateTime<Utc>) -> String {
     format_ts(hour)
@@ -61,7 +62,7 @@ fn hour_floor(ts: DateTime<Utc>) -> DateTime<Utc> {
     ts - Duration::seconds(ts.timestamp().rem_euclid(3600))
 }
 
-/// The stored history each substation's forecast reads: `[first_hour - 15 days, first_hour)`.
+/// The stored history each substation's forecast reads: `[first_hour - FORECAST_HISTORY_DAYS, first_hour)`.
 /// History ends where the file's data starts (the engine adds the file's own hours), so
 /// reprocessing an old file does not forecast from its future.
 pub fn history_windows(report: &FileReport) -> BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> {

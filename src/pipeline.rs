@@ -13,9 +13,8 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Days of stored rollups the forecast reads before a file's first hour (8 weeks:
-/// most of the forecast's measured gain over the baselines needs that much; docs/forecast.md).
-pub const FORECAST_HISTORY_DAYS: i64 = 56;
+/// Days of stored rollups the forecast reads before a file's first hour (shared with the Lambda).
+pub use crate::items::FORECAST_HISTORY_DAYS;
 
 pub struct LocalBackend {
     data: DataDir,

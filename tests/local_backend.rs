@@ -75,6 +75,12 @@ fn rejected_rows_are_kept_beside_the_results_and_raw_data_stays() {
     let first = lines.next().unwrap();
     assert!(first.starts_with("3,voltage_kv,") && first.contains("NaN"), "{first}");
     assert_eq!(rejected.lines().count(), 5);
+    // rows the engine rejects (here a duplicate) keep their data too
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_input/07_duplicate_timestamps.csv");
+    let key = b.import(&src, false).unwrap();
+    b.process_key(&key).unwrap();
+    let rejected = std::fs::read_to_string(dir.path().join("data/bucket/rejected/07_duplicate_timestamps.csv")).unwrap();
+    assert!(rejected.contains("4,timestamp,duplicate timestamp 2025-01-14T00:15:00Z") && rejected.contains("s1,999.00"), "{rejected}");
     assert!(dir.path().join("data/bucket/raw/06_nan_inf.csv").exists());
     let log = std::fs::read_to_string(dir.path().join("data/logs/gridwatch.jsonl")).unwrap();
     assert!(log.contains("4 row(s) rejected"), "{log}");

@@ -2,7 +2,7 @@
 //! integration tests run in-process). The AWS twin of `LocalBackend::process_key`.
 //!
 //! Per object: stream it from S3 through the engine on a blocking thread (rollups go to
-//! DynamoDB in batches while the file is read; rejected rows to a temp file), read 15 days
+//! DynamoDB in batches while the file is read; rejected rows to a temp file), read 8 weeks
 //! of stored history per substation for the forecast, then write the forecast, the alert
 //! episodes (SNS once per new alert), the substation index items (only if newer), the
 //! detailed report to `results/` and the rejected rows to `rejected/`.

@@ -12,12 +12,11 @@
 
 use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
 use chrono::{DateTime, Utc};
+/// The key design is shared with DynamoDB (see [`crate::items`]).
+pub use crate::items::{alert_sort_key, ALERT_PREFIX, FORECAST_PREFIX, INDEX_PARTITION};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
-pub const INDEX_PARTITION: &str = "#index";
-pub const FORECAST_PREFIX: &str = "F#";
-pub const ALERT_PREFIX: &str = "A#";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS grid_analysis (
@@ -273,6 +272,3 @@ impl SqliteStore {
     }
 }
 
-pub fn alert_sort_key(a: &Alert) -> String {
-    format!("{ALERT_PREFIX}{}#{}", a.rule, format_ts(a.started_at))
-}
