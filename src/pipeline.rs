@@ -99,8 +99,15 @@ impl LocalBackend {
         keys::validate_key(key)?;
         let input = self.bucket.open(key)?;
         let started = std::time::Instant::now();
-        let mut sink = LocalSink { backend: self, rollups_written: 0, latest: Default::default(), rejected: RejectedWriter::default() };
+        let mut sink = LocalSink {
+            backend: self,
+            rollups_written: 0,
+            latest: Default::default(),
+            pending: Vec::with_capacity(WRITE_BATCH),
+            rejected: RejectedWriter::default(),
+        };
         let mut outcome = engine::analyze_stream(input, key, &self.cfg, &mut sink)?;
+        sink.flush()?;
         let rollups_written = sink.rollups_written;
         let latest = std::mem::take(&mut sink.latest);
         let rejected_key = sink.rejected.finish(&self.bucket, key)?;
@@ -203,19 +210,36 @@ struct LocalSink<'a> {
     backend: &'a LocalBackend,
     rollups_written: u64,
     latest: std::collections::BTreeMap<String, HourlyRollup>,
+    pending: Vec<HourlyRollup>,
     rejected: RejectedWriter,
+}
+
+/// Rollups per SQLite transaction: large enough that commits do not dominate.
+const WRITE_BATCH: usize = 4096;
+
+impl LocalSink<'_> {
+    fn flush(&mut self) -> anyhow::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.backend.db().put_rollups(&self.pending)?;
+        self.rollups_written += self.pending.len() as u64;
+        // Keep only the newest rollup per substation (moved, not cloned).
+        for r in self.pending.drain(..) {
+            if self.latest.get(&r.location).is_none_or(|l| l.timestamp <= r.timestamp) {
+                self.latest.insert(r.location.clone(), r);
+            }
+        }
+        Ok(())
+    }
 }
 
 impl AnalysisSink for LocalSink<'_> {
     fn rollups(&mut self, batch: Vec<HourlyRollup>) -> anyhow::Result<()> {
-        for r in &batch {
-            let newer = self.latest.get(&r.location).is_none_or(|l| l.timestamp <= r.timestamp);
-            if newer {
-                self.latest.insert(r.location.clone(), r.clone());
-            }
+        self.pending.extend(batch);
+        if self.pending.len() >= WRITE_BATCH {
+            self.flush()?;
         }
-        self.backend.db().put_rollups(&batch)?;
-        self.rollups_written += batch.len() as u64;
         Ok(())
     }
     fn rejected(&mut self, row: &RejectedRow) -> anyhow::Result<()> {
