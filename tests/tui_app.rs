@@ -199,13 +199,74 @@ fn alarms_clear_when_newer_data_arrives() {
 }
 
 #[test]
+fn ack_all_only_in_the_alarm_view_and_only_what_is_listed() {
+    let mut app = app();
+    ch(&mut app, 'A');
+    assert_eq!(app.unacked_alarms(), 2, "not from the overview");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    ch(&mut app, '/');
+    type_text(&mut app, "cedar");
+    press(&mut app, KeyCode::Enter);
+    ch(&mut app, 'A');
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveAck));
+    assert_eq!(
+        alarm_state(&app, AlertRule::FrequencyDeviation),
+        Some(AlarmState::ClearedUnack),
+        "filtered out: untouched"
+    );
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::Alarms, "Esc cleared the filter first");
+    ch(&mut app, 'A');
+    assert_eq!(app.alarms.len(), 2, "the cleared one left the list");
+    assert_eq!(app.unacked_alarms(), 0);
+}
+
+#[test]
+fn acknowledged_cleared_alarms_stay_gone_when_fetched_again() {
+    let mut app = app();
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    ch(&mut app, 'A');
+    assert_eq!(alarm_state(&app, AlertRule::FrequencyDeviation), None);
+    // A forced refresh (after a reprocess) or a 7 d range returns the old episodes again.
+    app.update(Msg::Alerts(testing::alerts(t0())));
+    assert_eq!(alarm_state(&app, AlertRule::FrequencyDeviation), None, "no resurrection");
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveAck));
+}
+
+#[test]
+fn alarm_list_is_bounded() {
+    let mut app = app();
+    let cap = gridwatch::tui::app::MAX_ALARMS;
+    let base = testing::alerts(t0())[1].clone(); // a cleared episode
+    let flood: Vec<_> = (0..cap as i64 + 50)
+        .map(|k| {
+            let mut a = base.clone();
+            a.started_at = t0() - Duration::days(2) + Duration::minutes(k);
+            a.ended_at = a.started_at;
+            a
+        })
+        .collect();
+    app.update(Msg::Alerts(flood));
+    assert_eq!(app.alarms.len(), cap);
+    assert!(app.alarms_dropped >= 50);
+    // Active alarms are never the ones dropped.
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveUnack));
+}
+
+#[test]
 fn ack_on_overview_acks_the_selected_substation() {
     let mut app = app();
     ch(&mut app, 'j');
     ch(&mut app, 'j');
     ch(&mut app, 'a');
     assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveAck));
-    assert_eq!(alarm_state(&app, AlertRule::FrequencyDeviation), Some(AlarmState::ClearedUnack), "other substations untouched");
+    assert_eq!(
+        alarm_state(&app, AlertRule::FrequencyDeviation),
+        Some(AlarmState::ClearedUnack),
+        "other substations untouched"
+    );
     assert!(app.status.as_ref().unwrap().text.contains("acknowledged 1 alarm"));
 }
 
@@ -303,7 +364,11 @@ fn stale_after_two_intervals() {
 #[test]
 fn backend_error_banner_appears_and_clears() {
     let mut app = app();
-    app.update(Msg::StoreError { error: "connection refused".into(), retry_in: std::time::Duration::from_secs(2), attempt: 2 });
+    app.update(Msg::StoreError {
+        error: "connection refused".into(),
+        retry_in: std::time::Duration::from_secs(2),
+        attempt: 2,
+    });
     assert_eq!(app.banner.as_ref().unwrap().attempt, 2);
     let text = screen_text(&render_to_test_backend(&app, 80, 24));
     assert!(text.contains("store error: connection refused - retrying in 2s (attempt 2)"));
@@ -356,14 +421,20 @@ fn interest_follows_the_visible_rows() {
     let i = app.interest();
     assert_eq!(i.locations.len(), rows);
     assert_eq!(i.locations[0], "Ashford North");
-    assert_eq!(i.forecast_for.as_deref(), Some("Ashford North"));
+    assert_eq!(i.forecast_for, None, "the overview draws no forecast");
     press(&mut app, KeyCode::End);
     let i = app.interest();
     assert_eq!(i.locations.len(), rows);
     assert_eq!(i.locations.last().map(String::as_str), Some("SUB-499"));
-    assert_eq!(i.forecast_for.as_deref(), Some("SUB-499"));
     press(&mut app, KeyCode::PageUp);
     assert_eq!(app.selected.as_deref(), Some("SUB-481"));
+    // The detail view needs one substation and its forecast; alarms and logs need none.
+    press(&mut app, KeyCode::Enter);
+    let i = app.interest();
+    assert_eq!(i.locations, ["SUB-481"]);
+    assert_eq!(i.forecast_for.as_deref(), Some("SUB-481"));
+    press(&mut app, KeyCode::Tab);
+    assert!(app.interest().locations.is_empty());
 }
 
 #[test]

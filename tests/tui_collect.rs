@@ -41,7 +41,10 @@ async fn poller_fetches_incrementally() {
     // First poll: the whole range for the visible substations, forecast, alerts.
     let (msgs, err) = p.poll(&store, now, &want).await;
     assert!(err.is_none());
-    assert_eq!(kinds(&msgs), ["subs 8", "rollups Bayview 25", "rollups Cedar Ridge 25", "forecast Bayview 24", "alerts 3"]);
+    assert_eq!(
+        kinds(&msgs),
+        ["subs 8", "rollups Bayview 25", "rollups Cedar Ridge 25", "forecast Bayview 24", "alerts 3"]
+    );
     assert_eq!(
         store.calls(),
         [

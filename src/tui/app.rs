@@ -15,6 +15,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Log lines kept in memory; older ones scroll out.
 pub const LOG_CAPACITY: usize = 5_000;
+/// Alarms held at most; beyond this the oldest cleared ones are dropped (and counted).
+pub const MAX_ALARMS: usize = 2_000;
 /// Rollup history kept per substation (the longest time range plus a margin).
 const HISTORY_KEEP: Duration = Duration::hours(7 * 24 + 2);
 
@@ -209,6 +211,11 @@ pub struct App {
     pub alarms: Vec<Alarm>,
     pub alarm_selected: Option<String>,
     pub alarm_offset: usize,
+    /// Alarms that were acknowledged and cleared (left the list), by id -> ended_at, so a
+    /// re-fetch of older alerts (after a reprocess, or a wider range) does not bring them back.
+    pub closed_alarms: BTreeMap<String, DateTime<Utc>>,
+    /// Cleared alarms dropped because the list hit [`MAX_ALARMS`].
+    pub alarms_dropped: u64,
     pub logs: VecDeque<LogLine>,
     /// Lines scrolled back from the newest (0 = at the bottom).
     pub log_scroll: usize,
@@ -247,6 +254,8 @@ impl App {
             alarms: Vec::new(),
             alarm_selected: None,
             alarm_offset: 0,
+            closed_alarms: BTreeMap::new(),
+            alarms_dropped: 0,
             logs: VecDeque::new(),
             log_scroll: 0,
             log_unseen: 0,
@@ -292,9 +301,7 @@ impl App {
         let f = self.overview_filter.to_lowercase();
         self.subs
             .values()
-            .filter(|s| {
-                f.is_empty() || s.name.to_lowercase().contains(&f) || self.sub_status(s).as_str().contains(&f)
-            })
+            .filter(|s| f.is_empty() || s.name.to_lowercase().contains(&f) || self.sub_status(s).as_str().contains(&f))
             .collect()
     }
 
@@ -353,22 +360,26 @@ impl App {
         super::view::list_rows(self)
     }
 
-    /// What the poller should fetch now.
+    /// What the poller should fetch now: rollups of what the current view draws (the
+    /// overview's visible rows, the detail's substation), the forecast only for the detail.
     pub fn interest(&self) -> Interest {
-        let list = self.visible_subs();
-        let rows = self.list_rows().max(1);
-        let start = self.overview_offset.min(list.len());
-        let end = (start + rows).min(list.len());
-        let mut locations: Vec<String> = list[start..end].iter().map(|s| s.location.clone()).collect();
-        if let Some(sel) = &self.selected
+        let mut locations: Vec<String> = Vec::new();
+        if self.view == View::Overview {
+            let list = self.visible_subs();
+            let start = self.overview_offset.min(list.len());
+            let end = (start + self.list_rows().max(1)).min(list.len());
+            locations = list[start..end].iter().map(|s| s.location.clone()).collect();
+        }
+        let selected = self.selected.clone().filter(|s| self.subs.contains_key(s));
+        if matches!(self.view, View::Overview | View::Detail)
+            && let Some(sel) = &selected
             && !locations.contains(sel)
-            && self.subs.contains_key(sel)
         {
             locations.push(sel.clone());
         }
         Interest {
             locations,
-            forecast_for: self.selected.clone().filter(|s| self.subs.contains_key(s)),
+            forecast_for: selected.filter(|_| self.view == View::Detail),
             range_hours: self.range.duration().num_hours(),
         }
     }
@@ -439,12 +450,16 @@ impl App {
                 let name = sanitize_for_terminal(&location);
                 match result {
                     Ok(desc) => {
-                        self.set_status(StatusLevel::Info, format!("reprocessed {name}: {}", sanitize_for_terminal(&desc)));
+                        self.set_status(
+                            StatusLevel::Info,
+                            format!("reprocessed {name}: {}", sanitize_for_terminal(&desc)),
+                        );
                         cmds.push(Command::Refresh);
                     }
-                    Err(e) => {
-                        self.set_status(StatusLevel::Error, format!("reprocess {name} failed: {}", sanitize_for_terminal(&e)))
-                    }
+                    Err(e) => self.set_status(
+                        StatusLevel::Error,
+                        format!("reprocess {name} failed: {}", sanitize_for_terminal(&e)),
+                    ),
                 }
                 self.dirty = true;
             }
@@ -528,8 +543,13 @@ impl App {
                     }
                 }
                 None => {
+                    // Already acknowledged and cleared: it only comes back if it is active again.
+                    let acked = self.closed_alarms.contains_key(&id);
+                    if acked && !self.alert_active(&alert) {
+                        continue;
+                    }
                     let name = sanitize_for_terminal(&alert.location);
-                    self.alarms.push(Alarm { id, alert, name, acked: false, active: true });
+                    self.alarms.push(Alarm { id, alert, name, acked, active: true });
                     self.dirty = true;
                 }
             }
@@ -547,7 +567,27 @@ impl App {
             }
         }
         let before = self.alarms.len();
-        self.alarms.retain(|a| a.active || !a.acked);
+        let mut closed = Vec::new();
+        self.alarms.retain(|a| {
+            let keep = a.active || !a.acked;
+            if !keep {
+                closed.push((a.id.clone(), a.alert.ended_at));
+            }
+            keep
+        });
+        self.closed_alarms.extend(closed);
+        if self.closed_alarms.len() > MAX_ALARMS * 4 {
+            // Forget the oldest: alerts that old are outside any range the poller asks for.
+            let cutoff = self.now - Duration::days(8);
+            self.closed_alarms.retain(|_, ended| *ended >= cutoff);
+        }
+        while self.alarms.len() > MAX_ALARMS {
+            let oldest =
+                self.alarms.iter().enumerate().filter(|(_, a)| !a.active).min_by_key(|(_, a)| a.alert.ended_at);
+            let Some((i, _)) = oldest else { break };
+            self.alarms.remove(i);
+            self.alarms_dropped += 1;
+        }
         if before != self.alarms.len() {
             self.dirty = true;
         }
@@ -671,12 +711,12 @@ impl App {
             },
             Action::Back => {
                 self.status = None;
-                match self.view {
-                    View::Overview => {
-                        self.overview_filter.clear();
-                        self.after_filter_change();
-                    }
-                    _ => self.view = View::Overview,
+                // Esc first clears the view's filter, then goes back to the overview.
+                if self.view != View::Detail && !self.filter().is_empty() {
+                    self.filter_mut().clear();
+                    self.after_filter_change();
+                } else {
+                    self.view = View::Overview;
                 }
             }
             Action::NextView => self.view = self.view.next(),
@@ -689,6 +729,7 @@ impl App {
             }
             Action::Reprocess => self.ask_reprocess(),
             Action::Ack => self.ack(),
+            Action::AckAll => self.ack_all_listed(),
             Action::Pause => {
                 self.paused = !self.paused;
                 if self.paused {
@@ -764,6 +805,21 @@ impl App {
         self.refresh_alarm_activity();
     }
 
+    /// Only in the alarm view, where the operator sees what is being acknowledged.
+    fn ack_all_listed(&mut self) {
+        if self.view != View::Alarms {
+            self.set_status(StatusLevel::Info, "acknowledge all: open the alarm view first");
+            return;
+        }
+        let ids: BTreeSet<String> = self.visible_alarms().iter().filter(|a| !a.acked).map(|a| a.id.clone()).collect();
+        for a in self.alarms.iter_mut().filter(|a| ids.contains(&a.id)) {
+            a.acked = true;
+        }
+        let n = ids.len();
+        self.set_status(StatusLevel::Info, format!("acknowledged {n} alarm{}", if n == 1 { "" } else { "s" }));
+        self.refresh_alarm_activity();
+    }
+
     fn move_by(&mut self, delta: isize) {
         match self.view {
             View::Overview | View::Detail => {
@@ -780,11 +836,8 @@ impl App {
                 if list.is_empty() {
                     return;
                 }
-                let cur = self
-                    .alarm_selected
-                    .as_ref()
-                    .and_then(|id| list.iter().position(|a| &a.id == id))
-                    .unwrap_or(0) as isize;
+                let cur = self.alarm_selected.as_ref().and_then(|id| list.iter().position(|a| &a.id == id)).unwrap_or(0)
+                    as isize;
                 let next = (cur.saturating_add(delta)).clamp(0, list.len() as isize - 1) as usize;
                 self.alarm_selected = Some(list[next].id.clone());
             }

@@ -88,7 +88,8 @@ impl Poller {
                 None => {
                     let rs = store.rollups(loc, range_start, to).await?;
                     let newest = rs.last().map_or(range_start, |r| r.timestamp);
-                    self.rollups.insert(loc.clone(), Fetched { from: range_start, newest_hour: newest, last_reading: last });
+                    self.rollups
+                        .insert(loc.clone(), Fetched { from: range_start, newest_hour: newest, last_reading: last });
                     out.push(Msg::Rollups { location: loc.clone(), rollups: rs });
                 }
                 Some(mut f) => {

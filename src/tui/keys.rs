@@ -32,6 +32,7 @@ pub enum Action {
     Filter,
     Reprocess,
     Ack,
+    AckAll,
     Pause,
     TimeRange,
     Help,
@@ -39,7 +40,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -53,6 +54,7 @@ impl Action {
         Action::Filter,
         Action::Reprocess,
         Action::Ack,
+        Action::AckAll,
         Action::Pause,
         Action::TimeRange,
         Action::Help,
@@ -75,6 +77,7 @@ impl Action {
             Action::Filter => "filter",
             Action::Reprocess => "reprocess",
             Action::Ack => "ack",
+            Action::AckAll => "ack_all",
             Action::Pause => "pause",
             Action::TimeRange => "time_range",
             Action::Help => "help",
@@ -98,6 +101,7 @@ impl Action {
             Action::Filter => "filter the current view by text",
             Action::Reprocess => "reprocess selected substation (asks y/n)",
             Action::Ack => "acknowledge (overview: whole substation)",
+            Action::AckAll => "acknowledge every alarm listed (alarm view)",
             Action::Pause => "pause / resume updates and log follow",
             Action::TimeRange => "time range 24 h / 7 d",
             Action::Help => "this help",
@@ -234,7 +238,7 @@ impl Default for KeyMap {
     fn default() -> Self {
         use KeyBinding as K;
         use KeyCode::*;
-        let table: [(Action, Vec<KeyBinding>); 17] = [
+        let table: [(Action, Vec<KeyBinding>); 18] = [
             (Action::Up, vec![K::plain(Up), K::ch('k')]),
             (Action::Down, vec![K::plain(Down), K::ch('j')]),
             (Action::PageUp, vec![K::plain(PageUp)]),
@@ -248,6 +252,7 @@ impl Default for KeyMap {
             (Action::Filter, vec![K::ch('/')]),
             (Action::Reprocess, vec![K::ch('r')]),
             (Action::Ack, vec![K::ch('a')]),
+            (Action::AckAll, vec![K::ch('A')]),
             (Action::Pause, vec![K::ch('p')]),
             (Action::TimeRange, vec![K::ch('t')]),
             (Action::Help, vec![K::ch('?'), K::plain(F(1))]),

@@ -14,18 +14,31 @@ pub enum Msg {
     Tick(DateTime<Utc>),
     Substations(Vec<SubstationState>),
     /// Rollups of one substation, oldest first; merged by hour into what is held.
-    Rollups { location: String, rollups: Vec<HourlyRollup> },
-    Forecast { location: String, points: Vec<ForecastPoint> },
+    Rollups {
+        location: String,
+        rollups: Vec<HourlyRollup>,
+    },
+    Forecast {
+        location: String,
+        points: Vec<ForecastPoint>,
+    },
     /// Alert episodes still active at or after the poller's `since`.
     Alerts(Vec<Alert>),
     Logs(Vec<LogLine>),
     /// A store call failed; the poller retries after `retry_in`.
-    StoreError { error: String, retry_in: Duration, attempt: u32 },
+    StoreError {
+        error: String,
+        retry_in: Duration,
+        attempt: u32,
+    },
     /// A full poll succeeded (clears the banner).
     StoreOk,
     LogError(String),
     LogOk,
-    ReprocessDone { location: String, result: Result<String, String> },
+    ReprocessDone {
+        location: String,
+        result: Result<String, String>,
+    },
     /// SIGTERM / SIGHUP (e.g. the SSH session to the jump host dropped).
     Shutdown,
 }

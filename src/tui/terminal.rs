@@ -70,3 +70,30 @@ pub fn install_panic_hook() {
         }));
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Our hook chains to the previous one (the panic message still appears) and leaves
+    /// the terminal alone when the dashboard is not running.
+    #[test]
+    fn panic_hook_chains_to_the_previous_hook() {
+        static PREVIOUS_CALLS: AtomicUsize = AtomicUsize::new(0);
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() == Some(&"gridwatch-hook-test") {
+                PREVIOUS_CALLS.fetch_add(1, Ordering::SeqCst);
+            } else {
+                default(info);
+            }
+        }));
+        install_panic_hook();
+        assert!(!ACTIVE.load(Ordering::SeqCst));
+        let r = std::panic::catch_unwind(|| std::panic::panic_any("gridwatch-hook-test"));
+        assert!(r.is_err());
+        assert_eq!(PREVIOUS_CALLS.load(Ordering::SeqCst), 1);
+        assert!(!ACTIVE.load(Ordering::SeqCst), "restore stays idempotent");
+    }
+}

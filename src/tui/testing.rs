@@ -120,7 +120,11 @@ fn anomaly_of(i: usize, hours_ago: i64) -> u8 {
 
 /// Newest reading of substation `i`: a few minutes before `now`; substation 6 went quiet 2 h ago.
 pub fn last_reading(i: usize, now: DateTime<Utc>) -> DateTime<Utc> {
-    if i == 6 { now - Duration::hours(2) - Duration::minutes(15) } else { now - Duration::minutes(5 + (i as i64 % 3) * 5) }
+    if i == 6 {
+        now - Duration::hours(2) - Duration::minutes(15)
+    } else {
+        now - Duration::minutes(5 + (i as i64 % 3) * 5)
+    }
 }
 
 pub fn history(i: usize, now: DateTime<Utc>, hours: i64) -> Vec<HourlyRollup> {
@@ -154,20 +158,37 @@ pub fn forecast(i: usize, now: DateTime<Utc>) -> Vec<ForecastPoint> {
 /// The sample alarms: an active critical sag (Cedar Ridge), a cleared frequency excursion
 /// (Eastport) and an active overload warning (Fairmont).
 pub fn alerts(now: DateTime<Utc>) -> Vec<Alert> {
-    let mk = |i: usize, rule: AlertRule, severity, started: DateTime<Utc>, ended: DateTime<Utc>, worst, threshold| Alert {
-        location: name(i),
-        rule,
-        severity,
-        started_at: started,
-        ended_at: ended,
-        worst_value: worst,
-        threshold,
-        samples: ((ended - started).num_minutes() / 15 + 1) as u64,
-        message: format!("{} {rule} worst {worst}", name(i)),
-    };
+    let mk =
+        |i: usize, rule: AlertRule, severity, started: DateTime<Utc>, ended: DateTime<Utc>, worst, threshold| Alert {
+            location: name(i),
+            rule,
+            severity,
+            started_at: started,
+            ended_at: ended,
+            worst_value: worst,
+            threshold,
+            samples: ((ended - started).num_minutes() / 15 + 1) as u64,
+            message: format!("{} {rule} worst {worst}", name(i)),
+        };
     vec![
-        mk(2, AlertRule::Undervoltage, AlertStatus::Critical, now - Duration::hours(3), last_reading(2, now), 13.32, 13.5),
-        mk(4, AlertRule::FrequencyDeviation, AlertStatus::Critical, now - Duration::hours(8), now - Duration::hours(5), 0.071, 0.05),
+        mk(
+            2,
+            AlertRule::Undervoltage,
+            AlertStatus::Critical,
+            now - Duration::hours(3),
+            last_reading(2, now),
+            13.32,
+            13.5,
+        ),
+        mk(
+            4,
+            AlertRule::FrequencyDeviation,
+            AlertStatus::Critical,
+            now - Duration::hours(8),
+            now - Duration::hours(5),
+            0.071,
+            0.05,
+        ),
         mk(5, AlertRule::Overload, AlertStatus::Warning, now - Duration::hours(2), last_reading(5, now), 0.99, 0.95),
     ]
 }
@@ -196,7 +217,9 @@ pub fn sample_app(cfg: AppConfig, n: usize) -> App {
         app.update(Msg::Rollups { location: name(i), rollups: history(i, now, 24) });
     }
     app.update(Msg::Forecast { location: name(0), points: forecast(0, now) });
-    app.update(Msg::Alerts(alerts(now).into_iter().filter(|a| NAMES[..n.min(8)].contains(&a.location.as_str())).collect()));
+    app.update(Msg::Alerts(
+        alerts(now).into_iter().filter(|a| NAMES[..n.min(8)].contains(&a.location.as_str())).collect(),
+    ));
     app.update(Msg::Logs(log_lines(now)));
     // The overload warning was acknowledged earlier.
     if let Some(a) = app.alarms.iter_mut().find(|a| a.alert.rule == AlertRule::Overload) {
@@ -264,7 +287,12 @@ impl GridStore for FakeStore {
     async fn substations(&self) -> BackendResult<Vec<SubstationState>> {
         Ok(self.call("substations".into())?.substations.clone())
     }
-    async fn rollups(&self, location: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> BackendResult<Vec<HourlyRollup>> {
+    async fn rollups(
+        &self,
+        location: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> BackendResult<Vec<HourlyRollup>> {
         let d = self.call(format!("rollups {location} {} {}", ts(from), ts(to)))?;
         Ok(d.rollups
             .get(location)
@@ -277,12 +305,15 @@ impl GridStore for FakeStore {
     async fn alerts(&self, since: DateTime<Utc>) -> BackendResult<Vec<Alert>> {
         let d = self.call(format!("alerts {}", ts(since)))?;
         let mut v: Vec<Alert> = d.alerts.iter().filter(|a| a.ended_at >= since).cloned().collect();
-        v.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        v.sort_by_key(|a| std::cmp::Reverse(a.started_at));
         Ok(v)
     }
     async fn reprocess(&self, location: &str) -> BackendResult<String> {
         let d = self.call(format!("reprocess {location}"))?;
-        d.reprocess_result.clone().unwrap_or_else(|| Ok(format!("{location}: 4 rows, 0 rejected"))).map_err(BackendError::new)
+        d.reprocess_result
+            .clone()
+            .unwrap_or_else(|| Ok(format!("{location}: 4 rows, 0 rejected")))
+            .map_err(BackendError::new)
     }
     fn describe(&self) -> String {
         "fake: in memory".into()

@@ -32,13 +32,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
     let list = app.visible_alarms();
     let count = |s: AlarmState| app.alarms.iter().filter(|a| a.state() == s).count();
-    let head = format!(
+    let mut head = format!(
         " {} alarms: {} active-unack, {} cleared-unack, {} active-ack",
         app.alarms.len(),
         count(AlarmState::ActiveUnack),
         count(AlarmState::ClearedUnack),
         count(AlarmState::ActiveAck)
     );
+    if app.alarms_dropped > 0 {
+        head.push_str(&format!(" ({} old cleared dropped)", app.alarms_dropped));
+    }
     frame.render_widget(Paragraph::new(head).style(theme.title()), summary);
 
     if list.is_empty() {

@@ -85,10 +85,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let (lo, hi) = bounds(v_ext.iter().map(|p| p.1), cfg.voltage_low_kv - pad, cfg.voltage_high_kv + pad);
     let hline = |y: f64| vec![(-range_h, y), (0.0, y)];
     let (low_l, high_l, nom_l) = (hline(cfg.voltage_low_kv), hline(cfg.voltage_high_kv), hline(cfg.nominal_voltage_kv));
-    let title = format!(
-        " Voltage kV nom {} lim {}-{} ",
-        cfg.nominal_voltage_kv, cfg.voltage_low_kv, cfg.voltage_high_kv
-    );
+    let title =
+        format!(" Voltage kV nom {} lim {}-{} ", cfg.nominal_voltage_kv, cfg.voltage_low_kv, cfg.voltage_high_kv);
     chart(
         &theme,
         frame,

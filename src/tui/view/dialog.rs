@@ -25,7 +25,10 @@ pub fn render(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rect) {
     let rect = centered(area, 52, 7);
     frame.render_widget(Clear, rect);
     frame.render_widget(
-        Paragraph::new(lines).alignment(Alignment::Center).wrap(Wrap { trim: true }).block(bordered(&theme, " Reprocess? ")),
+        Paragraph::new(lines)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true })
+            .block(bordered(&theme, " Reprocess? ")),
         rect,
     );
 }

@@ -27,7 +27,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         rows.push((keys.labels(Action::Reprocess), Action::Reprocess.describe()));
     }
     rows.extend([
-        (keys.labels(Action::Ack), Action::Ack.describe()),
+        (pair(Action::Ack, Action::AckAll), "ack alarm / all listed; overview: substation"),
         (keys.labels(Action::Pause), Action::Pause.describe()),
         (keys.labels(Action::TimeRange), Action::TimeRange.describe()),
         (keys.labels(Action::Help), "close this help (any key)"),

@@ -231,8 +231,10 @@ fn key_bar(app: &App, frame: &mut Frame, area: Rect) {
     let range = if app.range == super::app::TimeRange::Day { "7d" } else { "24h" };
     items.push((short_key(app, Action::TimeRange), range, 3));
     items.push((short_key(app, Action::Quit), "quit", 0));
-    items.retain(|(k, what, _)| !k.is_empty() && !(*what == "move" && k == "/"));
-    let width = |items: &[(String, &str, u8)]| items.iter().map(|(k, w, _)| 2 + k.chars().count() + w.len()).sum::<usize>();
+    // "move" with both keys unbound would read "/".
+    items.retain(|(k, what, _)| !(k.is_empty() || *what == "move" && k == "/"));
+    let width =
+        |items: &[(String, &str, u8)]| items.iter().map(|(k, w, _)| 2 + k.chars().count() + w.len()).sum::<usize>();
     while width(&items) > area.width as usize {
         let Some(worst) = items.iter().enumerate().max_by_key(|(i, it)| (it.2, *i)).map(|(i, _)| i) else { break };
         items.remove(worst);

@@ -92,7 +92,8 @@ fn draw_table(app: &App, frame: &mut Frame, area: Rect, list: &[&Substation]) {
 
     // Build only the rows that can be on screen: with 500 substations the rest is wasted work.
     let rows_fit = area.height.saturating_sub(1) as usize;
-    let offset = crate::tui::app::clamp_offset(app.overview_offset, app.selected_index(list), rows_fit.max(1), list.len());
+    let offset =
+        crate::tui::app::clamp_offset(app.overview_offset, app.selected_index(list), rows_fit.max(1), list.len());
     let rows = list.iter().skip(offset).take(rows_fit).map(|s| {
         let l = &s.state.latest;
         let status = app.sub_status(s);
@@ -165,7 +166,18 @@ mod tests {
     fn columns_fit_the_width() {
         for w in [60u16, 70, 80, 100, 200] {
             let c = columns(w);
-            let total = 2 + 6 + 5 + 4 + 5 + 6 + 4 + 9 + 7 + c.name + if c.peak { 6 } else { 0 } + if c.spark > 0 { 2 * (c.spark + 1) } else { 0 };
+            let total = 2
+                + 6
+                + 5
+                + 4
+                + 5
+                + 6
+                + 4
+                + 9
+                + 7
+                + c.name
+                + if c.peak { 6 } else { 0 }
+                + if c.spark > 0 { 2 * (c.spark + 1) } else { 0 };
             assert!(total <= w, "width {w}: {total}");
             assert!(c.name >= 8, "width {w}: name {}", c.name);
         }

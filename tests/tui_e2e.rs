@@ -1,0 +1,184 @@
+//! End to end: the real binary in a tmux pane running `gridwatch demo` on a temporary
+//! data folder. Waits for live data, presses `?`, Tab, `r` (+ `y`), `q`, reads the screen
+//! and checks the exit status and that the terminal left the alternate screen.
+//!
+//! Skipped (with a note) when tmux is not installed; CI installs it.
+#![cfg(feature = "tui")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A private tmux server (its own socket) so the test never touches the user's sessions.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn available() -> bool {
+        Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+    }
+
+    fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
+        let t = Tmux { socket: format!("gridwatch-e2e-{}-{name}", std::process::id()) };
+        let ok = t
+            .cmd(&["new-session", "-d", "-s", "e2e", "-x", &width.to_string(), "-y", &height.to_string(), command])
+            .status
+            .success();
+        assert!(ok, "tmux new-session failed");
+        // Keep the pane after the program exits so its last screen can be read.
+        t.cmd(&["set-option", "-t", "e2e", "remain-on-exit", "on"]);
+        t
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend_from_slice(keys);
+        self.cmd(&args);
+    }
+
+    fn pane_value(&self, format: &str) -> String {
+        String::from_utf8_lossy(&self.cmd(&["display-message", "-p", "-t", "e2e", format]).stdout).trim().to_string()
+    }
+
+    /// Polls the screen until `pred` holds; panics with the last screen after `timeout`.
+    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        // Our own server only (by socket name).
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn demo_command(data: &Path, config: &Path, exit_file: &Path, env: &str) -> String {
+    let bin = env!("CARGO_BIN_EXE_gridwatch");
+    format!(
+        "env GRIDWATCH_DATA_DIR='{}' XDG_CONFIG_HOME='{}' {env} '{bin}' demo --backfill-days 2 --seconds-per-interval 0.5 \
+         ; echo EXIT=$? > '{}'",
+        data.display(),
+        config.display(),
+        exit_file.display()
+    )
+}
+
+fn wait_exit(exit_file: &PathBuf, timeout: Duration) -> String {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Ok(s) = std::fs::read_to_string(exit_file)
+            && s.contains("EXIT=")
+        {
+            return s.trim().to_string();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the dashboard did not exit within {timeout:?}");
+}
+
+/// The title bar ends with the simulated clock ("24h 11-26 00:49").
+fn title_clock(screen: &str) -> String {
+    screen.lines().next().unwrap_or("").trim_end().rsplit("  ").next().unwrap_or("").to_string()
+}
+
+#[test]
+fn demo_live_keys_and_clean_exit() {
+    if !Tmux::available() {
+        eprintln!("note: tmux not installed, skipping the end-to-end dashboard test (apt-get install tmux)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = (dir.path().join("data"), dir.path().join("config"));
+    std::fs::create_dir_all(&config).unwrap();
+    let exit_file = dir.path().join("exit");
+    let tmux = Tmux::start(
+        "utf8",
+        100,
+        30,
+        &demo_command(&data, &config, &exit_file, "LANG=C.UTF-8 LC_ALL= TERM=xterm-256color"),
+    );
+
+    // Live data: substations listed, and the simulated clock moves.
+    let s = tmux.wait_for("substations", Duration::from_secs(120), |s| {
+        s.contains("substations:") && s.contains("substation_00") && s.contains("[Overview]")
+    });
+    let t1 = title_clock(&s);
+    let s2 = tmux.wait_for("the clock to move", Duration::from_secs(20), |s| title_clock(s) != t1);
+    assert_ne!(title_clock(&s2), t1);
+    assert_eq!(tmux.pane_value("#{alternate_on}"), "1", "the dashboard uses the alternate screen");
+
+    // ? opens the help overlay.
+    tmux.keys(&["?"]);
+    tmux.wait_for("help overlay", Duration::from_secs(10), |s| s.contains("Keys") && s.contains("reprocess selected"));
+
+    // Tab closes help and moves to the detail view with its charts.
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("detail view", Duration::from_secs(10), |s| {
+        s.contains("[Detail]") && s.contains("Load MW") && s.contains("Voltage kV") && !s.contains("reprocess selected")
+    });
+
+    // Resize: too small says so, enlarging brings the view back.
+    tmux.cmd(&["resize-window", "-t", "e2e", "-x", "50", "-y", "12"]);
+    tmux.wait_for("too-small notice", Duration::from_secs(10), |s| s.contains("terminal too small"));
+    tmux.cmd(&["resize-window", "-t", "e2e", "-x", "100", "-y", "30"]);
+    tmux.wait_for("detail view again", Duration::from_secs(10), |s| s.contains("[Detail]") && s.contains("Load MW"));
+
+    // r asks, y runs the job, the result appears when it finishes.
+    tmux.keys(&["r"]);
+    tmux.wait_for("confirmation", Duration::from_secs(10), |s| s.contains("Reprocess?") && s.contains("[y] yes"));
+    tmux.keys(&["y"]);
+    tmux.wait_for("reprocess result", Duration::from_secs(60), |s| s.contains("reprocessed substation_"));
+
+    // q quits cleanly and restores the terminal.
+    tmux.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file, Duration::from_secs(20)), "EXIT=0");
+    assert_eq!(tmux.pane_value("#{alternate_on}"), "0", "alternate screen left");
+    let after = tmux.screen();
+    assert!(!after.contains("[Detail]"), "dashboard still on screen after quit:\n{after}");
+}
+
+#[test]
+fn demo_ascii_no_color_on_a_c_locale() {
+    if !Tmux::available() {
+        eprintln!("note: tmux not installed, skipping the end-to-end ASCII test (apt-get install tmux)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = (dir.path().join("data"), dir.path().join("config"));
+    std::fs::create_dir_all(&config).unwrap();
+    let exit_file = dir.path().join("exit");
+    let env = "LANG=C LC_ALL= LC_CTYPE= NO_COLOR=1 TERM=xterm-256color";
+    let tmux = Tmux::start("ascii", 80, 24, &demo_command(&data, &config, &exit_file, env));
+    let s = tmux.wait_for("substations", Duration::from_secs(120), |s| s.contains("substation_00"));
+    assert!(s.is_ascii(), "non-ASCII on a C locale:\n{s}");
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("detail view", Duration::from_secs(10), |s| s.contains("[Detail]") && s.contains("Load MW"));
+    assert!(s.is_ascii(), "non-ASCII in the detail view:\n{s}");
+    // With colours: no SGR colour codes at all under NO_COLOR.
+    let styled = String::from_utf8_lossy(&tmux.cmd(&["capture-pane", "-p", "-e", "-t", "e2e"]).stdout).into_owned();
+    for code in ["[31m", "[32m", "[33m", "[36m", "[38;", "[41m", "[48;"] {
+        assert!(!styled.contains(code), "colour escape {code:?} under NO_COLOR");
+    }
+    tmux.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file, Duration::from_secs(20)), "EXIT=0");
+}
