@@ -33,10 +33,11 @@ ensure_python_tools() {
     log "creating $VENV"
     python3 -m venv "$VENV"
   fi
-  if ! "$VENV/bin/python" -c 'import moto, flask, flask_cors' 2>/dev/null \
-     || [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
-    log "installing moto[server], cargo-lambda, cfn-lint into $VENV"
-    "$VENV/bin/pip" install --quiet 'moto[server]>=5.1,<6' 'cargo-lambda>=1.8,<2' 'cfn-lint>=1,<2'
+  if ! "$VENV/bin/python" -c 'import moto, flask, flask_cors, pytest' 2>/dev/null \
+     || [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/aws" ]; then
+    log "installing moto[server], cargo-lambda, cfn-lint, pytest, awscli into $VENV"
+    "$VENV/bin/pip" install --quiet 'moto[server]>=5.1,<6' 'cargo-lambda>=1.8,<2' 'cfn-lint>=1,<2' \
+      'pytest>=8,<9' 'awscli>=1.32,<2'
   fi
   export PATH="$VENV/bin:$PATH"
 }
@@ -83,13 +84,37 @@ start_cargo_lambda() {
   if [ ! -d lambda ]; then return 0; fi
   # Build first: `cargo lambda watch` would otherwise compile on the first request.
   cargo build -p gridwatch-lambda >&2
+  # The function's environment: moto for every AWS service, and fixed resource names that
+  # tests/aws_lambda.rs creates (the function's environment is set once, at start).
+  export GRIDWATCH_TEST_LAMBDA_FUNCTION=gridwatch-lambda
+  export GRIDWATCH_TEST_LAMBDA_TABLE=gw-lambda-table
+  export GRIDWATCH_TEST_LAMBDA_BUCKET=gw-lambda-bucket
+  export GRIDWATCH_TEST_LAMBDA_TOPIC=gw-lambda-alerts
+  local topic_arn="arn:aws:sns:us-east-1:123456789012:$GRIDWATCH_TEST_LAMBDA_TOPIC"
+  local fn_env="AWS_ENDPOINT_URL=$GRIDWATCH_TEST_AWS_ENDPOINT,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
+  fn_env="$fn_env,AWS_REGION=us-east-1,AWS_EC2_METADATA_DISABLED=true,RUST_LOG=info"
+  fn_env="$fn_env,TABLE_NAME=$GRIDWATCH_TEST_LAMBDA_TABLE,ALERT_TOPIC_ARN=$topic_arn"
   local port
   port="$(free_port)"
-  (cd lambda && exec cargo lambda watch -A 127.0.0.1 -P "$port") >"$LOGDIR/cargo-lambda.log" 2>&1 &
+  (cd lambda && exec cargo lambda watch -A 127.0.0.1 -P "$port" --ignore-changes --env-var "$fn_env") \
+    >"$LOGDIR/cargo-lambda.log" 2>&1 &
   PIDS+=($!)
   if ! wait_tcp 127.0.0.1 "$port" 120; then log "cargo lambda watch did not start:"; cat "$LOGDIR/cargo-lambda.log" >&2; exit 1; fi
   export GRIDWATCH_TEST_LAMBDA_ENDPOINT="http://127.0.0.1:$port"
-  log "cargo lambda watch on $GRIDWATCH_TEST_LAMBDA_ENDPOINT"
+  # The function's stdout (its JSON log lines): the log-tail test ships them to CloudWatch Logs.
+  export GRIDWATCH_TEST_LAMBDA_LOG="$LOGDIR/cargo-lambda.log"
+  # Warm-up: the first invocation starts the function process (`cargo run`, which must not
+  # wait for the build lock that `cargo test` holds). Its response carries the init time.
+  export GRIDWATCH_TEST_LAMBDA_WARMUP="$LOGDIR/lambda-warmup.txt"
+  local started ended body
+  started=$(date +%s.%N)
+  body=$(curl -sS --max-time 300 -X POST \
+    "$GRIDWATCH_TEST_LAMBDA_ENDPOINT/2015-03-31/functions/$GRIDWATCH_TEST_LAMBDA_FUNCTION/invocations" \
+    -d '{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"warm-up"},"object":{"key":"warm-up/ignored"}}}]}') \
+    || { log "the warm-up invocation failed:"; cat "$LOGDIR/cargo-lambda.log" >&2; exit 1; }
+  ended=$(date +%s.%N)
+  printf '%s %s' "$(python3 -c "print(f'{$ended - $started:.2f}')")" "$body" >"$GRIDWATCH_TEST_LAMBDA_WARMUP"
+  log "cargo lambda watch on $GRIDWATCH_TEST_LAMBDA_ENDPOINT (first invocation: $(cut -c1-200 "$GRIDWATCH_TEST_LAMBDA_WARMUP"))"
 }
 
 # --- run ---------------------------------------------------------------------
@@ -106,3 +131,8 @@ start_cargo_lambda
 if [ "${1:-}" = "--" ]; then shift; fi
 log "running tests (server logs in $LOGDIR)"
 cargo test --workspace --all-features "$@"
+# The deployment: cfn-lint, assets/template.yaml deployed into moto's CloudFormation, its
+# IAM policies, and every tested command of setup_guide.md (tests/deploy/). No arguments
+# are passed on, so pytest always collects these tests (exit code 5 cannot happen).
+log "deployment tests (tests/deploy/)"
+PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/deploy/

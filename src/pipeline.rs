@@ -105,12 +105,14 @@ impl LocalBackend {
             latest: Default::default(),
             pending: Vec::with_capacity(WRITE_BATCH),
             rejected: RejectedWriter::default(),
+            athena: crate::athena::PartitionWriter::new(key),
         };
         let mut outcome = engine::analyze_stream(input, key, &self.cfg, &mut sink)?;
         sink.flush()?;
         let rollups_written = sink.rollups_written;
         let latest = std::mem::take(&mut sink.latest);
         let rejected_key = sink.rejected.finish(&self.bucket, key)?;
+        let athena_objects = sink.athena.finish()?;
 
         // History ends where the file's data starts (the engine adds the file's own hours),
         // so reprocessing an old file does not forecast from its future.
@@ -145,7 +147,12 @@ impl LocalBackend {
             }
         }
         let results_key = keys::results_key(key);
-        self.bucket.put(&results_key, &serde_json::to_vec_pretty(&report)?)?;
+        // Streamed to the file: a report with many alert episodes is not copied into memory again.
+        self.bucket.put_with(&results_key, |w| Ok(serde_json::to_writer_pretty(w, &report)?))?;
+        // The same rollups for Athena (results/hourly/day=.../), as on AWS.
+        for object in &athena_objects {
+            self.bucket.put(&object.key, &object.body)?;
+        }
         self.log_outcome(key, &report, rollups_written, &new_alerts, started.elapsed());
         Ok(Processed { key: key.to_string(), report, rollups_written, new_alerts, results_key, rejected_key })
     }
@@ -212,6 +219,7 @@ struct LocalSink<'a> {
     latest: std::collections::BTreeMap<String, HourlyRollup>,
     pending: Vec<HourlyRollup>,
     rejected: RejectedWriter,
+    athena: crate::athena::PartitionWriter,
 }
 
 /// Rollups per SQLite transaction: large enough that commits do not dominate.
@@ -223,6 +231,7 @@ impl LocalSink<'_> {
             return Ok(());
         }
         self.backend.db().put_rollups(&self.pending)?;
+        self.athena.push(&self.pending)?;
         self.rollups_written += self.pending.len() as u64;
         // Keep only the newest rollup per substation (moved, not cloned).
         for r in self.pending.drain(..) {

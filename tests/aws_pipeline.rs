@@ -88,6 +88,16 @@ async fn the_same_event_twice_leaves_identical_items_and_publishes_once() {
     let event = s3_event(&env.bucket, &[key]);
     let pipeline = env.pipeline();
 
+    // SNS failing (here: a topic that does not exist) fails the record, and the claim on
+    // the notification is given back, so the retry still publishes the alert.
+    let broken = gridwatch::aws::handler::Pipeline::new(
+        &env.sdk,
+        gridwatch::aws::handler::HandlerConfig { topic_arn: Some(format!("{}-missing", env.topic_arn)), ..env.handler_config() },
+    );
+    let failed = broken.handle(&event).await;
+    assert_eq!(failed.records[0].status, Some(RecordStatus::Failed), "{failed:?}");
+    assert!(failed.records[0].message.contains("cannot publish alert"), "{failed:?}");
+
     let first = pipeline.handle(&event).await;
     assert_eq!(first.records[0].status, Some(RecordStatus::Processed), "{first:?}");
     assert_eq!(first.records[0].new_alerts, 1);
@@ -178,4 +188,175 @@ async fn malformed_objects_give_clear_errors_and_lose_nothing() {
     assert_eq!(env.get(good).await.unwrap(), day_csv("2025-01-14").into_bytes());
     assert!(response.any_failed(), "the Lambda reports the failure so that the event is retried");
     let _ = CSV_HEADER;
+}
+
+/// An AwsStore whose DynamoDB requests are counted.
+fn counted_store(env: &Env, read_only: bool) -> (gridwatch::aws::store::AwsStore, gridwatch::aws::counter::RequestCounter) {
+    let counter = gridwatch::aws::counter::RequestCounter::new();
+    let ddb = aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&env.sdk).interceptor(counter.clone()).build());
+    let opts = gridwatch::aws::store::AwsStoreOptions {
+        table: env.table.name().to_string(),
+        function: Some("gridwatch-lambda".into()),
+        bucket: Some(env.bucket.clone()),
+        read_only,
+        label: "(moto)".into(),
+    };
+    (gridwatch::aws::store::AwsStore::from_clients(ddb, gridwatch::aws::store::lambda_client(&env.sdk), opts), counter)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_store_reads_what_the_handler_wrote() {
+    use gridwatch::backend::GridStore;
+    let Some(ep) = endpoint(AWS_ENDPOINT_VAR) else { return };
+    let env = Env::create(&ep).await;
+    let key = "raw/grid_data_2025-01-14.csv";
+    env.put(key, day_csv("2025-01-14")).await;
+    env.pipeline().handle(&s3_event(&env.bucket, &[key])).await;
+
+    let (store, counter) = counted_store(&env, true);
+    let subs = store.substations().await.unwrap();
+    assert_eq!(subs.len(), 2);
+    assert_eq!(subs[1].latest.timestamp, ts("2025-01-14T23:00:00Z"));
+    assert_eq!(counter.take().into_iter().collect::<Vec<_>>(), [("Query".to_string(), 1)], "one Query lists every substation");
+    let rollups = store.rollups("sub_b", ts("2025-01-14T06:00:00Z"), ts("2025-01-14T12:00:00Z")).await.unwrap();
+    assert_eq!(rollups.first().map(|r| r.timestamp), Some(ts("2025-01-14T06:00:00Z")));
+    assert_eq!(rollups.len(), 6);
+    assert_eq!(store.forecast("sub_b").await.unwrap().first().map(|p| p.timestamp), Some(ts("2025-01-15T00:00:00Z")));
+    let alerts = store.alerts(ts("2025-01-14T10:30:00Z")).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert!(store.alerts(ts("2025-01-14T12:00:00Z")).await.unwrap().is_empty(), "the episode ended at 10:45");
+    let ops = counter.take();
+    assert!(ops.keys().all(|op| op == "Query"), "the dashboard only queries: {ops:?}");
+    // Read-only: reprocess is refused before any request.
+    let err = store.reprocess("sub_b").await.unwrap_err().to_string();
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(counter.total(), 0);
+    assert!(store.describe().contains("read-only"));
+}
+
+/// Rollups, forecast, index item and an alert for `n` substations, as the Lambda writes them.
+async fn seed_substations(env: &Env, n: usize, hours: i64, last_hour: DateTime<Utc>) {
+    use gridwatch::aws::attrs;
+    use gridwatch::model::{ForecastPoint, HourlyRollup, SubstationState};
+    let template = {
+        let mut sink = gridwatch::engine::CollectSink::default();
+        gridwatch::engine::analyze_stream(day_csv("2025-01-14").as_bytes(), "t", &Default::default(), &mut sink).unwrap();
+        sink.rollups[0].clone()
+    };
+    let mut items = Vec::new();
+    let mut states = Vec::new();
+    for i in 0..n {
+        let location = format!("substation_{i:03}");
+        for h in 0..hours {
+            let r = HourlyRollup { location: location.clone(), timestamp: last_hour - chrono::Duration::hours(hours - 1 - h), ..template.clone() };
+            items.push(attrs::rollup_item(&r));
+        }
+        for h in 1..=24 {
+            items.push(attrs::forecast_item(&ForecastPoint { location: location.clone(), timestamp: last_hour + chrono::Duration::hours(h), load_mw: 40.0 }));
+        }
+        let latest = HourlyRollup { location: location.clone(), timestamp: last_hour, ..template.clone() };
+        states.push(SubstationState {
+            location,
+            last_reading: last_hour + chrono::Duration::minutes(45),
+            latest,
+            updated_at: Utc::now(),
+            source_key: format!("raw/substation_{i:03}.csv"),
+        });
+    }
+    env.table.batch_put(items).await.unwrap();
+    let index: Vec<_> = states.iter().map(|s| attrs::state_item(s, &env.bucket)).collect();
+    if let Some(item) = index.first() {
+        let size = attrs::item_size(item);
+        assert!(size < 1400, "index items stay small: {size} bytes");
+        eprintln!("INDEX item size: {size} bytes -> {} substations per 1 MB Query page", 1_000_000 / size);
+    }
+    env.table.batch_put(index).await.unwrap();
+}
+
+/// Counts the DynamoDB requests of the dashboard's real poller (tui::collect::Poller) for
+/// `n` substations with 30 rows on screen: first poll, idle poll, poll after new data.
+async fn poll_cost(n: usize) -> Option<(u64, u64, u64, usize)> {
+    use gridwatch::tui::app::Interest;
+    use gridwatch::tui::collect::Poller;
+    let ep = endpoint(AWS_ENDPOINT_VAR)?;
+    let env = Env::create(&ep).await;
+    let last = ts("2025-01-14T23:00:00Z");
+    seed_substations(&env, n, 24, last).await;
+    let (store, counter) = counted_store(&env, true);
+    let names: Vec<String> = (0..n).map(|i| format!("substation_{i:03}")).collect();
+    let interest = Interest { locations: names.iter().take(30).cloned().collect(), forecast_for: names.first().cloned(), range_hours: 24 };
+    let mut poller = Poller::new(chrono::Duration::minutes(15));
+    let now = last + chrono::Duration::hours(1);
+    let (_, err) = poller.poll(&store, now, &interest).await;
+    assert!(err.is_none(), "{err:?}");
+    let first = counter.take().values().sum();
+    let (_, err) = poller.poll(&store, now, &interest).await;
+    assert!(err.is_none(), "{err:?}");
+    let idle_ops = counter.take();
+    let idle = idle_ops.values().sum();
+    // New data for every substation (the next hour), as after a round of uploads.
+    seed_substations(&env, n, 1, last + chrono::Duration::hours(1)).await;
+    let (msgs, err) = poller.poll(&store, now + chrono::Duration::hours(1), &interest).await;
+    assert!(err.is_none(), "{err:?}");
+    let after = counter.take();
+    assert!(after.keys().chain(idle_ops.keys()).all(|op| op == "Query"), "{after:?}");
+    Some((first, idle, after.values().sum(), msgs.len()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_cost_for_10_and_200_substations() {
+    let mut lines = Vec::new();
+    for n in [10usize, 200] {
+        let Some((first, idle, after, _)) = poll_cost(n).await else { return };
+        let visible = n.min(30) as u64;
+        // Index: 1 Query (one page); rollups: one per visible substation; forecast: 1; alerts: 1.
+        assert_eq!(idle, 1, "an idle poll is one Query whatever the number of substations (n={n})");
+        assert!(first <= 1 + visible + 2, "n={n}: first poll {first}");
+        assert!(after <= 1 + visible + 2, "n={n}: poll after new data {after}");
+        lines.push(format!("POLL COST substations={n:>3} visible={visible}: first poll {first} requests, idle poll {idle}, poll after new data for all {after}"));
+    }
+    for l in &lines {
+        println!("{l}");
+        eprintln!("{l}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_tail_follows_a_log_group_without_duplicates() {
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+    use gridwatch::backend::{LogLevel, LogSource};
+    let Some(ep) = endpoint(AWS_ENDPOINT_VAR) else { return };
+    let env = Env::create(&ep).await;
+    let group = format!("/aws/lambda/{}", aws_common::unique("gw-fn"));
+    env.logs.create_log_group().log_group_name(&group).send().await.unwrap();
+    let now = Utc::now().timestamp_millis();
+    let put = |stream: &'static str, lines: Vec<(i64, String)>| {
+        let (logs, group) = (env.logs.clone(), group.clone());
+        async move {
+            let _ = logs.create_log_stream().log_group_name(&group).log_stream_name(stream).send().await;
+            let events: Vec<InputLogEvent> = lines.into_iter().map(|(t, m)| InputLogEvent::builder().timestamp(t).message(m).build().unwrap()).collect();
+            logs.put_log_events().log_group_name(&group).log_stream_name(stream).set_log_events(Some(events)).send().await.unwrap();
+        }
+    };
+    put("2026/11/26/[$LATEST]a", vec![
+        (now - 3000, "START RequestId: 1 Version: $LATEST".into()),
+        (now - 2900, r#"{"timestamp":"x","level":"INFO","message":"processed raw/a.csv: 96 rows (0 rejected), 1 substation(s), 24 hourly rollups, status normal in 12 ms"}"#.into()),
+        (now - 2800, r#"{"level":"ERROR","message":"ALERT CRITICAL undervoltage: sub_b 12.9 kV"}"#.into()),
+    ]).await;
+    let mut tail = gridwatch::aws::logs::CloudWatchTail::new(env.logs.clone(), group.clone(), std::time::Duration::from_secs(60));
+    let first = tail.poll().await.unwrap();
+    assert_eq!(first.iter().map(|l| l.level).collect::<Vec<_>>(), [LogLevel::Info, LogLevel::Error], "{first:?}");
+    assert!(first[0].message.starts_with("processed raw/a.csv"));
+    assert!(tail.poll().await.unwrap().is_empty(), "nothing new, nothing repeated");
+    // A second container's stream, with an event older than the newest one already seen.
+    put("2026/11/26/[$LATEST]b", vec![(now - 2850, r#"{"level":"WARN","message":"raw/b.csv: 2 row(s) rejected, see rejected/b.csv"}"#.into())]).await;
+    let late = tail.poll().await.unwrap();
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(late[0].level, LogLevel::Warn);
+    // A missing log group is a clear error (and the tail backs off instead of hammering).
+    let mut missing = gridwatch::aws::logs::CloudWatchTail::new(env.logs.clone(), "/aws/lambda/none", std::time::Duration::from_secs(60));
+    let err = missing.poll().await.unwrap_err().to_string();
+    assert!(err.contains("/aws/lambda/none") && err.contains("next try in"), "{err}");
+    assert!(missing.poll().await.unwrap().is_empty());
+    assert_eq!(missing.requests(), 1);
 }

@@ -57,6 +57,10 @@ pub struct RecordResult {
     pub rejected_key: Option<String>,
     #[serde(default)]
     pub duration_ms: f64,
+    /// Where the time went: `stream_and_rollups` (read, parse, analyse, BatchWriteItem),
+    /// `history`, `forecast`, `alerts`, `index`, `s3_outputs` (milliseconds).
+    #[serde(default)]
+    pub phases_ms: std::collections::BTreeMap<String, f64>,
 }
 
 /// The Lambda's response: one entry per event record, in order.

@@ -150,11 +150,11 @@ impl Pipeline {
     async fn handle_object(&self, index: usize, obj: event::ObjectRef) -> RecordResult {
         let base = RecordResult { index, bucket: obj.bucket.clone(), key: obj.key.clone(), ..Default::default() };
         if !obj.event_name.is_empty() && !obj.event_name.starts_with("ObjectCreated") {
-            tracing::info!(bucket = %obj.bucket, key = %obj.key, event = %obj.event_name, "ignored: not an object-created event");
+            tracing::info!(bucket = %obj.bucket, key = %obj.key, event = %obj.event_name, "ignored {}: not an object-created event", obj.key);
             return RecordResult { status: Some(RecordStatus::Ignored), message: format!("ignored {} event", obj.event_name), ..base };
         }
         if !obj.key.starts_with(keys::RAW_PREFIX) || obj.key.ends_with('/') {
-            tracing::info!(bucket = %obj.bucket, key = %obj.key, "ignored: only objects under raw/ are analysed");
+            tracing::info!(bucket = %obj.bucket, key = %obj.key, "ignored {}: only objects under raw/ are analysed", obj.key);
             return RecordResult {
                 status: Some(RecordStatus::Ignored),
                 message: format!("ignored {}: only objects under raw/ are analysed", obj.key),
@@ -197,6 +197,8 @@ impl Pipeline {
         .await
         .map_err(|e| anyhow!("the analysis of {key} stopped unexpectedly: {e}"))??;
         let AwsSink { rollups_written, latest, rejected, .. } = sink;
+        let mut phases = Phases::new();
+        phases.lap("stream_and_rollups", started);
 
         // Stored history for the forecast, all substations of the file at once.
         let windows = items::history_windows(&outcome.report);
@@ -213,22 +215,32 @@ impl Pipeline {
             let (location, h) = done.map_err(|e| anyhow!("history read stopped: {e}"))?;
             history.insert(location, h?);
         }
+        phases.lap("history", started);
         engine::attach_forecasts(&mut outcome, |location| history.remove(location).unwrap_or_default());
         let report = outcome.report;
         let plan = items::plan_writes(&report, &latest, key, Utc::now());
 
-        for (location, points) in &plan.forecasts {
-            self.table.replace_forecast(location, points).await?;
-        }
-        let mut new_alerts = Vec::new();
-        for alert in &plan.alerts {
-            if self.store_alert(alert, bucket, key).await? {
-                new_alerts.push(alert.clone());
-            }
-        }
+        // Substations and alerts are independent: a few requests in flight at once.
+        let table = self.table.clone();
+        bounded(plan.forecasts.clone().into_iter().collect(), CONCURRENCY, move |(location, points): (String, Vec<_>)| {
+            let table = table.clone();
+            async move { table.replace_forecast(&location, &points).await }
+        })
+        .await?;
+        phases.lap("forecast", started);
+        let (this, b, k) = (self.clone(), bucket.to_string(), key.to_string());
+        let published = bounded(plan.alerts.clone(), CONCURRENCY, move |alert: Alert| {
+            let (this, b, k) = (this.clone(), b.clone(), k.clone());
+            async move { Ok(this.store_alert(&alert, &b, &k).await?.then_some(alert)) }
+        })
+        .await?;
+        let mut new_alerts: Vec<Alert> = published.into_iter().flatten().collect();
+        new_alerts.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.id().cmp(&b.id())));
+        phases.lap("alerts", started);
         for state in &plan.states {
             self.table.put_state_if_newer(state, bucket).await?;
         }
+        phases.lap("index", started);
 
         let results_key = keys::results_key(key);
         s3io::put_bytes(&self.s3, bucket, &results_key, serde_json::to_vec_pretty(&report)?, "application/json").await?;
@@ -246,6 +258,7 @@ impl Pipeline {
             }
         };
 
+        phases.lap("s3_outputs", started);
         for (level, line) in items::outcome_log_lines(key, &report, rollups_written, &new_alerts, started.elapsed()) {
             log_line(level, bucket, key, &line);
         }
@@ -276,20 +289,19 @@ impl Pipeline {
             results_key: Some(results_key),
             rejected_key,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            phases_ms: phases.0,
         })
     }
 
     /// Stores an alert episode; publishes it when this is the first time it is seen.
-    /// Returns whether it was published now.
+    /// Returns whether it is new (published now, or first stored when no topic is set).
     async fn store_alert(&self, alert: &Alert, bucket: &str, key: &str) -> Result<bool> {
-        if !self.table.upsert_alert(alert).await? {
-            return Ok(false);
-        }
         let Some(topic) = &self.cfg.topic_arn else {
-            return Ok(false);
+            return self.table.upsert_alert(alert, None).await;
         };
+        // One write stores the episode and claims its notification (if nobody has).
         let now = Utc::now();
-        if !self.table.claim_notification(alert, now).await? {
+        if !self.table.upsert_alert(alert, Some(now)).await? {
             return Ok(false);
         }
         if let Err(e) = self.publish(topic, alert, bucket, key).await {
@@ -333,6 +345,61 @@ pub fn alert_subject(alert: &Alert) -> String {
         text.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).take(100).collect();
     subject.truncate(subject.trim_end().len());
     subject
+}
+
+/// Requests in flight at once for per-substation and per-alert writes.
+const CONCURRENCY: usize = 8;
+
+/// Runs `f` on every item with at most `limit` running at once; the first error wins.
+async fn bounded<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Result<Vec<R>>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<R>> + Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut out = Vec::new();
+    let mut first_error = None;
+    let mut collect = |done: Result<Result<R>, tokio::task::JoinError>, first_error: &mut Option<anyhow::Error>| match done {
+        Ok(Ok(r)) => out.push(r),
+        Ok(Err(e)) => {
+            first_error.get_or_insert(e);
+        }
+        Err(e) => {
+            first_error.get_or_insert(anyhow!("a write task stopped: {e}"));
+        }
+    };
+    for item in items {
+        while tasks.len() >= limit {
+            if let Some(done) = tasks.join_next().await {
+                collect(done, &mut first_error);
+            }
+        }
+        tasks.spawn(f(item));
+    }
+    while let Some(done) = tasks.join_next().await {
+        collect(done, &mut first_error);
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Milliseconds per phase of one object.
+struct Phases(BTreeMap<String, f64>, f64);
+
+impl Phases {
+    fn new() -> Self {
+        Phases(BTreeMap::new(), 0.0)
+    }
+    /// Records the time since the previous lap under `name`.
+    fn lap(&mut self, name: &str, started: Instant) {
+        let now = started.elapsed().as_secs_f64() * 1000.0;
+        self.0.insert(name.to_string(), now - self.1);
+        self.1 = now;
+    }
 }
 
 fn log_line(level: LogLevel, bucket: &str, key: &str, line: &str) {

@@ -250,10 +250,13 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
+    type Script = VecDeque<Result<FilterPage, FilterError>>;
+    type Calls = Vec<(i64, Option<String>)>;
+
     #[derive(Clone, Default)]
     struct Fake {
-        script: Arc<Mutex<VecDeque<Result<FilterPage, FilterError>>>>,
-        calls: Arc<Mutex<Vec<(i64, Option<String>)>>>,
+        script: Arc<Mutex<Script>>,
+        calls: Arc<Mutex<Calls>>,
     }
 
     #[async_trait]
@@ -277,7 +280,7 @@ mod tests {
             // The overlap re-reads events 2 and 3: they are not shown twice.
             Ok(FilterPage { events: vec![ev("2", 1_000_100, "dup"), ev("3", 1_000_200, "dup"), ev("4", 1_000_300, r#"{"level":"ERROR","message":"boom","error":"NoSuchKey"}"#)], next_token: None }),
         ]);
-        let mut tail = CloudWatchTail::starting_at(fake.clone(), "/aws/lambda/gw", 999_000);
+        let mut tail = CloudWatchTail::starting_at(fake.clone(), "/aws/lambda/gw", 900_000);
         let first = tail.poll().await.unwrap();
         assert_eq!(first.iter().map(|l| (l.level, l.message.as_str())).collect::<Vec<_>>(), [
             (LogLevel::Warn, "raw/a.csv: 1 row(s) rejected"),
@@ -287,7 +290,7 @@ mod tests {
         assert_eq!(second.len(), 1);
         assert_eq!((second[0].level, second[0].message.as_str()), (LogLevel::Error, "boom (error: NoSuchKey)"));
         let calls = fake.calls.lock().unwrap().clone();
-        assert_eq!(calls[1], (999_000, Some("t".into())));
+        assert_eq!(calls[1], (900_000, Some("t".into())), "the next page of the same query");
         assert_eq!(calls[2], (1_000_200 - OVERLAP_MS, None), "restarts shortly before the newest event");
     }
 

@@ -4,9 +4,10 @@
 //! Writes:
 //! - rollups and forecasts: BatchWriteItem in chunks of 25, a few chunks in flight, with
 //!   the unprocessed items retried with exponential back-off and jitter;
-//! - alert episodes: UpdateItem of the data attributes (idempotent), then a conditional
-//!   "claim" of the notification (`SET notified_at ... IF attribute_not_exists`), so only
-//!   the first delivery of an event publishes to SNS, even with concurrent invocations;
+//! - alert episodes: one UpdateItem that sets the data attributes (idempotent) and claims
+//!   the notification (`notified_at = if_not_exists(notified_at, :now)`, ALL_OLD tells
+//!   whether this write set it), so only the first delivery of an event publishes to SNS,
+//!   even with concurrent invocations; a failed publish gives the claim back;
 //! - the substation index item: PutItem conditional on "no newer reading stored" (and on
 //!   a changed content hash for the same reading, so a re-delivered event changes nothing).
 
@@ -357,10 +358,14 @@ impl Table {
         }
     }
 
-    /// Upserts the data attributes of an alert episode (never touching `notified_at`).
-    /// Returns true when the stored item has not been notified yet.
-    pub async fn upsert_alert(&self, alert: &Alert) -> Result<bool> {
-        let data = attrs::alert_data(alert);
+    /// Upserts the data attributes of an alert episode. With `claim_at`, the same write
+    /// also claims the notification (`notified_at = if_not_exists(notified_at, :now)`),
+    /// atomically: it returns true for exactly one caller, the one that must publish.
+    /// Without it, `notified_at` is left alone and the result says whether the episode is
+    /// new (was not stored before).
+    pub async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>) -> Result<bool> {
+        let mut data = attrs::alert_data(alert);
+        let claim = claim_at.map(|at| av(format_ts(at)));
         let mut update = self
             .client
             .update_item()
@@ -368,19 +373,24 @@ impl Table {
             .set_key(Some(attrs::alert_key(alert)))
             .return_values(ReturnValue::AllOld);
         let mut sets = Vec::new();
-        for (i, (name, value)) in data.into_iter().enumerate() {
+        for (i, (name, value)) in std::mem::take(&mut data).into_iter().enumerate() {
             sets.push(format!("#a{i} = :v{i}"));
             update = update.expression_attribute_names(format!("#a{i}"), name).expression_attribute_values(format!(":v{i}"), value);
+        }
+        if let Some(now) = claim {
+            sets.push("#n = if_not_exists(#n, :now)".into());
+            update = update.expression_attribute_names("#n", "notified_at").expression_attribute_values(":now", now);
         }
         let old = update
             .update_expression(format!("SET {}", sets.join(", ")))
             .send()
             .await
             .map_err(|e| anyhow!("cannot store alert {}: {}", alert.id(), error_text(&e)))?;
-        Ok(!old.attributes.unwrap_or_default().contains_key("notified_at"))
+        let old = old.attributes.unwrap_or_default();
+        Ok(if claim_at.is_some() { !old.contains_key("notified_at") } else { old.is_empty() })
     }
 
-    /// Claims the notification of an alert: true for exactly one caller.
+    /// Claims the notification of an alert that is already stored: true for exactly one caller.
     pub async fn claim_notification(&self, alert: &Alert, at: DateTime<Utc>) -> Result<bool> {
         let result = self
             .client

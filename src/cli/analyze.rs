@@ -29,6 +29,8 @@ pub struct ReprocessArgs {
     pub key: Option<String>,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub backend: super::aws_args::BackendArgs,
 }
 
 pub fn open_backend(data_dir: &Option<PathBuf>, settings: &Settings) -> anyhow::Result<LocalBackend> {
@@ -84,6 +86,9 @@ pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: AnalyzeArgs) -
 }
 
 pub fn reprocess(data_dir: &Option<PathBuf>, settings: &Settings, args: ReprocessArgs) -> anyhow::Result<()> {
+    if args.backend.kind(&settings.aws) == super::aws_args::BackendKind::Aws {
+        return super::aws_args::aws_reprocess(&args.backend.aws.resolve(&settings.aws), &args);
+    }
     let backend = open_backend(data_dir, settings)?;
     let key = match (args.key, args.location) {
         (Some(key), _) => key,

@@ -51,6 +51,8 @@ pub struct DashboardArgs {
     pub interval_minutes: u32,
     #[command(flatten)]
     pub view: ViewArgs,
+    #[command(flatten)]
+    pub backend: super::aws_args::BackendArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -126,6 +128,9 @@ pub fn run_demo(data_dir: &Option<PathBuf>, settings: &Settings, args: DemoArgs)
 }
 
 pub fn run_dashboard(data_dir: &Option<PathBuf>, settings: &Settings, args: DashboardArgs) -> anyhow::Result<()> {
+    if args.backend.kind(&settings.aws) == super::aws_args::BackendKind::Aws {
+        return run_aws_dashboard(settings, args);
+    }
     let data = DataDir::resolve(data_dir.as_deref())?;
     let backend = Arc::new(LocalBackend::open(data.clone(), settings.analysis.clone())?);
     let opts = options(&args.view, settings, args.interval_minutes, "gridwatch".to_string())?;
@@ -133,4 +138,27 @@ pub fn run_dashboard(data_dir: &Option<PathBuf>, settings: &Settings, args: Dash
         let logs = Box::new(LogTail::new(data.log_file(), 64 * 1024));
         crate::tui::run(opts, backend, logs, Arc::new(WallClock)).await
     })
+}
+
+/// `gridwatch dashboard --backend aws`: DynamoDB (Query only) + the Lambda's CloudWatch
+/// log group + Lambda Invoke for `r` (none of them with `--read-only`).
+#[cfg(feature = "aws")]
+fn run_aws_dashboard(settings: &Settings, args: DashboardArgs) -> anyhow::Result<()> {
+    let aws = args.backend.aws.resolve(&settings.aws);
+    runtime()?.block_on(async move {
+        let (store, sdk) = aws.store(args.view.read_only).await;
+        let title = format!("gridwatch {}", crate::backend::GridStore::describe(&store));
+        let opts = options(&args.view, settings, args.interval_minutes, title)?;
+        let logs = Box::new(crate::aws::logs::CloudWatchTail::new(
+            aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            aws.log_group.clone(),
+            std::time::Duration::from_secs(3600),
+        ));
+        crate::tui::run(opts, Arc::new(store), logs, Arc::new(WallClock)).await
+    })
+}
+
+#[cfg(not(feature = "aws"))]
+fn run_aws_dashboard(_settings: &Settings, _args: DashboardArgs) -> anyhow::Result<()> {
+    Err(super::aws_args::not_built())
 }

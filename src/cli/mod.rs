@@ -1,10 +1,14 @@
 //! The `gridwatch` command line: one subcommand per job, each in its own module.
 
 pub mod analyze;
+pub mod aws_args;
 pub mod forecast_eval;
 pub mod generate;
 pub mod query;
 pub mod settings;
+pub mod sql;
+#[cfg(feature = "aws")]
+pub mod upload;
 #[cfg(feature = "tui")]
 pub mod dashboard;
 
@@ -46,6 +50,11 @@ pub enum Command {
     Reprocess(analyze::ReprocessArgs),
     /// Query stored hourly rollups by substation, time range and alert status.
     Query(query::QueryArgs),
+    /// Run SQL over the hourly rollups: embedded SQLite locally, Athena with --backend aws.
+    Sql(sql::SqlArgs),
+    /// Upload data files to the S3 bucket's raw/ prefix (each upload triggers the analysis Lambda).
+    #[cfg(feature = "aws")]
+    Upload(upload::UploadArgs),
     /// Measure the load forecast against seasonal-naive baselines on a series (MAPE, RMSE).
     ForecastEval(forecast_eval::ForecastEvalArgs),
 }
@@ -70,6 +79,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Analyze(args)) => analyze::run(&cli.data_dir, &settings, args),
         Some(Command::Reprocess(args)) => analyze::reprocess(&cli.data_dir, &settings, args),
         Some(Command::Query(args)) => query::run(&cli.data_dir, &settings, args),
+        Some(Command::Sql(args)) => sql::run(&cli.data_dir, &settings, args),
+        #[cfg(feature = "aws")]
+        Some(Command::Upload(args)) => upload::run(&settings.aws, args),
         Some(Command::ForecastEval(args)) => forecast_eval::run(args),
     }
 }

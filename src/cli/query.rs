@@ -33,6 +33,8 @@ pub struct QueryArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: super::aws_args::BackendArgs,
 }
 
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
@@ -45,8 +47,13 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: QueryArgs) -> anyhow::Result<()> {
-    let backend = super::analyze::open_backend(data_dir, settings)?;
-    let rows = backend.db().query(args.location.as_deref(), args.from, args.to, args.status)?;
+    let rows = match args.backend.kind(&settings.aws) {
+        super::aws_args::BackendKind::Aws => super::aws_args::aws_query(&args.backend.aws.resolve(&settings.aws), &args)?,
+        super::aws_args::BackendKind::Local => {
+            let backend = super::analyze::open_backend(data_dir, settings)?;
+            backend.db().query(args.location.as_deref(), args.from, args.to, args.status)?
+        }
+    };
     match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;

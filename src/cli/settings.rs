@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub analysis: AnalysisConfig,
+    /// `[aws]`: backend, profile, region, endpoint_url, table, bucket, function, log_group.
+    pub aws: super::aws_args::AwsSettings,
 }
 
 impl Settings {

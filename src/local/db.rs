@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS grid_analysis (
     last_reading TEXT,
     item TEXT NOT NULL,
     PRIMARY KEY (location, timestamp)
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS alerts_by_end ON grid_analysis (kind, ended_at) WHERE kind = 'alert';
 CREATE VIEW IF NOT EXISTS hourly AS
     SELECT location, timestamp, load_avg_mw, load_peak_mw, renewable_penetration, voltage_avg_kv,
