@@ -256,7 +256,7 @@ pub fn query_local(conn: &rusqlite::Connection, sql: &str) -> Result<ResultSet> 
     if !stmt.readonly() {
         bail!("only statements that read are allowed (SELECT, WITH, EXPLAIN): the data is not changed by `gridwatch sql`");
     }
-    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_string).collect();
+    let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
     let n = columns.len();
     let mut rows = Vec::new();
     let mut cursor = stmt.query([])?;
@@ -614,10 +614,10 @@ pub mod athena {
                 _ => break,
             }
         }
-        if result.columns.is_empty() {
-            if let Some(width) = result.rows.first().map(Vec::len) {
-                result.columns = (1..=width).map(|i| format!("_col{i}")).collect();
-            }
+        if result.columns.is_empty()
+            && let Some(width) = result.rows.first().map(Vec::len)
+        {
+            result.columns = (1..=width).map(|i| format!("_col{i}")).collect();
         }
         let stats = execution.statistics();
         Ok(AthenaResult {
