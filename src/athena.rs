@@ -147,16 +147,38 @@ pub struct PartitionObject {
     pub body: Vec<u8>,
 }
 
+/// Days after which a day's object is complete in practice: an hour's rollup leaves the
+/// engine once its substation's data is 48 h further on (`reorder_window_hours`), so when a
+/// rollup three days later arrives, the day is done for every substation still reporting
+/// (with two days to spare for substations whose clocks or uploads lag the others).
+pub const SETTLE_DAYS: i64 = 3;
+
 /// Collects the rollups of one raw object as they stream out of the engine, compressed per
-/// UTC day as they come: memory is the compressed size (~150 bytes a rollup).
+/// UTC day as they come. A day is handed out ([`PartitionWriter::take_ready`]) once rollups
+/// [`SETTLE_DAYS`] later arrive, so memory holds a few days, not the whole file. A rollup
+/// that comes after its day was handed out (a substation whose data stopped early) goes
+/// into a further object of that day, `<name>.part1.json.gz`; the same input always gives
+/// the same objects, so re-analysis overwrites them.
 pub struct PartitionWriter {
     raw_key: String,
-    parts: BTreeMap<NaiveDate, (GzEncoder<Vec<u8>>, u64)>,
+    open: BTreeMap<NaiveDate, (GzEncoder<Vec<u8>>, u64)>,
+    /// Objects already handed out per day (the next one's part number).
+    parts_out: BTreeMap<NaiveDate, u32>,
+    newest_day: Option<NaiveDate>,
+    ready: Vec<PartitionObject>,
+    rows: u64,
 }
 
 impl PartitionWriter {
     pub fn new(raw_key: impl Into<String>) -> Self {
-        Self { raw_key: raw_key.into(), parts: BTreeMap::new() }
+        Self {
+            raw_key: raw_key.into(),
+            open: BTreeMap::new(),
+            parts_out: BTreeMap::new(),
+            newest_day: None,
+            ready: Vec::new(),
+            rows: 0,
+        }
     }
 
     pub fn raw_key(&self) -> &str {
@@ -166,28 +188,54 @@ impl PartitionWriter {
     /// Adds a batch of rollups (any order, any substations).
     pub fn push(&mut self, batch: &[HourlyRollup]) -> std::io::Result<()> {
         for r in batch {
-            let (encoder, rows) = self
-                .parts
-                .entry(day_of(r.timestamp))
-                .or_insert_with(|| (GzEncoder::new(Vec::new(), Compression::fast()), 0));
+            let day = day_of(r.timestamp);
+            let (encoder, rows) =
+                self.open.entry(day).or_insert_with(|| (GzEncoder::new(Vec::new(), Compression::fast()), 0));
             encoder.write_all(&rollup_line(r))?;
             *rows += 1;
+            self.rows += 1;
+            self.newest_day = self.newest_day.max(Some(day));
+        }
+        if let Some(newest) = self.newest_day {
+            let settled_through = newest - chrono::Duration::days(SETTLE_DAYS);
+            while let Some(entry) = self.open.first_entry() {
+                if *entry.key() > settled_through {
+                    break;
+                }
+                let (day, (encoder, rows)) = entry.remove_entry();
+                self.hand_out(day, encoder, rows)?;
+            }
         }
         Ok(())
     }
 
-    /// Rollups pushed so far.
-    pub fn rows(&self) -> u64 {
-        self.parts.values().map(|(_, n)| n).sum()
+    fn hand_out(&mut self, day: NaiveDate, encoder: GzEncoder<Vec<u8>>, rows: u64) -> std::io::Result<()> {
+        let part = self.parts_out.entry(day).or_insert(0);
+        let key = match *part {
+            0 => partition_key(&self.raw_key, day),
+            n => format!("{}{}.part{n}{EXTENSION}", day_prefix(day), source_name(&self.raw_key)),
+        };
+        *part += 1;
+        self.ready.push(PartitionObject { key, day, rows, body: encoder.finish()? });
+        Ok(())
     }
 
-    /// The objects, by day. The same input gives the same bytes.
-    pub fn finish(self) -> std::io::Result<Vec<PartitionObject>> {
-        let raw_key = self.raw_key;
-        self.parts
-            .into_iter()
-            .map(|(day, (encoder, rows))| Ok(PartitionObject { key: partition_key(&raw_key, day), day, rows, body: encoder.finish()? }))
-            .collect()
+    /// Objects of settled days, to store now (the writer forgets them).
+    pub fn take_ready(&mut self) -> Vec<PartitionObject> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Rollups pushed so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The objects not taken yet (every remaining day), by day. The same input gives the same bytes.
+    pub fn finish(mut self) -> std::io::Result<Vec<PartitionObject>> {
+        for (day, (encoder, rows)) in std::mem::take(&mut self.open) {
+            self.hand_out(day, encoder, rows)?;
+        }
+        Ok(self.ready)
     }
 }
 
@@ -225,5 +273,43 @@ mod tests {
         assert_eq!(partition_key("raw/site/a.jsonl.gz", day), "results/hourly/day=2025-01-14/site%2Fa.json.gz");
         assert_eq!(partition_key("raw/_x.csv", day), "results/hourly/day=2025-01-14/%5Fx.json.gz");
         assert_eq!(day_prefix(day), "results/hourly/day=2025-01-14/");
+    }
+
+    fn rollup(location: &str, ts: &str) -> HourlyRollup {
+        let json = serde_json::json!({
+            "location": location, "timestamp": ts, "count": 4, "load_avg_mw": 1.0, "load_min_mw": 1.0,
+            "load_peak_mw": 1.0, "generation_avg_mw": 2.0, "solar_avg_mw": 0.0, "wind_avg_mw": 0.0,
+            "renewable_penetration": 0.0, "voltage_avg_kv": 13.8, "voltage_min_kv": 13.8, "voltage_max_kv": 13.8,
+            "frequency_avg_hz": 60.0, "frequency_min_hz": 60.0, "frequency_max_hz": 60.0, "frequency_max_dev_hz": 0.0,
+            "power_factor_avg": 0.95, "power_factor_defaulted": 0, "stability_score": 1.0, "efficiency_score": 0.7,
+            "alert_status": "normal", "alert_reasons": []
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn settled_days_leave_memory_while_streaming_and_late_rollups_get_a_part() {
+        let mut w = PartitionWriter::new("raw/x.csv");
+        for day in 1..=5 {
+            w.push(&[rollup("a", &format!("2025-01-{day:02}T10:00:00Z"))]).unwrap();
+        }
+        // Day 5 seen: days 1 and 2 are more than SETTLE_DAYS behind and are handed out.
+        let ready = w.take_ready();
+        assert_eq!(ready.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), [
+            "results/hourly/day=2025-01-01/x.json.gz",
+            "results/hourly/day=2025-01-02/x.json.gz"
+        ]);
+        assert!(w.take_ready().is_empty(), "handed out once");
+        // A substation whose data stopped early closes its hours at the end of the file.
+        w.push(&[rollup("b", "2025-01-01T03:00:00Z")]).unwrap();
+        let rest = w.finish().unwrap();
+        let keys: Vec<&str> = rest.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, [
+            "results/hourly/day=2025-01-01/x.part1.json.gz",
+            "results/hourly/day=2025-01-03/x.json.gz",
+            "results/hourly/day=2025-01-04/x.json.gz",
+            "results/hourly/day=2025-01-05/x.json.gz"
+        ]);
+        assert_eq!(rest.iter().map(|o| o.rows).sum::<u64>() + 2, 6);
     }
 }

@@ -232,6 +232,9 @@ impl LocalSink<'_> {
         }
         self.backend.db().put_rollups(&self.pending)?;
         self.athena.push(&self.pending)?;
+        for object in self.athena.take_ready() {
+            self.backend.bucket.put(&object.key, &object.body)?;
+        }
         self.rollups_written += self.pending.len() as u64;
         // Keep only the newest rollup per substation (moved, not cloned).
         for r in self.pending.drain(..) {

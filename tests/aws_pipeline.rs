@@ -114,6 +114,12 @@ async fn the_same_event_twice_leaves_identical_items_and_publishes_once() {
         assert_eq!(Some(item), items_after_second.get(key), "item {key:?} changed");
     }
     assert_eq!(env.get("results/grid_data_2025-01-14_analysis.json").await.unwrap(), results_after_first);
+    // The Athena copy: one gzip JSON-lines object for the day, holding every rollup once.
+    let athena_key = gridwatch::athena::partition_key(key, chrono::NaiveDate::from_ymd_opt(2025, 1, 14).unwrap());
+    let body = env.get(&athena_key).await.expect("Athena object");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text).unwrap();
+    assert_eq!(text.lines().count(), 48, "2 substations x 24 hours");
     let messages = env.alert_messages(std::time::Duration::from_secs(3)).await;
     assert_eq!(messages.len(), 1, "one alert, published once: {messages:?}");
 

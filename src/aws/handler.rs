@@ -17,6 +17,7 @@ use super::table::Table;
 use crate::backend::LogLevel;
 use crate::config::AnalysisConfig;
 use crate::engine::{self, AnalysisSink};
+use crate::athena;
 use crate::items::{self, LatestRollups};
 use crate::keys;
 use crate::model::{Alert, HourlyRollup, RejectedRow};
@@ -189,14 +190,19 @@ impl Pipeline {
         let bytes = reader.length().unwrap_or(0);
         let handle = tokio::runtime::Handle::current();
         let (table, cfg, source) = (self.table.clone(), self.cfg.analysis.clone(), key.to_string());
+        let athena = AthenaOut { s3: self.s3.clone(), bucket: bucket.to_string(), writer: athena::PartitionWriter::new(key) };
         let (mut outcome, sink) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let mut sink = AwsSink::new(handle, table)?;
+            let mut sink = AwsSink::new(handle, table, athena)?;
             let outcome = engine::analyze_stream(reader, &source, &cfg, &mut sink)?;
             Ok((outcome, sink))
         })
         .await
         .map_err(|e| anyhow!("the analysis of {key} stopped unexpectedly: {e}"))??;
-        let AwsSink { rollups_written, latest, rejected, .. } = sink;
+        let AwsSink { rollups_written, latest, rejected, athena, .. } = sink;
+        // The days still open go to the Athena layout now (settled days went while streaming).
+        for object in athena.writer.finish()? {
+            put_athena_object(&self.s3, bucket, object).await?;
+        }
         let mut phases = Phases::new();
         phases.lap("stream_and_rollups", started);
 
@@ -411,6 +417,18 @@ fn log_line(level: LogLevel, bucket: &str, key: &str, line: &str) {
     }
 }
 
+/// Gzip JSON lines, stored as bytes (no Content-Encoding: Athena decompresses `.gz` by name).
+async fn put_athena_object(s3: &aws_sdk_s3::Client, bucket: &str, object: athena::PartitionObject) -> Result<()> {
+    s3io::put_bytes(s3, bucket, &object.key, object.body, "application/gzip").await
+}
+
+/// The rollups' copy in the Athena layout (`results/hourly/day=.../`), written per settled day.
+struct AthenaOut {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    writer: athena::PartitionWriter,
+}
+
 /// Receives rollups and rejected rows while the file streams (on a blocking thread).
 struct AwsSink {
     handle: tokio::runtime::Handle,
@@ -418,11 +436,19 @@ struct AwsSink {
     rollups_written: u64,
     latest: LatestRollups,
     rejected: RejectedSpool,
+    athena: AthenaOut,
 }
 
 impl AwsSink {
-    fn new(handle: tokio::runtime::Handle, table: Table) -> Result<Self> {
-        Ok(Self { handle, table, rollups_written: 0, latest: LatestRollups::default(), rejected: RejectedSpool::default() })
+    fn new(handle: tokio::runtime::Handle, table: Table, athena: AthenaOut) -> Result<Self> {
+        Ok(Self {
+            handle,
+            table,
+            rollups_written: 0,
+            latest: LatestRollups::default(),
+            rejected: RejectedSpool::default(),
+            athena,
+        })
     }
 }
 
@@ -431,6 +457,10 @@ impl AnalysisSink for AwsSink {
         self.latest.observe(&batch);
         let items = batch.iter().map(attrs::rollup_item).collect();
         self.rollups_written += self.handle.block_on(self.table.batch_put(items))?;
+        self.athena.writer.push(&batch)?;
+        for object in self.athena.writer.take_ready() {
+            self.handle.block_on(put_athena_object(&self.athena.s3, &self.athena.bucket, object))?;
+        }
         Ok(())
     }
     fn rejected(&mut self, row: &RejectedRow) -> Result<()> {
