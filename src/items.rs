@@ -45,11 +45,18 @@ pub fn alert_sort_key(a: &Alert) -> String {
 pub struct LatestRollups(BTreeMap<String, HourlyRollup>);
 
 impl LatestRollups {
+    /// Notes the newest rollup per substation of a batch (one clone per substation, not per rollup).
     pub fn observe(&mut self, batch: &[HourlyRollup]) {
+        let mut newest: BTreeMap<&str, &HourlyRollup> = BTreeMap::new();
         for r in batch {
-            let newer = self.0.get(&r.location).is_none_or(|l| l.timestamp <= r.timestamp);
-            if newer {
-                self.0.insert(r.location.clone(), r.clone());
+            let slot = newest.entry(r.location.as_str()).or_insert(r);
+            if slot.timestamp <= r.timestamp {
+                *slot = r;
+            }
+        }
+        for (location, r) in newest {
+            if self.0.get(location).is_none_or(|l| l.timestamp <= r.timestamp) {
+                self.0.insert(location.to_string(), r.clone());
             }
         }
     }

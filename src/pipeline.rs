@@ -4,11 +4,12 @@
 use crate::backend::{BackendError, BackendResult, GridStore};
 use crate::config::AnalysisConfig;
 use crate::engine::{self, AnalysisSink};
+use crate::items;
 use crate::keys;
 use crate::local::{DataDir, FolderBucket, JsonLog, SqliteStore};
 use crate::model::{format_ts, Alert, FileReport, ForecastPoint, HourlyRollup, RejectedRow, SubstationState};
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -109,77 +110,36 @@ impl LocalBackend {
         };
         let mut outcome = engine::analyze_stream(input, key, &self.cfg, &mut sink)?;
         sink.flush()?;
-        let rollups_written = sink.rollups_written;
-        let latest = std::mem::take(&mut sink.latest);
-        let rejected_key = sink.rejected.finish(&self.bucket, key)?;
-        let athena_objects = sink.athena.finish()?;
+        let LocalSink { rollups_written, latest, rejected, athena, .. } = sink;
+        let rejected_key = rejected.finish(&self.bucket, key)?;
+        for object in athena.finish()? {
+            self.bucket.put(&object.key, &object.body)?;
+        }
 
-        // History ends where the file's data starts (the engine adds the file's own hours),
-        // so reprocessing an old file does not forecast from its future.
-        let first_hours: std::collections::BTreeMap<String, DateTime<Utc>> = outcome
-            .report
-            .locations
-            .iter()
-            .map(|l| (l.location.clone(), l.first_timestamp - Duration::seconds(l.first_timestamp.timestamp().rem_euclid(3600))))
-            .collect();
-        engine::attach_forecasts(&mut outcome, |location| {
-            let first = first_hours.get(location).copied().unwrap_or_else(Utc::now);
-            self.db().load_history(location, first - Duration::days(FORECAST_HISTORY_DAYS), first).unwrap_or_default()
+        let windows = items::history_windows(&outcome.report);
+        engine::attach_forecasts(&mut outcome, |location| match windows.get(location) {
+            Some(&(from, to)) => self.db().load_history(location, from, to).unwrap_or_default(),
+            None => Vec::new(),
         });
         let report = outcome.report;
-        let mut new_alerts = Vec::new();
-        {
+        let plan = items::plan_writes(&report, &latest, key, Utc::now());
+        let new_alerts = {
             let mut db = self.db();
-            for summary in &report.locations {
-                let points: Vec<ForecastPoint> =
-                    report.forecasts.iter().filter(|p| p.location == summary.location).cloned().collect();
-                db.put_forecast(&summary.location, &points)?;
-                new_alerts.extend(db.put_alerts(&summary.alerts)?);
-                if let Some(rollup) = latest.get(&summary.location) {
-                    db.put_state(&SubstationState {
-                        location: summary.location.clone(),
-                        last_reading: summary.last_timestamp,
-                        latest: rollup.clone(),
-                        updated_at: Utc::now(),
-                        source_key: key.to_string(),
-                    })?;
-                }
+            for (location, points) in &plan.forecasts {
+                db.put_forecast(location, points)?;
             }
-        }
+            for state in &plan.states {
+                db.put_state(state)?;
+            }
+            db.put_alerts(&plan.alerts)?
+        };
         let results_key = keys::results_key(key);
         // Streamed to the file: a report with many alert episodes is not copied into memory again.
         self.bucket.put_with(&results_key, |w| Ok(serde_json::to_writer_pretty(w, &report)?))?;
-        // The same rollups for Athena (results/hourly/day=.../), as on AWS.
-        for object in &athena_objects {
-            self.bucket.put(&object.key, &object.body)?;
+        for (level, line) in items::outcome_log_lines(key, &report, rollups_written, &new_alerts, started.elapsed()) {
+            self.log.write(level, line);
         }
-        self.log_outcome(key, &report, rollups_written, &new_alerts, started.elapsed());
         Ok(Processed { key: key.to_string(), report, rollups_written, new_alerts, results_key, rejected_key })
-    }
-
-    fn log_outcome(&self, key: &str, report: &FileReport, rollups: u64, new_alerts: &[Alert], took: std::time::Duration) {
-        if let Some(err) = &report.file_error {
-            self.log.error(format!("{key}: {err}"));
-        }
-        self.log.info(format!(
-            "processed {key}: {} rows ({} rejected), {} substation(s), {rollups} hourly rollups, status {} in {:.0} ms",
-            report.rows_read,
-            report.rows_rejected,
-            report.locations.len(),
-            report.alert_status(),
-            took.as_secs_f64() * 1000.0
-        ));
-        if report.rows_rejected > 0 {
-            self.log.warn(format!("{key}: {} row(s) rejected, see {}", report.rows_rejected, keys::rejected_key(key)));
-        }
-        for alert in new_alerts {
-            let level = if alert.severity == crate::model::AlertStatus::Critical {
-                crate::backend::LogLevel::Error
-            } else {
-                crate::backend::LogLevel::Warn
-            };
-            self.log.write(level, format!("ALERT {} {}: {}", alert.severity.as_str().to_uppercase(), alert.rule, alert.message));
-        }
     }
 
     /// The newest raw object that fed a substation (what reprocessing re-reads).
@@ -216,7 +176,7 @@ fn same_file_content(a: &Path, b: &Path) -> anyhow::Result<bool> {
 struct LocalSink<'a> {
     backend: &'a LocalBackend,
     rollups_written: u64,
-    latest: std::collections::BTreeMap<String, HourlyRollup>,
+    latest: items::LatestRollups,
     pending: Vec<HourlyRollup>,
     rejected: RejectedWriter,
     athena: crate::athena::PartitionWriter,
@@ -236,12 +196,8 @@ impl LocalSink<'_> {
             self.backend.bucket.put(&object.key, &object.body)?;
         }
         self.rollups_written += self.pending.len() as u64;
-        // Keep only the newest rollup per substation (moved, not cloned).
-        for r in self.pending.drain(..) {
-            if self.latest.get(&r.location).is_none_or(|l| l.timestamp <= r.timestamp) {
-                self.latest.insert(r.location.clone(), r);
-            }
-        }
+        self.latest.observe(&self.pending);
+        self.pending.clear();
         Ok(())
     }
 }
