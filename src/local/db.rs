@@ -66,6 +66,8 @@ impl SqliteStore {
         // WAL lets `gridwatch query` read while the dashboard's simulator writes.
         conn.pragma_update(None, "journal_mode", "WAL").ok();
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // 16 MB of page cache: rollup writes of a big file otherwise re-read the same pages.
+        conn.pragma_update(None, "cache_size", -16384)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA).map_err(db_err("cannot create the schema"))?;
         Ok(Self { conn })
