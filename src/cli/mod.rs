@@ -64,7 +64,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = settings::Settings::load(cli.config.as_deref())?;
     match cli.command {
         #[cfg(feature = "tui")]
-        None => dashboard::run_demo(&cli.data_dir, &settings, dashboard::DemoArgs::default()),
+        None => match aws_dashboard_args(&settings) {
+            // AWS settings given (GRIDWATCH_BACKEND=aws or `backend = "aws"` in the config): watch AWS.
+            Some(args) => dashboard::run_dashboard(&cli.data_dir, &settings, args),
+            None => dashboard::run_demo(&cli.data_dir, &settings, dashboard::DemoArgs::default()),
+        },
         #[cfg(not(feature = "tui"))]
         None => {
             use clap::CommandFactory;
@@ -84,6 +88,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Upload(args)) => upload::run(&settings.aws, args),
         Some(Command::ForecastEval(args)) => forecast_eval::run(args),
     }
+}
+
+/// The dashboard's arguments as `gridwatch dashboard` would read them from the environment,
+/// when they select the AWS backend; `None` means the embedded backend.
+#[cfg(feature = "tui")]
+fn aws_dashboard_args(settings: &settings::Settings) -> Option<dashboard::DashboardArgs> {
+    let Ok(Cli { command: Some(Command::Dashboard(args)), .. }) = Cli::try_parse_from(["gridwatch", "dashboard"]) else {
+        return None;
+    };
+    (args.backend.kind(&settings.aws) == aws_args::BackendKind::Aws).then_some(args)
 }
 
 /// A progress bar on stderr when it is a terminal, hidden otherwise (logs and pipes stay clean).
