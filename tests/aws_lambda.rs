@@ -35,28 +35,7 @@ async fn lambda_env(aws_endpoint: &str) -> Env {
     if dynamodb.describe_table().table_name(table.name()).send().await.is_err() {
         table.create().await.expect("create the Lambda's table");
     }
-    let topic_arn = sns
-        .create_topic()
-        .name(var("GRIDWATCH_TEST_LAMBDA_TOPIC", "gw-lambda-alerts"))
-        .send()
-        .await
-        .expect("create topic")
-        .topic_arn()
-        .expect("topic arn")
-        .to_string();
-    let queue_url =
-        sqs.create_queue().queue_name(aws_common::unique("gw-lambda-q")).send().await.expect("queue").queue_url().unwrap().to_string();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
-        .unwrap();
-    sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await.expect("subscribe");
+    let (topic_arn, queue_url) = aws_common::topic_with_queue(&sns, &sqs, &var("GRIDWATCH_TEST_LAMBDA_TOPIC", "gw-lambda-alerts")).await;
     Env { endpoint: aws_endpoint.to_string(), sdk, s3, dynamodb, sns, sqs, logs, bucket, table, topic_arn, queue_url }
 }
 

@@ -87,27 +87,7 @@ impl Env {
         s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
         let table = Table::new(dynamodb.clone(), unique("GridAnalysis"));
         table.create().await.expect("create table");
-        let topic_arn = sns
-            .create_topic()
-            .name(unique("gw-alerts"))
-            .send()
-            .await
-            .expect("create topic")
-            .topic_arn()
-            .expect("topic arn")
-            .to_string();
-        let queue_url = sqs.create_queue().queue_name(unique("gw-alerts-q")).send().await.expect("create queue").queue_url().expect("queue url").to_string();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("queue attributes")
-            .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
-            .expect("queue arn");
-        sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await.expect("subscribe queue");
+        let (topic_arn, queue_url) = topic_with_queue(&sns, &sqs, &unique("gw-alerts")).await;
         Env { endpoint: endpoint.to_string(), sdk, s3, dynamodb, sns, sqs, logs, bucket, table, topic_arn, queue_url }
     }
 
@@ -206,4 +186,32 @@ pub fn day_csv(day: &str) -> String {
         }
     }
     out
+}
+
+/// Creates (or finds) an SNS topic and subscribes a new SQS queue to it, so a test can
+/// receive what was published. Returns (topic ARN, queue URL).
+pub async fn topic_with_queue(sns: &aws_sdk_sns::Client, sqs: &aws_sdk_sqs::Client, topic: &str) -> (String, String) {
+    let topic_arn =
+        sns.create_topic().name(topic).send().await.expect("create topic").topic_arn().expect("topic arn").to_string();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique(&format!("{topic}-q")))
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .expect("queue url")
+        .to_string();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+        .expect("queue arn");
+    sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await.expect("subscribe queue");
+    (topic_arn, queue_url)
 }
