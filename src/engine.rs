@@ -280,7 +280,7 @@ impl Analyzer {
             frequency_min_hz: frequency.min,
             frequency_max_hz: frequency.max,
             frequency_max_dev_hz: max_dev,
-            power_factor_avg: power_factor_avg,
+            power_factor_avg,
             power_factor_defaulted: pf_defaulted,
             stability_score: stability,
             efficiency_score: efficiency_score(load.mean(), generation_avg, power_factor_avg),

@@ -15,6 +15,8 @@ pub mod ingest;
 pub mod items;
 pub mod keys;
 pub mod model;
+#[cfg(any(feature = "local", feature = "aws-core"))]
+pub mod rejected;
 pub mod sanitize;
 pub mod stats;
 

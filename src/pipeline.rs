@@ -6,11 +6,11 @@ use crate::config::AnalysisConfig;
 use crate::engine::{self, AnalysisSink};
 use crate::items;
 use crate::keys;
+use crate::rejected::RejectedSpool;
 use crate::local::{DataDir, FolderBucket, JsonLog, SqliteStore};
 use crate::model::{format_ts, Alert, FileReport, ForecastPoint, HourlyRollup, RejectedRow, SubstationState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -105,13 +105,13 @@ impl LocalBackend {
             rollups_written: 0,
             latest: Default::default(),
             pending: Vec::with_capacity(WRITE_BATCH),
-            rejected: RejectedWriter::default(),
+            rejected: RejectedSpool::default(),
             athena: crate::athena::PartitionWriter::new(key),
         };
         let mut outcome = engine::analyze_stream(input, key, &self.cfg, &mut sink)?;
         sink.flush()?;
         let LocalSink { rollups_written, latest, rejected, athena, .. } = sink;
-        let rejected_key = rejected.finish(&self.bucket, key)?;
+        let rejected_key = store_rejected(rejected, &self.bucket, key)?;
         for object in athena.finish()? {
             self.bucket.put(&object.key, &object.body)?;
         }
@@ -178,7 +178,7 @@ struct LocalSink<'a> {
     rollups_written: u64,
     latest: items::LatestRollups,
     pending: Vec<HourlyRollup>,
-    rejected: RejectedWriter,
+    rejected: RejectedSpool,
     athena: crate::athena::PartitionWriter,
 }
 
@@ -215,46 +215,20 @@ impl AnalysisSink for LocalSink<'_> {
     }
 }
 
-/// Rejected rows go to a temp file as they come (no memory growth), then become
-/// `rejected/<name>.csv`: line, field, reason, and the raw row to fix and re-upload.
-#[derive(Default)]
-struct RejectedWriter {
-    file: Option<csv::Writer<std::fs::File>>,
-    temp: Option<std::path::PathBuf>,
-}
-
-impl RejectedWriter {
-    fn push(&mut self, row: &RejectedRow) -> anyhow::Result<()> {
-        if self.file.is_none() {
-            let temp = std::env::temp_dir().join(format!("gridwatch-rejected-{}-{:?}.csv", std::process::id(), std::thread::current().id()));
-            let mut w = csv::Writer::from_writer(std::fs::File::create(&temp)?);
-            w.write_record(["line", "field", "reason", "raw"])?;
-            self.file = Some(w);
-            self.temp = Some(temp);
-        }
-        let w = self.file.as_mut().expect("created above");
-        w.write_record([row.line.to_string().as_str(), &row.field, &row.reason, &row.raw])?;
+/// Moves the spooled rejected rows to `rejected/<name>.csv`; with no rejected rows, a
+/// stale file from an earlier run of the same object is removed (it is derived data).
+fn store_rejected(spool: RejectedSpool, bucket: &FolderBucket, raw_key: &str) -> anyhow::Result<Option<String>> {
+    let key = keys::rejected_key(raw_key);
+    let Some(file) = spool.finish()? else {
+        bucket.remove_derived(&key)?;
+        return Ok(None);
+    };
+    let mut input = std::fs::File::open(file.path())?;
+    bucket.put_with(&key, |out| {
+        std::io::copy(&mut input, out)?;
         Ok(())
-    }
-
-    /// Moves the rows into the bucket; with no rejected rows, a stale file from an
-    /// earlier run of the same object is removed (it is derived data).
-    fn finish(self, bucket: &FolderBucket, raw_key: &str) -> anyhow::Result<Option<String>> {
-        let key = keys::rejected_key(raw_key);
-        let (Some(mut w), Some(temp)) = (self.file, self.temp) else {
-            bucket.remove_derived(&key)?;
-            return Ok(None);
-        };
-        w.flush()?;
-        drop(w);
-        let mut input = std::fs::File::open(&temp)?;
-        bucket.put_with(&key, |out| {
-            std::io::copy(&mut input, out)?;
-            Ok(())
-        })?;
-        let _ = std::fs::remove_file(&temp);
-        Ok(Some(key))
-    }
+    })?;
+    Ok(Some(key))
 }
 
 fn to_backend<T>(r: anyhow::Result<T>) -> BackendResult<T> {
@@ -313,11 +287,4 @@ pub fn summary_lines(report: &FileReport) -> Vec<String> {
             )
         })
         .collect()
-}
-
-pub fn write_summary(report: &FileReport, out: &mut dyn Write) -> std::io::Result<()> {
-    for line in summary_lines(report) {
-        writeln!(out, "{line}")?;
-    }
-    Ok(())
 }

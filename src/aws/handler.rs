@@ -19,6 +19,7 @@ use crate::config::AnalysisConfig;
 use crate::engine::{self, AnalysisSink};
 use crate::athena;
 use crate::items::{self, LatestRollups};
+use crate::rejected::RejectedSpool;
 use crate::keys;
 use crate::model::{Alert, HourlyRollup, RejectedRow};
 use anyhow::{anyhow, Context, Result};
@@ -465,35 +466,6 @@ impl AnalysisSink for AwsSink {
     }
     fn rejected(&mut self, row: &RejectedRow) -> Result<()> {
         self.rejected.push(row)
-    }
-}
-
-/// Rejected rows go to a temp file as they come (memory stays flat whatever the file),
-/// as CSV: line, field, reason and the raw row to fix and re-upload.
-#[derive(Default)]
-struct RejectedSpool {
-    writer: Option<csv::Writer<tempfile::NamedTempFile>>,
-}
-
-impl RejectedSpool {
-    fn push(&mut self, row: &RejectedRow) -> Result<()> {
-        if self.writer.is_none() {
-            let file = tempfile::NamedTempFile::new().context("cannot create a temp file for rejected rows")?;
-            let mut w = csv::Writer::from_writer(file);
-            w.write_record(["line", "field", "reason", "raw"])?;
-            self.writer = Some(w);
-        }
-        if let Some(w) = self.writer.as_mut() {
-            w.write_record([row.line.to_string().as_str(), &row.field, &row.reason, &row.raw])?;
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Result<Option<tempfile::NamedTempFile>> {
-        match self.writer {
-            None => Ok(None),
-            Some(w) => Ok(Some(w.into_inner().map_err(|e| anyhow!("cannot write rejected rows: {}", e.error()))?)),
-        }
     }
 }
 

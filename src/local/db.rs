@@ -172,7 +172,7 @@ impl SqliteStore {
             for p in points {
                 stmt.execute(params![
                     p.location,
-                    format!("{FORECAST_PREFIX}{}", format_ts(p.timestamp)),
+                    crate::items::forecast_sort_key(p.timestamp),
                     p.load_mw,
                     serde_json::to_string(p)?
                 ])?;
