@@ -7,8 +7,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gridwatch::config::AnalysisConfig;
-use gridwatch::engine::{analyze_stream, AnalysisSink};
-use gridwatch::generator::{self, Generator, GeneratorConfig, OutputFormat};
+use gridwatch::analysis::engine::{analyze_stream, AnalysisSink};
+use gridwatch::simulator::generator::{self, Generator, GeneratorConfig, DataFormat};
 use gridwatch::model::{HourlyRollup, RejectedRow};
 
 /// Counts what comes out and drops it, so the bench measures the engine, not a collector.
@@ -34,7 +34,7 @@ fn generated_csv(target_mb: usize) -> Vec<u8> {
     let days = ((target_mb as f64) / 0.73).ceil().max(1.0) as u32;
     let cfg = GeneratorConfig { substations: 100, days, include_power_factor: true, ..GeneratorConfig::default() };
     let mut out = Vec::with_capacity(target_mb << 20);
-    generator::write_readings(OutputFormat::Csv, true, Generator::new(cfg).readings(), &mut out).unwrap();
+    generator::write_readings(DataFormat::Csv, true, Generator::new(cfg).readings(), &mut out).unwrap();
     out
 }
 

@@ -1,44 +1,45 @@
-//! The seams between data collection and the dashboard: a store of analysis results,
-//! a log to follow, and a clock. The embedded local backend implements them now; the
-//! AWS backend (DynamoDB + CloudWatch Logs + Lambda) plugs into the same traits.
+//! The seams between data collection and the dashboard: the results table of a backend
+//! (with reprocessing and operator actions), a log to follow, and a clock. The embedded
+//! local backend and the AWS backend (DynamoDB + CloudWatch Logs + Lambda) implement them.
 
 use crate::model::{Alert, ForecastPoint, HourlyRollup, SubstationState};
+use crate::store::operator::{OperatorAction, OperatorState};
+use crate::store::{ResultsTable, StoreError, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// A backend failure, worded for the operator (it is shown in the dashboard's banner).
-#[derive(Debug, Clone, thiserror::Error, PartialEq)]
-#[error("{0}")]
-pub struct BackendError(pub String);
-
-impl BackendError {
-    pub fn new(msg: impl Into<String>) -> Self {
-        BackendError(msg.into())
-    }
-}
-
-pub type BackendResult<T> = Result<T, BackendError>;
-
-/// Read (and reprocess) access to analysis results.
+/// What the dashboard reads and does through a backend.
 ///
-/// Every call is a bounded query keyed by location and time: none of them scans the
+/// Every read is a bounded query keyed by location and time: none of them scans the
 /// whole store, so a polling loop costs in proportion to new data.
 #[async_trait]
 pub trait GridStore: Send + Sync {
     /// The latest state of every substation (one small index read).
-    async fn substations(&self) -> BackendResult<Vec<SubstationState>>;
+    async fn substations(&self) -> StoreResult<Vec<SubstationState>>;
     /// Hourly rollups of one substation with `from <= timestamp < to`, oldest first.
-    async fn rollups(&self, location: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> BackendResult<Vec<HourlyRollup>>;
+    async fn rollups(&self, location: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<HourlyRollup>>;
     /// The stored 24 h forecast of one substation, oldest first.
-    async fn forecast(&self, location: &str) -> BackendResult<Vec<ForecastPoint>>;
-    /// Alert episodes of all substations that were still active at or after `since`, newest first.
-    async fn alerts(&self, since: DateTime<Utc>) -> BackendResult<Vec<Alert>>;
+    async fn forecast(&self, location: &str) -> StoreResult<Vec<ForecastPoint>>;
+    /// Alarm episodes of all substations that were still active at or after `since`, newest first.
+    async fn alerts(&self, since: DateTime<Utc>) -> StoreResult<Vec<Alert>>;
+    /// Every operator state (acknowledged, shelved, out of service).
+    async fn operator_states(&self) -> StoreResult<Vec<OperatorState>>;
+    /// Records an operator action; refused in read-only mode (see [`checked_operator_action`]).
+    async fn operator_action(&self, action: &OperatorAction) -> StoreResult<OperatorState>;
     /// Re-analyse the newest raw data of one substation; returns a one-line description.
-    async fn reprocess(&self, location: &str) -> BackendResult<String>;
+    async fn reprocess(&self, location: &str) -> StoreResult<String>;
     /// Short name shown in the title bar (e.g. "local: ~/.local/share/gridwatch").
     fn describe(&self) -> String;
+    /// Whether writes (reprocess, operator actions) are refused.
+    fn read_only(&self) -> bool {
+        false
+    }
+    /// The longest an operator may shelve an alarm.
+    fn max_shelve_minutes(&self) -> f64 {
+        crate::config::AlarmConfig::default().max_shelve_minutes
+    }
 }
 
 /// Severity of a log line.
@@ -64,7 +65,7 @@ pub struct LogLine {
 /// Follows a log: each call returns the lines that appeared since the previous call.
 #[async_trait]
 pub trait LogSource: Send {
-    async fn poll(&mut self) -> BackendResult<Vec<LogLine>>;
+    async fn poll(&mut self) -> StoreResult<Vec<LogLine>>;
 }
 
 /// The dashboard's notion of "now": the wall clock, or the simulator's accelerated clock.
@@ -101,4 +102,19 @@ impl Clock for AcceleratedClock {
 }
 
 pub type SharedStore = Arc<dyn GridStore>;
+
+/// The one rule for operator actions on any backend: refused when read-only, checked
+/// against the shelving maximum, then stored in the results table.
+pub async fn checked_operator_action(
+    table: &dyn ResultsTable,
+    read_only: bool,
+    max_shelve_minutes: f64,
+    action: &OperatorAction,
+) -> StoreResult<OperatorState> {
+    if read_only {
+        return Err(StoreError::ReadOnly("this dashboard is read-only: operator actions are disabled".into()));
+    }
+    crate::store::operator::validate(action, max_shelve_minutes).map_err(StoreError::Invalid)?;
+    table.apply_operator_action(action).await
+}
 pub type SharedClock = Arc<dyn Clock>;

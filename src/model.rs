@@ -23,7 +23,7 @@ pub struct Reading {
     pub power_factor: Option<f64>,
 }
 
-/// Status of an hour, a substation or a file; also the severity of an alert.
+/// Status of an hour, a substation or a file (the seed's three levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
@@ -61,7 +61,56 @@ impl std::str::FromStr for AlertStatus {
     }
 }
 
-/// What an alert is about.
+/// Priority of an alarm (ISA-18.2): what the operator attends to first. The hour,
+/// substation and file status is derived from it (see [`Priority::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    #[default]
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [Priority::Low, Priority::Medium, Priority::High, Priority::Critical];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+            Priority::Critical => "critical",
+        }
+    }
+    /// The seed's three-level status: low and medium alarms make a "warning", high and
+    /// critical ones a "critical" hour, substation or file.
+    pub fn status(self) -> AlertStatus {
+        match self {
+            Priority::Low | Priority::Medium => AlertStatus::Warning,
+            Priority::High | Priority::Critical => AlertStatus::Critical,
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Priority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Priority::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown priority {s:?} (expected low, medium, high or critical)"))
+    }
+}
+
+/// What an alarm is about. The limits, priorities, deadbands and delays of each rule
+/// live in one table: [`crate::analysis::rules`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertRule {
@@ -71,13 +120,26 @@ pub enum AlertRule {
     Overvoltage,
     /// |f - f_nom| above the limit (0.05 Hz by default).
     FrequencyDeviation,
-    /// Peak load above 95 % of average generation.
+    /// Load above 95 % of generation.
     Overload,
     /// Stability score below 0.85.
     LowStability,
+    /// Data quality: the substation stopped reporting (no reading for several intervals).
+    NoData,
+    /// Data quality: a file whose share of rejected rows is above the limit.
+    RejectedRows,
 }
 
 impl AlertRule {
+    pub const ALL: [AlertRule; 7] = [
+        AlertRule::Undervoltage,
+        AlertRule::Overvoltage,
+        AlertRule::FrequencyDeviation,
+        AlertRule::Overload,
+        AlertRule::LowStability,
+        AlertRule::NoData,
+        AlertRule::RejectedRows,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             AlertRule::Undervoltage => "undervoltage",
@@ -85,13 +147,16 @@ impl AlertRule {
             AlertRule::FrequencyDeviation => "frequency_deviation",
             AlertRule::Overload => "overload",
             AlertRule::LowStability => "low_stability",
+            AlertRule::NoData => "no_data",
+            AlertRule::RejectedRows => "rejected_rows",
         }
     }
     pub fn unit(self) -> &'static str {
         match self {
             AlertRule::Undervoltage | AlertRule::Overvoltage => "kV",
             AlertRule::FrequencyDeviation => "Hz",
-            AlertRule::Overload | AlertRule::LowStability => "",
+            AlertRule::NoData => "min",
+            AlertRule::Overload | AlertRule::LowStability | AlertRule::RejectedRows => "",
         }
     }
 }
@@ -102,22 +167,48 @@ impl fmt::Display for AlertRule {
     }
 }
 
-/// An alert episode: consecutive intervals of one substation breaking one rule.
+impl std::str::FromStr for AlertRule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AlertRule::ALL.into_iter().find(|r| r.as_str() == s.trim()).ok_or_else(|| {
+            let names: Vec<&str> = AlertRule::ALL.iter().map(|r| r.as_str()).collect();
+            format!("unknown alarm rule {s:?} (expected one of {})", names.join(", "))
+        })
+    }
+}
+
+/// An alarm episode: one activation of one rule at one substation, from the moment the
+/// condition began until it returned to normal (past the deadband, for the off-delay).
 ///
 /// Its identity is (location, rule, started_at): re-analysing the same data yields
-/// the same id, which is what makes notifications idempotent.
+/// the same id, which is what makes notifications idempotent; a condition that goes on
+/// in the next file keeps its `started_at`, so it stays the same alarm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub location: String,
     pub rule: AlertRule,
-    pub severity: AlertStatus,
+    /// The highest priority reached in the episode (escalation bands raise it).
+    pub priority: Priority,
+    /// When the condition began (the first reading beyond the limit).
     pub started_at: DateTime<Utc>,
+    /// When the alarm was raised: the condition had lasted for the rule's on-delay.
+    pub activated_at: DateTime<Utc>,
+    /// The last reading beyond the limit so far.
     pub ended_at: DateTime<Utc>,
+    /// Still in alarm at the end of the data analysed (not returned to normal yet).
+    #[serde(default)]
+    pub active: bool,
     /// The worst value seen in the episode (lowest voltage, highest deviation, ...).
     pub worst_value: f64,
     pub threshold: f64,
-    /// Number of readings in the episode (0 for whole-file alerts).
+    /// Number of readings beyond the limit in the episode.
     pub samples: u64,
+    /// This activation made the rule chatter (too many activations in the window): the
+    /// rule is shelved automatically until `shelved_until`, and this is the one notice.
+    #[serde(default)]
+    pub chattering: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shelved_until: Option<DateTime<Utc>>,
     pub message: String,
 }
 
@@ -125,6 +216,10 @@ impl Alert {
     /// Stable identifier, used as the store's sort key suffix and for de-duplication.
     pub fn id(&self) -> String {
         format!("{}#{}#{}", self.location, self.rule, crate::model::format_ts(self.started_at))
+    }
+    /// The seed's status level of this alarm.
+    pub fn status(&self) -> AlertStatus {
+        self.priority.status()
     }
 }
 
@@ -215,12 +310,17 @@ pub struct LocationSummary {
     /// Average load / peak load.
     pub load_factor: f64,
     pub daily_peaks: Vec<DailyPeak>,
+    /// The seed's "peak load / average generation" (a number, not a status: it compares a
+    /// peak with a mean, so it is above 1 on most real days).
+    #[serde(default)]
+    pub peak_load_to_avg_generation: f64,
+    /// The worst priority among the alarms active in the file, as a status.
     pub alert_status: AlertStatus,
-    /// Why the whole-file status is what it is (averages over the file breaking a rule).
+    /// The rules that were in alarm in the file, worst first.
     pub status_reasons: Vec<String>,
-    /// Per-interval alert episodes, with time and worst value.
+    /// Alarm episodes active in the file, at most `max_alerts_per_location` (all are stored).
     pub alerts: Vec<Alert>,
-    /// Alert episodes beyond `max_alerts_per_location`, counted but not listed.
+    /// Alarm episodes beyond `max_alerts_per_location`: stored, counted here, not listed.
     pub alerts_dropped: u64,
 }
 
@@ -249,16 +349,21 @@ pub struct FileReport {
     /// Set when the file could not be read at all (e.g. no header, missing column).
     pub file_error: Option<String>,
     pub locations: Vec<LocationSummary>,
+    /// Alarms about the file itself (too many rejected rows); the location is the file.
+    #[serde(default)]
+    pub file_alerts: Vec<Alert>,
     pub forecasts: Vec<ForecastPoint>,
     pub config: crate::config::AnalysisConfig,
 }
 
 impl FileReport {
     pub fn alert_status(&self) -> AlertStatus {
-        self.locations.iter().map(|l| l.alert_status).max().unwrap_or_default()
+        let files = self.file_alerts.iter().map(|a| a.status());
+        self.locations.iter().map(|l| l.alert_status).chain(files).max().unwrap_or_default()
     }
+    /// The alarms listed in the report (bounded per substation; every alarm is stored).
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
-        self.locations.iter().flat_map(|l| l.alerts.iter())
+        self.locations.iter().flat_map(|l| l.alerts.iter()).chain(self.file_alerts.iter())
     }
 }
 

@@ -3,12 +3,12 @@
 //! and the template's Glue table (`assets/template.yaml`) agree on the columns.
 
 use flate2::read::GzDecoder;
-use gridwatch::athena::{self, COLUMNS, HOURLY_PREFIX, PARTITION_COLUMN};
+use gridwatch::store::athena_layout::{self, COLUMNS, HOURLY_PREFIX, PARTITION_COLUMN};
 use gridwatch::config::AnalysisConfig;
-use gridwatch::generator::{self, Generator, GeneratorConfig, OutputFormat};
+use gridwatch::simulator::generator::{self, Generator, GeneratorConfig, DataFormat};
 use gridwatch::local::DataDir;
 use gridwatch::model::HourlyRollup;
-use gridwatch::pipeline::LocalBackend;
+use gridwatch::local::backend::LocalBackend;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -76,7 +76,7 @@ fn ddl_template_and_writer_agree_on_the_table() {
     assert!(TEMPLATE.contains(&format!("/{HOURLY_PREFIX}{PARTITION_COLUMN}=${{!{PARTITION_COLUMN}}}/")), "template storage.location.template");
     assert!(TEMPLATE.contains(&format!("projection.{PARTITION_COLUMN}.type: date")));
     assert!(DDL.contains(&format!("'projection.{PARTITION_COLUMN}.type' = 'date'")));
-    assert!(DDL.contains(&format!("CREATE EXTERNAL TABLE IF NOT EXISTS gridwatch.{}", athena::TABLE)));
+    assert!(DDL.contains(&format!("CREATE EXTERNAL TABLE IF NOT EXISTS gridwatch.{}", athena_layout::TABLE)));
 }
 
 #[test]
@@ -84,12 +84,12 @@ fn each_json_line_has_exactly_the_columns_with_their_types() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("g.csv");
     let cfg = GeneratorConfig { substations: 2, days: 2, ..GeneratorConfig::default() };
-    generator::write_readings(OutputFormat::Csv, false, Generator::new(cfg).readings(), std::fs::File::create(&file).unwrap()).unwrap();
+    generator::write_readings(DataFormat::Csv, false, Generator::new(cfg).readings(), std::fs::File::create(&file).unwrap()).unwrap();
     let b = LocalBackend::open(DataDir::new(dir.path().join("data")), AnalysisConfig::default()).unwrap();
     let key = b.import(&file, false).unwrap();
     b.process_key(&key).unwrap();
     let rollups = b.db().query(None, None, None, None).unwrap();
-    let text = String::from_utf8(athena::rollups_jsonl(&rollups)).unwrap();
+    let text = String::from_utf8(athena_layout::rollups_jsonl(&rollups)).unwrap();
     assert_eq!(text.lines().count(), rollups.len());
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -126,7 +126,7 @@ fn the_local_pipeline_writes_the_layout_and_rewrites_it_identically() {
         start: "2025-01-14T22:00:00Z".parse().unwrap(),
         ..GeneratorConfig::default()
     };
-    generator::write_readings(OutputFormat::Csv, true, Generator::new(cfg).readings(), std::fs::File::create(&file).unwrap()).unwrap();
+    generator::write_readings(DataFormat::Csv, true, Generator::new(cfg).readings(), std::fs::File::create(&file).unwrap()).unwrap();
     let b = LocalBackend::open(DataDir::new(dir.path().join("data")), AnalysisConfig::default()).unwrap();
     let key = b.import(&file, false).unwrap();
     b.process_key(&key).unwrap();
@@ -176,12 +176,12 @@ fn the_writer_groups_by_utc_day_whatever_the_order() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("x.csv");
     let cfg = GeneratorConfig { substations: 2, days: 2, ..GeneratorConfig::default() };
-    generator::write_readings(OutputFormat::Csv, false, Generator::new(cfg).readings(), std::fs::File::create(&file).unwrap()).unwrap();
+    generator::write_readings(DataFormat::Csv, false, Generator::new(cfg).readings(), std::fs::File::create(&file).unwrap()).unwrap();
     let b = LocalBackend::open(DataDir::new(dir.path().join("data")), AnalysisConfig::default()).unwrap();
     b.process_key(&b.import(&file, false).unwrap()).unwrap();
     let mut rollups = b.db().query(None, None, None, None).unwrap();
     rollups.reverse();
-    let mut w = athena::PartitionWriter::new("raw/site a/x.csv");
+    let mut w = athena_layout::PartitionWriter::new("raw/site a/x.csv");
     for chunk in rollups.chunks(7) {
         w.push(chunk).unwrap();
     }
@@ -193,9 +193,9 @@ fn the_writer_groups_by_utc_day_whatever_the_order() {
     for o in &objects {
         assert_eq!(o.rows, 48, "2 substations x 24 hours");
         assert_eq!(gunzip(&o.body).lines().count(), 48);
-        gridwatch::keys::validate_key(&o.key).unwrap();
+        gridwatch::store::object_keys::validate_key(&o.key).unwrap();
     }
-    assert_eq!(athena::partition_objects("raw/site a/x.csv", &rollups).unwrap(), objects);
+    assert_eq!(athena_layout::partition_objects("raw/site a/x.csv", &rollups).unwrap(), objects);
 }
 
 /// Cost of the layout per rollup (run with `cargo test --release --test athena_layout -- --ignored --nocapture`).
@@ -205,15 +205,15 @@ fn writer_throughput() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("x.csv");
     let cfg = GeneratorConfig { substations: 20, days: 60, ..GeneratorConfig::default() };
-    generator::write_readings(OutputFormat::Csv, true, Generator::new(cfg).readings(), std::fs::File::create(&file).unwrap()).unwrap();
+    generator::write_readings(DataFormat::Csv, true, Generator::new(cfg).readings(), std::fs::File::create(&file).unwrap()).unwrap();
     let b = LocalBackend::open(DataDir::new(dir.path().join("data")), AnalysisConfig::default()).unwrap();
     b.process_key(&b.import(&file, false).unwrap()).unwrap();
     let rollups = b.db().query(None, None, None, None).unwrap();
     let started = std::time::Instant::now();
-    let objects = athena::partition_objects("raw/x.csv", &rollups).unwrap();
+    let objects = athena_layout::partition_objects("raw/x.csv", &rollups).unwrap();
     let took = started.elapsed();
     let bytes: usize = objects.iter().map(|o| o.body.len()).sum();
-    let plain = athena::rollups_jsonl(&rollups).len();
+    let plain = athena_layout::rollups_jsonl(&rollups).len();
     println!(
         "{} rollups: {:.2} us each, {} objects, {:.0} bytes/rollup gzip ({:.1}x)",
         rollups.len(),

@@ -12,8 +12,8 @@ mod aws_common;
 
 use aws_common::{day_csv, endpoint, Env, AWS_ENDPOINT_VAR, LAMBDA_ENDPOINT_VAR};
 use gridwatch::aws::event::{EventResponse, RecordStatus};
-use gridwatch::aws::store::{AwsStore, AwsStoreOptions};
-use gridwatch::aws::table::Table;
+use gridwatch::aws::dashboard_store::{AwsStore, AwsStoreOptions};
+use gridwatch::aws::dynamo_table::DynamoTable;
 use gridwatch::backend::GridStore;
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,7 @@ async fn lambda_env(aws_endpoint: &str) -> Env {
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
     let bucket = var("GRIDWATCH_TEST_LAMBDA_BUCKET", "gw-lambda-bucket");
     let _ = s3.create_bucket().bucket(&bucket).send().await;
-    let table = Table::new(dynamodb.clone(), var("GRIDWATCH_TEST_LAMBDA_TABLE", "gw-lambda-table"));
+    let table = DynamoTable::new(dynamodb.clone(), var("GRIDWATCH_TEST_LAMBDA_TABLE", "gw-lambda-table"));
     if dynamodb.describe_table().table_name(table.name()).send().await.is_err() {
         table.create().await.expect("create the Lambda's table");
     }
@@ -42,7 +42,7 @@ async fn lambda_env(aws_endpoint: &str) -> Env {
 /// A Lambda client for cargo-lambda's Invoke endpoint.
 async fn lambda_client(lambda_endpoint: &str) -> aws_sdk_lambda::Client {
     let sdk = aws_common::sdk(lambda_endpoint).await;
-    gridwatch::aws::store::lambda_client(&sdk)
+    gridwatch::aws::dashboard_store::lambda_client(&sdk)
 }
 
 fn store(env: &Env, lambda: aws_sdk_lambda::Client, function: &str, read_only: bool) -> AwsStore {
@@ -55,16 +55,17 @@ fn store(env: &Env, lambda: aws_sdk_lambda::Client, function: &str, read_only: b
             bucket: Some(env.bucket.clone()),
             read_only,
             label: "(moto + cargo-lambda)".into(),
+            ..Default::default()
         },
     )
 }
 
 /// Synthetic readings (CSV, from the project's generator).
 fn generated_csv(substations: usize, days: u32) -> Vec<u8> {
-    use gridwatch::generator::{write_readings, Generator, GeneratorConfig, OutputFormat};
+    use gridwatch::simulator::generator::{write_readings, Generator, GeneratorConfig, DataFormat};
     let generator = Generator::new(GeneratorConfig { substations, days, ..GeneratorConfig::default() });
     let mut out = Vec::new();
-    write_readings(OutputFormat::Csv, false, generator.readings(), &mut out).unwrap();
+    write_readings(DataFormat::Csv, false, generator.readings(), &mut out).unwrap();
     out
 }
 
@@ -104,7 +105,7 @@ async fn lambda_binary_under_cargo_lambda_reprocesses_and_logs() {
     report.push(format!("LAMBDA small file ({} bytes) invoke round trip: {first_ms:.0} ms", day_csv("2025-01-14").len()));
     let messages = env.alert_messages(Duration::from_secs(5)).await;
     assert!(messages.iter().any(|m| m["source"] == format!("s3://{}/{key}", env.bucket)), "{messages:?}");
-    assert!(env.get(&gridwatch::keys::results_key(&key)).await.is_some());
+    assert!(env.get(&gridwatch::store::object_keys::results_key(&key)).await.is_some());
 
     // 2. The dashboard's `r`: finds the substation's latest raw object in the index and
     //    invokes the Lambda with it; the alert is not published again.
@@ -129,8 +130,8 @@ async fn lambda_binary_under_cargo_lambda_reprocesses_and_logs() {
     let mb = big.len() as f64 / 1_048_576.0;
     let engine_only = {
         let started = Instant::now();
-        let mut sink = gridwatch::engine::CollectSink::default();
-        gridwatch::engine::analyze_stream(&big[..], "raw/perf.csv", &Default::default(), &mut sink).unwrap();
+        let mut sink = gridwatch::analysis::engine::CollectSink::default();
+        gridwatch::analysis::engine::analyze_stream(&big[..], "raw/perf.csv", &Default::default(), &mut sink).unwrap();
         started.elapsed().as_secs_f64() * 1000.0
     };
     report.push(format!("ENGINE alone on the same bytes (this test binary's build, no I/O): {:.0} ms/MB", engine_only / mb));

@@ -90,7 +90,7 @@ async fn the_same_event_twice_leaves_identical_items_and_publishes_once() {
 
     // SNS failing (here: a topic that does not exist) fails the record, and the claim on
     // the notification is given back, so the retry still publishes the alert.
-    let broken = gridwatch::aws::handler::Pipeline::new(
+    let broken = gridwatch::aws::handler::LambdaHandler::new(
         &env.sdk,
         gridwatch::aws::handler::HandlerConfig { topic_arn: Some(format!("{}-missing", env.topic_arn)), ..env.handler_config() },
     );
@@ -115,7 +115,7 @@ async fn the_same_event_twice_leaves_identical_items_and_publishes_once() {
     }
     assert_eq!(env.get("results/grid_data_2025-01-14_analysis.json").await.unwrap(), results_after_first);
     // The Athena copy: one gzip JSON-lines object for the day, holding every rollup once.
-    let athena_key = gridwatch::athena::partition_key(key, chrono::NaiveDate::from_ymd_opt(2025, 1, 14).unwrap());
+    let athena_key = gridwatch::store::athena_layout::partition_key(key, chrono::NaiveDate::from_ymd_opt(2025, 1, 14).unwrap());
     let body = env.get(&athena_key).await.expect("Athena object");
     let mut text = String::new();
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text).unwrap();
@@ -170,7 +170,7 @@ async fn malformed_objects_give_clear_errors_and_lose_nothing() {
         let r = by_key(k);
         assert_eq!(r.status, Some(RecordStatus::FileError), "{r:?}");
         assert!(r.message.contains(k), "the message names the file: {r:?}");
-        let report: FileReport = serde_json::from_slice(&env.get(&gridwatch::keys::results_key(k)).await.expect("report stored")).unwrap();
+        let report: FileReport = serde_json::from_slice(&env.get(&gridwatch::store::object_keys::results_key(k)).await.expect("report stored")).unwrap();
         assert!(report.file_error.is_some(), "{k}: {report:?}");
     }
     assert!(by_key("raw/no_voltage.csv").message.contains("voltage_kv"), "{:?}", by_key("raw/no_voltage.csv"));
@@ -197,17 +197,18 @@ async fn malformed_objects_give_clear_errors_and_lose_nothing() {
 }
 
 /// An AwsStore whose DynamoDB requests are counted.
-fn counted_store(env: &Env, read_only: bool) -> (gridwatch::aws::store::AwsStore, gridwatch::aws::counter::RequestCounter) {
+fn counted_store(env: &Env, read_only: bool) -> (gridwatch::aws::dashboard_store::AwsStore, gridwatch::aws::counter::RequestCounter) {
     let counter = gridwatch::aws::counter::RequestCounter::new();
     let ddb = aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&env.sdk).interceptor(counter.clone()).build());
-    let opts = gridwatch::aws::store::AwsStoreOptions {
+    let opts = gridwatch::aws::dashboard_store::AwsStoreOptions {
         table: env.table.name().to_string(),
         function: Some("gridwatch-lambda".into()),
         bucket: Some(env.bucket.clone()),
         read_only,
         label: "(moto)".into(),
+        ..Default::default()
     };
-    (gridwatch::aws::store::AwsStore::from_clients(ddb, gridwatch::aws::store::lambda_client(&env.sdk), opts), counter)
+    (gridwatch::aws::dashboard_store::AwsStore::from_clients(ddb, gridwatch::aws::dashboard_store::lambda_client(&env.sdk), opts), counter)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,8 +246,8 @@ async fn seed_substations(env: &Env, n: usize, hours: i64, last_hour: DateTime<U
     use gridwatch::aws::attrs;
     use gridwatch::model::{ForecastPoint, HourlyRollup, SubstationState};
     let template = {
-        let mut sink = gridwatch::engine::CollectSink::default();
-        gridwatch::engine::analyze_stream(day_csv("2025-01-14").as_bytes(), "t", &Default::default(), &mut sink).unwrap();
+        let mut sink = gridwatch::analysis::engine::CollectSink::default();
+        gridwatch::analysis::engine::analyze_stream(day_csv("2025-01-14").as_bytes(), "t", &Default::default(), &mut sink).unwrap();
         sink.rollups[0].clone()
     };
     let mut items = Vec::new();

@@ -3,7 +3,7 @@
 //! field of each rejected row). Nothing may panic and no row may go unaccounted for.
 
 use gridwatch::config::AnalysisConfig;
-use gridwatch::engine::{analyze_stream, CollectSink};
+use gridwatch::analysis::engine::{analyze_stream, CollectSink};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,8 +1,8 @@
 //! The engine against hand-computed values, alert boundaries, and properties
 //! (row order, file splits and read-chunk boundaries do not change results).
 
-use gridwatch::config::AnalysisConfig;
-use gridwatch::engine::{analyze_stream, stability_score, CollectSink, StreamOutcome};
+use gridwatch::config::{AlarmConfig, AnalysisConfig};
+use gridwatch::analysis::engine::{analyze_stream, stability_score, CollectSink, StreamOutcome};
 use gridwatch::model::{format_ts, AlertRule, AlertStatus, HourlyRollup};
 use proptest::prelude::*;
 
@@ -99,7 +99,8 @@ fn single(v: f64, f: f64, load: f64, generation: f64) -> String {
 
 #[test]
 fn alert_boundaries_are_exclusive() {
-    let cfg = AnalysisConfig::default();
+    // Without deadbands and delays every reading past a limit is an alarm: the rules themselves.
+    let cfg = AnalysisConfig { alarms: AlarmConfig::immediate(), ..AnalysisConfig::default() };
     let status = |csv: String| {
         let (outcome, sink) = run(&csv, &cfg);
         (sink.rollups[0].alert_status, outcome.report.locations[0].alerts.iter().map(|a| a.rule).collect::<Vec<_>>())
@@ -109,13 +110,16 @@ fn alert_boundaries_are_exclusive() {
     assert_eq!(status(single(14.1, 60.0, 50.0, 100.0)), (AlertStatus::Normal, vec![]));
     assert_eq!(status(single(13.8, 60.04, 50.0, 100.0)), (AlertStatus::Normal, vec![]));
     assert_eq!(status(single(13.8, 60.0, 95.0, 100.0)), (AlertStatus::Normal, vec![]));
-    // just past a limit: alert
-    assert_eq!(status(single(13.499, 60.0, 50.0, 100.0)), (AlertStatus::Critical, vec![AlertRule::Undervoltage]));
-    assert_eq!(status(single(14.101, 60.0, 50.0, 100.0)), (AlertStatus::Critical, vec![AlertRule::Overvoltage]));
-    assert_eq!(status(single(13.8, 60.051, 50.0, 100.0)), (AlertStatus::Critical, vec![AlertRule::FrequencyDeviation]));
-    assert_eq!(status(single(13.8, 59.949, 50.0, 100.0)), (AlertStatus::Critical, vec![AlertRule::FrequencyDeviation]));
+    // just past a limit: an alarm of the rule's priority (medium and low make a warning)
+    assert_eq!(status(single(13.499, 60.0, 50.0, 100.0)), (AlertStatus::Warning, vec![AlertRule::Undervoltage]));
+    assert_eq!(status(single(14.101, 60.0, 50.0, 100.0)), (AlertStatus::Warning, vec![AlertRule::Overvoltage]));
+    assert_eq!(status(single(13.8, 60.051, 50.0, 100.0)), (AlertStatus::Warning, vec![AlertRule::FrequencyDeviation]));
+    assert_eq!(status(single(13.8, 59.949, 50.0, 100.0)), (AlertStatus::Warning, vec![AlertRule::FrequencyDeviation]));
     assert_eq!(status(single(13.8, 60.0, 95.1, 100.0)), (AlertStatus::Warning, vec![AlertRule::Overload]));
     assert_eq!(status(single(13.8, 60.0, 10.0, 0.0)), (AlertStatus::Warning, vec![AlertRule::Overload]));
+    // past the escalation band: high priority, a critical hour
+    assert_eq!(status(single(12.9, 60.0, 50.0, 100.0)), (AlertStatus::Critical, vec![AlertRule::Undervoltage]));
+    assert_eq!(status(single(14.5, 60.0, 50.0, 100.0)), (AlertStatus::Critical, vec![AlertRule::Overvoltage]));
     // stability (1 - 4.8/13.8 + 1) / 2 = 0.826 < 0.85 (and far below the voltage limit)
     assert_close!(stability_score(9.0, 60.0, &cfg), (1.0 - 4.8 / 13.8 + 1.0) / 2.0);
     assert_eq!(
@@ -147,7 +151,8 @@ fn alert_episodes_have_start_end_and_worst_value() {
 2025-01-14T01:15:00,s1,50,100,13.3,60,0,0,0.95
 "
     );
-    let (outcome, sink) = run(&csv, &AnalysisConfig::default());
+    let cfg = AnalysisConfig { alarms: AlarmConfig::immediate(), ..AnalysisConfig::default() };
+    let (outcome, sink) = run(&csv, &cfg);
     let alerts = &outcome.report.locations[0].alerts;
     assert_eq!(alerts.len(), 2, "{alerts:#?}");
     let first = &alerts[0];
@@ -160,7 +165,8 @@ fn alert_episodes_have_start_end_and_worst_value() {
     assert_eq!(format_ts(alerts[1].started_at), "2025-01-14T01:15:00Z");
     assert_eq!(alerts[1].samples, 1);
     assert_ne!(alerts[0].id(), alerts[1].id());
-    assert!(sink.rollups.iter().all(|r| r.alert_status == AlertStatus::Critical));
+    assert!(!alerts[0].active && alerts[1].active, "the second is still active at the end of the file");
+    assert!(sink.rollups.iter().all(|r| r.alert_status == AlertStatus::Warning));
     assert!(sink.rollups[0].alert_reasons[0].contains("13.200"), "{:?}", sink.rollups[0].alert_reasons);
 }
 
@@ -188,7 +194,7 @@ fn several_substations_per_file_and_daily_peaks() {
     );
     // 72 hours of history → the forecast has 24 points per substation starting after the last hour
     let mut outcome = outcome;
-    gridwatch::engine::attach_forecasts(&mut outcome, |_| Vec::new());
+    gridwatch::analysis::engine::attach_forecasts(&mut outcome, |_| Vec::new());
     assert_eq!(outcome.report.forecasts.len(), 48);
     assert_eq!(format_ts(outcome.report.forecasts[0].timestamp), "2025-01-17T00:00:00Z");
 }
@@ -204,7 +210,7 @@ fn hours_close_while_streaming_and_late_rows_are_rejected() {
     }
     csv.push_str("2025-01-02T05:30:00,s1,50,100,13.8,60,0,0,0.95\n");
     struct Counting(Vec<usize>);
-    impl gridwatch::engine::AnalysisSink for Counting {
+    impl gridwatch::analysis::engine::AnalysisSink for Counting {
         fn rollups(&mut self, batch: Vec<HourlyRollup>) -> anyhow::Result<()> {
             self.0.push(batch.len());
             Ok(())
@@ -319,7 +325,9 @@ proptest! {
 
     #[test]
     fn splitting_a_file_at_an_hour_boundary_gives_the_same_rollups(rows in rows_strategy(), cut_hour in 1u32..36) {
-        let cfg = AnalysisConfig::default();
+        // Alarm state across files needs the stored checkpoints (tests/alarms.rs); without
+        // delays the hourly status depends on the hour's readings alone.
+        let cfg = AnalysisConfig { alarms: AlarmConfig::immediate(), ..AnalysisConfig::default() };
         let (_, whole) = run(&to_csv(&rows), &cfg);
         let (first, second): (Vec<Row>, Vec<Row>) = rows.iter().cloned().partition(|r| r.minute < cut_hour * 60);
         let mut parts = Vec::new();

@@ -2,7 +2,7 @@
 //! the model beating the seasonal-naive baselines on a realistic synthetic series.
 
 use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
-use gridwatch::forecast::{EvalRow, HORIZON_HOURS, Method, evaluate, forecast_next_24h, forecast_with};
+use gridwatch::analysis::forecast::{EvalRow, HORIZON_HOURS, Method, evaluate, forecast_next_24h, forecast_with};
 use proptest::prelude::*;
 
 type Series = Vec<(DateTime<Utc>, f64)>;

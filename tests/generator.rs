@@ -1,8 +1,8 @@
 //! Properties of the synthetic data: determinism, realism, thresholds, anomalies, output.
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc, Weekday};
-use gridwatch::generator::{
-    self, AnomalyKind, CSV_HEADER, CSV_HEADER_WITH_PF, Generator, GeneratorConfig, OutputFormat,
+use gridwatch::simulator::generator::{
+    self, AnomalyKind, CSV_HEADER, CSV_HEADER_WITH_PF, Generator, GeneratorConfig, DataFormat,
 };
 use gridwatch::model::Reading;
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,7 +11,7 @@ fn clean(cfg: GeneratorConfig) -> Generator {
     Generator::new(cfg.without_anomalies())
 }
 
-fn bytes(g: &Generator, format: OutputFormat) -> Vec<u8> {
+fn bytes(g: &Generator, format: DataFormat) -> Vec<u8> {
     let mut out = Vec::new();
     generator::write_readings(format, g.config().include_power_factor, g.readings(), &mut out).unwrap();
     out
@@ -28,10 +28,10 @@ fn mean(v: &[f64]) -> f64 {
 #[test]
 fn same_seed_same_bytes_other_seed_other_bytes() {
     let cfg = GeneratorConfig { days: 2, include_power_factor: true, ..Default::default() };
-    let a = bytes(&Generator::new(cfg.clone()), OutputFormat::Csv);
-    let b = bytes(&Generator::new(cfg.clone()), OutputFormat::Csv);
+    let a = bytes(&Generator::new(cfg.clone()), DataFormat::Csv);
+    let b = bytes(&Generator::new(cfg.clone()), DataFormat::Csv);
     assert_eq!(a, b);
-    let c = bytes(&Generator::new(GeneratorConfig { seed: 43, ..cfg }), OutputFormat::Csv);
+    let c = bytes(&Generator::new(GeneratorConfig { seed: 43, ..cfg }), DataFormat::Csv);
     assert_ne!(a, c);
 }
 
@@ -43,7 +43,7 @@ fn known_rows_are_stable() {
     let g = Generator::new(GeneratorConfig::default());
     let line = |sub, ts| {
         let mut out = Vec::new();
-        generator::write_reading_row(OutputFormat::Csv, false, &g.reading(sub, ts), &mut out).unwrap();
+        generator::write_reading_row(DataFormat::Csv, false, &g.reading(sub, ts), &mut out).unwrap();
         String::from_utf8(out).unwrap()
     };
     assert_eq!(line(0, date(2025, 1, 14)), "2025-01-14T00:00:00Z,substation_001,76.17,88.92,13.802,59.996,0.00,5.36\n");
@@ -334,7 +334,7 @@ fn anomaly_rate_scales_episode_count() {
 fn csv_parses_back_with_the_right_header() {
     for pf in [false, true] {
         let g = Generator::new(GeneratorConfig { days: 1, include_power_factor: pf, ..Default::default() });
-        let data = bytes(&g, OutputFormat::Csv);
+        let data = bytes(&g, DataFormat::Csv);
         let mut rdr = csv::Reader::from_reader(data.as_slice());
         let header: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
         assert_eq!(header.join(","), if pf { CSV_HEADER_WITH_PF } else { CSV_HEADER });
@@ -347,7 +347,7 @@ fn csv_parses_back_with_the_right_header() {
 #[test]
 fn json_lines_parse_back() {
     let g = Generator::new(GeneratorConfig { days: 1, include_power_factor: true, ..Default::default() });
-    let data = String::from_utf8(bytes(&g, OutputFormat::JsonLines)).unwrap();
+    let data = String::from_utf8(bytes(&g, DataFormat::JsonLines)).unwrap();
     let parsed: Vec<Reading> = data.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(parsed, g.readings().collect::<Vec<_>>());
     assert!(data.starts_with("{\"timestamp\":\"2025-01-14T00:00:00Z\",\"location\":\"substation_001\",\"load_mw\":"));
@@ -357,11 +357,11 @@ fn json_lines_parse_back() {
 fn appended_rows_match_a_full_write() {
     let g = Generator::new(GeneratorConfig { days: 1, ..Default::default() });
     let mut out = Vec::new();
-    generator::write_header(OutputFormat::Csv, false, &mut out).unwrap();
+    generator::write_header(DataFormat::Csv, false, &mut out).unwrap();
     for r in g.readings() {
-        generator::write_reading_row(OutputFormat::Csv, false, &r, &mut out).unwrap();
+        generator::write_reading_row(DataFormat::Csv, false, &r, &mut out).unwrap();
     }
-    assert_eq!(out, bytes(&g, OutputFormat::Csv));
+    assert_eq!(out, bytes(&g, DataFormat::Csv));
 }
 
 #[cfg(feature = "cli")]

@@ -2,10 +2,10 @@
 
 use gridwatch::backend::GridStore;
 use gridwatch::config::AnalysisConfig;
-use gridwatch::generator::{self, Generator, GeneratorConfig, OutputFormat};
+use gridwatch::simulator::generator::{self, Generator, GeneratorConfig, DataFormat};
 use gridwatch::local::DataDir;
 use gridwatch::model::AlertStatus;
-use gridwatch::pipeline::LocalBackend;
+use gridwatch::local::backend::LocalBackend;
 use rusqlite::types::Value;
 
 fn backend(dir: &std::path::Path) -> LocalBackend {
@@ -21,7 +21,7 @@ fn write_generated(dir: &std::path::Path, name: &str, days: u32, start_day: u32)
     };
     let synthetic = Generator::new(cfg);
     let path = dir.join(name);
-    generator::write_readings(OutputFormat::Csv, true, synthetic.readings(), std::fs::File::create(&path).unwrap()).unwrap();
+    generator::write_readings(DataFormat::Csv, true, synthetic.readings(), std::fs::File::create(&path).unwrap()).unwrap();
     path
 }
 
@@ -80,7 +80,7 @@ fn rejected_rows_are_kept_beside_the_results_and_raw_data_stays() {
     let key = b.import(&src, false).unwrap();
     b.process_key(&key).unwrap();
     let rejected = std::fs::read_to_string(dir.path().join("data/bucket/rejected/07_duplicate_timestamps.csv")).unwrap();
-    assert!(rejected.contains("4,timestamp,duplicate timestamp 2025-01-14T00:15:00Z") && rejected.contains("s1,999.00"), "{rejected}");
+    assert!(rejected.contains("4,timestamp,duplicate timestamp 2025-01-14T00:15:00Z") && rejected.contains("s1,999,120,13.8,60,10,5"), "{rejected}");
     assert!(dir.path().join("data/bucket/raw/06_nan_inf.csv").exists());
     let log = std::fs::read_to_string(dir.path().join("data/logs/gridwatch.jsonl")).unwrap();
     assert!(log.contains("4 row(s) rejected"), "{log}");

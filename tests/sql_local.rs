@@ -6,10 +6,10 @@
 
 use gridwatch::cli::sql::{self, Cell, ResultSet};
 use gridwatch::config::AnalysisConfig;
-use gridwatch::generator::{self, Generator, GeneratorConfig, OutputFormat};
+use gridwatch::simulator::generator::{self, Generator, GeneratorConfig, DataFormat};
 use gridwatch::local::DataDir;
 use gridwatch::model::AlertStatus;
-use gridwatch::pipeline::LocalBackend;
+use gridwatch::local::backend::LocalBackend;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -79,7 +79,7 @@ fn fixture() -> Fixture {
     let data_dir = dir.path().join("data");
     let cfg = GeneratorConfig { substations: 4, days: 4, anomalies_per_week: 8.0, ..GeneratorConfig::default() };
     let file = dir.path().join("grid_data_2025-01-14.csv");
-    generator::write_readings(OutputFormat::Csv, true, Generator::new(cfg).readings(), std::fs::File::create(&file).unwrap())
+    generator::write_readings(DataFormat::Csv, true, Generator::new(cfg).readings(), std::fs::File::create(&file).unwrap())
         .unwrap();
 
     let backend = LocalBackend::open(DataDir::new(&data_dir), AnalysisConfig::default()).unwrap();
@@ -170,8 +170,11 @@ fn check_undervoltage_hours(fx: &Fixture, rs: &ResultSet) {
     for (row, ((loc, hour), h)) in rs.rows.iter().zip(want) {
         assert_eq!((s(&row[0]), s(&row[1])), (loc.clone(), hour.clone()));
         assert!(close(f(&row[2]), h.v_sum / h.n, 1e-12) && close(f(&row[3]), h.v_min, 1e-12), "{loc} {hour}");
-        // an hour with a reading under the limit is never "normal"
-        assert_ne!(s(&row[4]), "normal", "{loc} {hour}");
+        // A reading under the escalation limit (13.0 kV) raises the alarm at once, so that
+        // hour is never "normal"; a shorter dip under 13.5 kV may stay inside the on-delay.
+        if h.v_min < 13.0 {
+            assert_ne!(s(&row[4]), "normal", "{loc} {hour}");
+        }
     }
 }
 
@@ -248,8 +251,8 @@ fn the_local_hourly_view_has_the_athena_tables_columns() {
     let fx = fixture();
     let conn = sql::open_local(&DataDir::new(&fx.data_dir).database()).unwrap();
     let rs = sql::query_local(&conn, "SELECT * FROM hourly ORDER BY location, \"timestamp\" LIMIT 1").unwrap();
-    let mut want: Vec<&str> = gridwatch::athena::COLUMNS.iter().map(|(name, _)| *name).collect();
-    want.push(gridwatch::athena::PARTITION_COLUMN);
+    let mut want: Vec<&str> = gridwatch::store::athena_layout::COLUMNS.iter().map(|(name, _)| *name).collect();
+    want.push(gridwatch::store::athena_layout::PARTITION_COLUMN);
     assert_eq!(columns(&rs), want);
     let row = &rs.rows[0];
     assert!(row.iter().all(|c| *c != Cell::Null), "every column is filled: {row:?}");

@@ -2,7 +2,7 @@
 //!
 //! Triggered by S3 `ObjectCreated` notifications (several records per event, URL-encoded
 //! keys; keys outside `raw/` are ignored with a log line). The work is done by
-//! [`gridwatch::aws::handler::Pipeline`], shared with the tests; this file only sets up
+//! [`gridwatch::aws::handler::LambdaHandler`], shared with the tests; this file only sets up
 //! the container: JSON logs without colours (CloudWatch stores stdout as is), the
 //! configuration from the environment and the AWS clients, once per container.
 //!
@@ -19,7 +19,7 @@
 //! stored identically again and their alerts are not published twice.
 
 use gridwatch::aws::event::EventResponse;
-use gridwatch::aws::handler::{HandlerConfig, Pipeline};
+use gridwatch::aws::handler::{HandlerConfig, LambdaHandler};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -37,7 +37,7 @@ async fn main() -> Result<(), Error> {
         }
     };
     let sdk = gridwatch::aws::sdk::load(&Default::default()).await;
-    let pipeline = Arc::new(Pipeline::new(&sdk, cfg));
+    let pipeline = Arc::new(LambdaHandler::new(&sdk, cfg));
     let init_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         init_ms,
@@ -53,7 +53,7 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-async fn handle(pipeline: &Pipeline, event: LambdaEvent<serde_json::Value>, init_ms: Option<f64>) -> Result<EventResponse, Error> {
+async fn handle(pipeline: &LambdaHandler, event: LambdaEvent<serde_json::Value>, init_ms: Option<f64>) -> Result<EventResponse, Error> {
     let request_id = event.context.request_id.clone();
     let mut response = pipeline.handle(&event.payload).await;
     response.cold_start = init_ms.is_some();

@@ -1,4 +1,4 @@
-//! DynamoDB items of the `GridAnalysis` table (see [`crate::items`] for the key design).
+//! DynamoDB items of the `GridAnalysis` table (see [`crate::store::items`] for the key design).
 //!
 //! Every item has `location` (partition key), `timestamp` (sort key) and `kind`
 //! (`rollup`, `forecast`, `alert`, `index`). Rollups carry the seed's attribute names
@@ -14,8 +14,8 @@
 //! Normal hours (nearly all of them) are not in the index, so "hours with status X" and
 //! "alerts still active since T" are one Query each on a small index.
 
-use crate::items;
-use crate::model::{format_ts, Alert, AlertRule, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
+use crate::store::items;
+use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -29,6 +29,8 @@ pub const STATUS_KEY: &str = "status_key";
 pub const STATUS_TS: &str = "status_ts";
 /// `status_key` of alert episodes in the sparse index.
 pub const ALERT_STATUS_KEY: &str = "alert";
+/// DynamoDB's time-to-live attribute (epoch seconds): alarm checkpoints expire.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 /// An item that does not have the expected shape.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -240,9 +242,16 @@ pub fn alert_data(a: &Alert) -> Item {
     let mut item = Item::new();
     item.insert("kind".into(), s("alert"));
     item.insert("rule".into(), s(a.rule.as_str()));
-    item.insert("alert_status".into(), s(a.severity.as_str()));
+    item.insert("priority".into(), s(a.priority.as_str()));
+    item.insert("alert_status".into(), s(a.status().as_str()));
     item.insert("started_at".into(), s(format_ts(a.started_at)));
+    item.insert("activated_at".into(), s(format_ts(a.activated_at)));
     item.insert("ended_at".into(), s(format_ts(a.ended_at)));
+    item.insert("active".into(), AttributeValue::Bool(a.active));
+    item.insert("chattering".into(), AttributeValue::Bool(a.chattering));
+    if let Some(until) = a.shelved_until {
+        item.insert("shelved_until".into(), s(format_ts(until)));
+    }
     item.insert("worst_value".into(), num(a.worst_value));
     item.insert("threshold".into(), num(a.threshold));
     item.insert("samples".into(), int(a.samples));
@@ -256,33 +265,44 @@ pub fn alert_key(a: &Alert) -> Item {
     HashMap::from([(PK.into(), s(a.location.as_str())), (SK.into(), s(items::alert_sort_key(a)))])
 }
 
-fn parse_rule(text: &str) -> Option<AlertRule> {
-    [
-        AlertRule::Undervoltage,
-        AlertRule::Overvoltage,
-        AlertRule::FrequencyDeviation,
-        AlertRule::Overload,
-        AlertRule::LowStability,
-    ]
-    .into_iter()
-    .find(|r| r.as_str() == text)
-}
-
 pub fn alert_from_item(item: &Item) -> Result<Alert, ItemError> {
     let r = Reader::new(item);
     let rule_text = r.str("rule")?;
-    let rule = parse_rule(rule_text).ok_or_else(|| r.err("rule", format!("unknown rule {rule_text:?}")))?;
+    let rule = rule_text.parse().map_err(|e: String| r.err("rule", e))?;
+    let priority_text = r.str("priority")?;
+    let priority = priority_text.parse().map_err(|e: String| r.err("priority", e))?;
+    let flag = |name: &str| item.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false);
     Ok(Alert {
         location: r.str(PK)?.to_string(),
         rule,
-        severity: r.status("alert_status")?,
+        priority,
         started_at: r.time("started_at")?,
+        activated_at: r.time("activated_at")?,
         ended_at: r.time("ended_at")?,
+        active: flag("active"),
         worst_value: r.f64("worst_value")?,
         threshold: r.f64("threshold")?,
         samples: r.u64("samples")?,
+        chattering: flag("chattering"),
+        shelved_until: item.contains_key("shelved_until").then(|| r.time("shelved_until")).transpose()?,
         message: r.str("message")?.to_string(),
     })
+}
+
+/// An item whose content is one JSON document (alarm checkpoints, operator states): the
+/// key, its kind, and `item`. Only the key is queried, so nothing else needs attributes.
+pub fn json_item<T: serde::Serialize>(partition: &str, sort_key: &str, kind: &str, value: &T) -> Item {
+    let mut item = Item::new();
+    item.insert(PK.into(), s(partition));
+    item.insert(SK.into(), s(sort_key));
+    item.insert("kind".into(), s(kind));
+    item.insert("item".into(), s(serde_json::to_string(value).unwrap_or_default()));
+    item
+}
+
+pub fn json_from_item<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, ItemError> {
+    let r = Reader::new(item);
+    serde_json::from_str(r.str("item")?).map_err(|e| r.err("item", e.to_string()))
 }
 
 /// A stable fingerprint of what an index item says (not when it was written): a

@@ -7,7 +7,7 @@
 //! StartLiveTail is not used: it needs a separate streaming endpoint that emulators do not
 //! serve, and polling costs one request per poll interval when nothing happens.
 
-use crate::backend::{BackendError, BackendResult, LogLevel, LogLine, LogSource};
+use crate::backend::{LogLevel, LogLine, LogSource};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use std::collections::{HashSet, VecDeque};
@@ -143,7 +143,7 @@ impl<F: FilterLogs> CloudWatchTail<F> {
         delay
     }
 
-    async fn poll_inner(&mut self) -> BackendResult<Vec<LogLine>> {
+    async fn poll_inner(&mut self) -> crate::store::StoreResult<Vec<LogLine>> {
         if let Some(at) = self.retry_at {
             if Instant::now() < at {
                 return Ok(Vec::new());
@@ -161,7 +161,7 @@ impl<F: FilterLogs> CloudWatchTail<F> {
                     let delay = self.back_off();
                     let (FilterError::Throttled(text) | FilterError::Other(text)) = &err;
                     let what = if matches!(err, FilterError::Throttled(_)) { "throttled" } else { "failed" };
-                    return Err(BackendError::new(format!("{text} ({what}; next try in {} s)", delay.as_secs())));
+                    return Err(crate::store::StoreError::other(format!("{text} ({what}; next try in {} s)", delay.as_secs())));
                 }
             };
             events.extend(page.events);
@@ -195,7 +195,7 @@ impl<F: FilterLogs> CloudWatchTail<F> {
 
 #[async_trait]
 impl<F: FilterLogs> LogSource for CloudWatchTail<F> {
-    async fn poll(&mut self) -> BackendResult<Vec<LogLine>> {
+    async fn poll(&mut self) -> crate::store::StoreResult<Vec<LogLine>> {
         self.poll_inner().await
     }
 }

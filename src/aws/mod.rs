@@ -2,14 +2,14 @@
 //!
 //! - [`sdk`]: one way to load the SDK configuration (credential chain, `--profile`,
 //!   `--region`, `--endpoint-url`) with a rustls (ring) HTTP client,
-//! - [`attrs`]: the DynamoDB item mapping of the single-table design of [`crate::items`],
-//! - [`table`]: the `GridAnalysis` table: BatchWriteItem with retry of unprocessed items,
+//! - [`attrs`]: the DynamoDB item mapping of the single-table design of [`crate::store::items`],
+//! - [`dynamo_table`]: the `GridAnalysis` table: BatchWriteItem with retry of unprocessed items,
 //!   conditional writes (index only if newer, alert notified once) and Query-only reads,
 //! - [`s3io`]: streaming S3 reader (never buffers a whole object, resumes after a broken
 //!   connection with a ranged GET) and uploads (multipart above a threshold),
 //! - [`handler`]: the S3-event handler the Lambda runs (and tests run in-process),
 //! - [`counter`]: an SDK interceptor counting requests (what a dashboard poll costs),
-//! - with the `aws` feature: [`store`] (the dashboard's [`crate::backend::GridStore`] on
+//! - with the `aws` feature: [`dashboard_store`] (the dashboard's [`crate::backend::GridStore`] on
 //!   DynamoDB + Lambda Invoke) and [`logs`] (CloudWatch Logs tail).
 
 pub mod attrs;
@@ -18,12 +18,12 @@ pub mod event;
 pub mod handler;
 pub mod s3io;
 pub mod sdk;
-pub mod table;
+pub mod dynamo_table;
 
 #[cfg(feature = "aws")]
 pub mod logs;
 #[cfg(feature = "aws")]
-pub mod store;
+pub mod dashboard_store;
 
 /// Formats an SDK error with its whole chain (service code, message, cause), which the
 /// SDK's own `Display` leaves out.

@@ -2,7 +2,7 @@
 //! (single PutObject for small bodies, multipart above a threshold).
 
 use super::error_text;
-use crate::keys;
+use crate::store::object_keys;
 use anyhow::{anyhow, bail, Result};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -134,7 +134,7 @@ impl Read for S3Reader {
 
 /// Stores a small body in one PutObject.
 pub async fn put_bytes(client: &Client, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<()> {
-    keys::validate_key(key)?;
+    object_keys::validate_key(key)?;
     client
         .put_object()
         .bucket(bucket)
@@ -159,7 +159,7 @@ pub async fn object_size(client: &Client, bucket: &str, key: &str) -> Result<Opt
 
 /// Deletes a derived object (`results/` or `rejected/` only: raw data is never deleted).
 pub async fn delete_derived(client: &Client, bucket: &str, key: &str) -> Result<()> {
-    if !(key.starts_with(keys::REJECTED_PREFIX) || key.starts_with(keys::RESULTS_PREFIX)) {
+    if !(key.starts_with(object_keys::REJECTED_PREFIX) || key.starts_with(object_keys::RESULTS_PREFIX)) {
         bail!("refusing to delete {key}: only derived objects (results/, rejected/) are ever deleted");
     }
     client
@@ -184,7 +184,7 @@ pub async fn upload_file(
     part_size: u64,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<()> {
-    keys::validate_key(key)?;
+    object_keys::validate_key(key)?;
     let size = tokio::fs::metadata(path).await.map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?.len();
     let part_size = part_size.max(5 * 1024 * 1024);
     if size <= MULTIPART_THRESHOLD.max(part_size) {
@@ -333,5 +333,65 @@ mod tests {
         assert_eq!(content_type_for("a.csv"), "text/csv");
         assert_eq!(content_type_for("a.CSV.gz"), "application/gzip");
         assert_eq!(content_type_for("a.jsonl"), "application/x-ndjson");
+    }
+}
+
+/// One bucket behind the [`crate::store::ObjectStore`] interface of the processing recipe.
+#[derive(Debug, Clone)]
+pub struct S3Bucket {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Bucket {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self { client, bucket: bucket.into() }
+    }
+}
+
+fn s3_store_error(e: anyhow::Error) -> crate::store::StoreError {
+    use crate::store::StoreError;
+    let text = format!("{e:#}");
+    if text.contains("SlowDown") || text.contains("Throttl") {
+        StoreError::Throttled(text)
+    } else if text.contains("NoSuchKey") || text.contains("NoSuchBucket") || text.contains("NotFound") {
+        StoreError::NotFound(text)
+    } else if text.contains("AccessDenied") {
+        StoreError::ReadOnly(text)
+    } else if text.contains("refusing") || text.contains("object key") {
+        StoreError::Invalid(text)
+    } else {
+        StoreError::Transient(text)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::store::ObjectStore for S3Bucket {
+    async fn open(&self, key: &str) -> crate::store::StoreResult<(Box<dyn Read + Send>, Option<u64>)> {
+        let reader = S3Reader::open(&self.client, &self.bucket, key).await.map_err(s3_store_error)?;
+        let len = reader.length();
+        Ok((Box::new(reader), len))
+    }
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> crate::store::StoreResult<()> {
+        put_bytes(&self.client, &self.bucket, key, body, content_type).await.map_err(s3_store_error)
+    }
+    async fn put_file(&self, key: &str, path: &Path, content_type: &str) -> crate::store::StoreResult<()> {
+        upload_file(&self.client, &self.bucket, key, path, content_type, DEFAULT_PART_SIZE, &|_| {}).await.map_err(s3_store_error)
+    }
+    async fn delete_derived(&self, key: &str) -> crate::store::StoreResult<()> {
+        delete_derived(&self.client, &self.bucket, key).await.map_err(s3_store_error)
+    }
+    async fn list(&self, prefix: &str) -> crate::store::StoreResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| s3_store_error(anyhow!("cannot list s3://{}/{prefix}: {}", self.bucket, error_text(&e))))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        }
+        keys.sort();
+        Ok(keys)
+    }
+    fn bucket_name(&self) -> &str {
+        &self.bucket
     }
 }

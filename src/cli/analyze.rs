@@ -1,8 +1,7 @@
 //! `gridwatch analyze` and `gridwatch reprocess` on the local backend.
 
 use super::settings::Settings;
-use crate::local::DataDir;
-use crate::pipeline::{LocalBackend, Processed};
+use crate::store::recipe::Processed;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -33,9 +32,6 @@ pub struct ReprocessArgs {
     pub backend: super::aws_args::BackendArgs,
 }
 
-pub fn open_backend(data_dir: &Option<PathBuf>, settings: &Settings) -> anyhow::Result<LocalBackend> {
-    LocalBackend::open(DataDir::resolve(data_dir.as_deref())?, settings.analysis.clone())
-}
 
 /// Expands directories into the data files below them, sorted, so runs are repeatable.
 fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -58,7 +54,7 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: AnalyzeArgs) -> anyhow::Result<()> {
-    let backend = open_backend(data_dir, settings)?;
+    let backend = super::backends::open_local(data_dir, settings)?;
     let files = expand(&args.files)?;
     let total: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
     let bar = super::progress_bar(total, "analysing");
@@ -87,9 +83,9 @@ pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: AnalyzeArgs) -
 
 pub fn reprocess(data_dir: &Option<PathBuf>, settings: &Settings, args: ReprocessArgs) -> anyhow::Result<()> {
     if args.backend.kind(&settings.aws) == super::aws_args::BackendKind::Aws {
-        return super::aws_args::aws_reprocess(&args.backend.aws.resolve(&settings.aws), &args);
+        return super::aws_args::aws_reprocess(&args.backend.aws.resolve(&settings.aws), args.location.as_deref(), args.key.as_deref(), args.json);
     }
-    let backend = open_backend(data_dir, settings)?;
+    let backend = super::backends::open_local(data_dir, settings)?;
     let key = match (args.key, args.location) {
         (Some(key), _) => key,
         (None, Some(location)) => backend.latest_source(&location)?,
@@ -125,11 +121,11 @@ fn print_results(results: &[Processed], json: bool) -> anyhow::Result<()> {
         if let Some(err) = &r.file_error {
             writeln!(out, "  error: {}", crate::sanitize::sanitize_for_terminal(err))?;
         }
-        for line in crate::pipeline::summary_lines(r) {
+        for line in crate::local::backend::summary_lines(r) {
             writeln!(out, "  {line}")?;
         }
         for alert in r.alerts() {
-            writeln!(out, "  ALERT {:<8} {}", alert.severity.as_str(), crate::sanitize::sanitize_for_terminal(&alert.message))?;
+            writeln!(out, "  ALARM {:<8} {}", alert.priority.as_str(), crate::sanitize::sanitize_for_terminal(&alert.message))?;
         }
         if let Some(rejected) = &p.rejected_key {
             writeln!(out, "  rejected rows: {rejected}")?;

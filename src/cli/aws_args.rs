@@ -122,24 +122,50 @@ pub fn not_built() -> anyhow::Error {
 pub use with_aws::*;
 
 /// `gridwatch query --backend aws`.
-pub fn aws_query(aws: &ResolvedAws, args: &super::query::QueryArgs) -> anyhow::Result<Vec<crate::model::HourlyRollup>> {
+pub fn aws_query(
+    aws: &ResolvedAws,
+    location: Option<&str>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    status: Option<crate::model::AlertStatus>,
+) -> anyhow::Result<Vec<crate::model::HourlyRollup>> {
     #[cfg(feature = "aws")]
     {
-        runtime()?.block_on(query_rollups(aws, args.location.as_deref(), args.from, args.to, args.status))
+        runtime()?.block_on(query_rollups(aws, location, from, to, status))
     }
     #[cfg(not(feature = "aws"))]
     {
-        let _ = (aws, args);
+        let _ = (aws, location, from, to, status);
+        Err(not_built())
+    }
+}
+
+/// Runs `f` with the dashboard's AWS store (the same calls the dashboard makes).
+pub fn with_store<T, F, Fut>(aws: &ResolvedAws, read_only: bool, f: F) -> anyhow::Result<T>
+where
+    F: FnOnce(std::sync::Arc<dyn crate::backend::GridStore>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    #[cfg(feature = "aws")]
+    {
+        runtime()?.block_on(async move {
+            let (store, _) = aws.store(read_only).await;
+            f(std::sync::Arc::new(store)).await
+        })
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = (aws, read_only, f);
         Err(not_built())
     }
 }
 
 /// `gridwatch reprocess --backend aws`: prints what the Lambda did per record.
-pub fn aws_reprocess(aws: &ResolvedAws, args: &super::analyze::ReprocessArgs) -> anyhow::Result<()> {
+pub fn aws_reprocess(aws: &ResolvedAws, location: Option<&str>, key: Option<&str>, json: bool) -> anyhow::Result<()> {
     #[cfg(feature = "aws")]
     {
-        let response = runtime()?.block_on(reprocess(aws, args.location.as_deref(), args.key.as_deref()))?;
-        if args.json {
+        let response = runtime()?.block_on(reprocess(aws, location, key))?;
+        if json {
             println!("{}", serde_json::to_string_pretty(&response)?);
         } else {
             for r in &response.records {
@@ -159,7 +185,7 @@ pub fn aws_reprocess(aws: &ResolvedAws, args: &super::analyze::ReprocessArgs) ->
     }
     #[cfg(not(feature = "aws"))]
     {
-        let _ = (aws, args);
+        let _ = (aws, location, key, json);
         Err(not_built())
     }
 }
@@ -169,7 +195,7 @@ mod with_aws {
     use super::ResolvedAws;
     use crate::aws::event::EventResponse;
     use crate::aws::sdk::SdkOptions;
-    use crate::aws::store::{AwsStore, AwsStoreOptions};
+    use crate::aws::dashboard_store::{AwsStore, AwsStoreOptions};
     use crate::model::{AlertStatus, HourlyRollup};
     use chrono::{DateTime, Utc};
 
@@ -196,6 +222,7 @@ mod with_aws {
                     bucket: self.bucket.clone(),
                     read_only,
                     label: self.label(&sdk),
+                    ..Default::default()
                 },
             );
             (store, sdk)
@@ -254,7 +281,7 @@ mod with_aws {
             (None, Some(location)) => store.latest_source(location).await?,
             (None, None) => anyhow::bail!("name a substation or pass --key"),
         };
-        crate::keys::validate_key(&key)?;
+        crate::store::object_keys::validate_key(&key)?;
         store.invoke(&bucket, &[&key]).await
     }
 }

@@ -4,8 +4,8 @@
 use super::settings::Settings;
 use crate::backend::{AcceleratedClock, SharedClock, SharedStore, WallClock};
 use crate::local::{DataDir, LogTail};
-use crate::pipeline::LocalBackend;
-use crate::simulator::{Simulator, SimulatorConfig};
+use crate::local::backend::LocalBackend;
+use crate::simulator::live::{Simulator, SimulatorConfig};
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;

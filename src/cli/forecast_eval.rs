@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 
-use crate::forecast::{self, EvalRow, Method};
+use crate::analysis::forecast::{self, EvalRow, Method};
 
 /// Evaluate the load forecast against seasonal-naive baselines on a CSV series.
 #[derive(clap::Args, Debug)]
@@ -37,12 +37,12 @@ pub struct ForecastEvalArgs {
     #[arg(long, default_value_t = 14)]
     pub min_train_days: u32,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
+    pub format: EvalFormat,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputFormat {
+pub enum EvalFormat {
     Table,
     Csv,
     Json,
@@ -274,15 +274,15 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Renders the reports as a table, CSV or JSON.
-pub fn render(reports: &[SeriesReport], format: OutputFormat, min_train_days: u32) -> Result<String> {
+pub fn render(reports: &[SeriesReport], format: EvalFormat, min_train_days: u32) -> Result<String> {
     use std::fmt::Write;
     let mut out = String::new();
     match format {
-        OutputFormat::Json => {
+        EvalFormat::Json => {
             out = serde_json::to_string_pretty(reports)?;
             out.push('\n');
         }
-        OutputFormat::Csv => {
+        EvalFormat::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
             w.write_record(["series", "method", "mape_pct", "rmse", "mae", "forecasts", "points"])?;
             for r in reports {
@@ -300,7 +300,7 @@ pub fn render(reports: &[SeriesReport], format: OutputFormat, min_train_days: u3
             }
             out = String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
         }
-        OutputFormat::Table => {
+        EvalFormat::Table => {
             for (i, r) in reports.iter().enumerate() {
                 if i > 0 {
                     out.push('\n');
@@ -352,7 +352,7 @@ mod tests {
             value_column: "load_mw".into(),
             location: None,
             min_train_days: 14,
-            format: OutputFormat::Table,
+            format: EvalFormat::Table,
         }
     }
 
@@ -418,11 +418,11 @@ mod tests {
         assert_eq!(reports.len(), 1);
         assert_eq!(reports[0].series, "South");
 
-        let table = render(&reports, OutputFormat::Table, 14).unwrap();
+        let table = render(&reports, EvalFormat::Table, 14).unwrap();
         assert!(table.contains("same-hour-last-week") && table.contains("best: "), "{table}");
-        let csv = render(&reports, OutputFormat::Csv, 14).unwrap();
+        let csv = render(&reports, EvalFormat::Csv, 14).unwrap();
         assert_eq!(csv.lines().count(), 4);
-        let json: serde_json::Value = serde_json::from_str(&render(&reports, OutputFormat::Json, 14).unwrap()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&render(&reports, EvalFormat::Json, 14).unwrap()).unwrap();
         assert_eq!(json[0]["rows"][0]["method"], "model");
     }
 

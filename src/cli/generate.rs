@@ -1,10 +1,10 @@
 //! `gridwatch generate`: writes synthetic substation readings to disk.
 //!
 //! Sample data for trying the dashboard, demo uploads and benchmarks. Readings come from
-//! [`crate::generator`], so a seed always gives the same files. Rows are streamed through
+//! [`crate::simulator::generator`], so a seed always gives the same files. Rows are streamed through
 //! a buffered (optionally gzip) writer: memory stays flat whatever the size asked for.
 
-use crate::generator::{self, Generator, GeneratorConfig, OutputFormat};
+use crate::simulator::generator::{self, Generator, GeneratorConfig, DataFormat};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use clap::{Args, ValueEnum};
@@ -25,11 +25,11 @@ pub enum FormatArg {
     Jsonl,
 }
 
-impl From<FormatArg> for OutputFormat {
+impl From<FormatArg> for DataFormat {
     fn from(f: FormatArg) -> Self {
         match f {
-            FormatArg::Csv => OutputFormat::Csv,
-            FormatArg::Jsonl => OutputFormat::JsonLines,
+            FormatArg::Csv => DataFormat::Csv,
+            FormatArg::Jsonl => DataFormat::JsonLines,
         }
     }
 }
@@ -82,6 +82,16 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub power_factor: bool,
 
+    /// Values that hover near the alarm limits (load/generation ≈ 0.94 ± 2 %, voltage
+    /// touching 13.5 / 14.1 kV): noise that alarm management must not turn into alarms.
+    #[arg(long)]
+    pub marginal: bool,
+
+    /// Also write the injected anomaly episodes (the ground truth) to this CSV file:
+    /// substation, kind, rule, start, end (exclusive).
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
     pub format: FormatArg,
@@ -115,11 +125,12 @@ impl GenerateArgs {
             seed: self.seed,
             anomalies_per_week: if self.no_anomalies { 0.0 } else { self.anomaly_rate },
             include_power_factor: self.power_factor,
+            marginal: self.marginal,
         }
     }
 
     fn extension(&self) -> String {
-        let ext = OutputFormat::from(self.format).extension();
+        let ext = DataFormat::from(self.format).extension();
         if self.gzip { format!("{ext}.gz") } else { ext.to_string() }
     }
 }
@@ -135,6 +146,27 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let written = write_all(&args, &generator, &layout, &progress)?;
     progress.finish_and_clear();
     print_summary(&args, &written);
+    if let Some(path) = &args.truth {
+        write_truth(&generator, path)?;
+        println!("  {}  ground truth: {} anomaly episode(s)", path.display(), generator.episodes().len());
+    }
+    Ok(())
+}
+
+/// The injected anomaly episodes as CSV, so detection can be scored.
+fn write_truth(generator: &Generator, path: &std::path::Path) -> Result<()> {
+    let mut w = csv::Writer::from_path(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    w.write_record(["substation", "kind", "rule", "start", "end"])?;
+    for e in generator.episodes() {
+        w.write_record([
+            generator::substation_name(e.substation),
+            e.kind.to_string(),
+            e.kind.rule().to_string(),
+            crate::model::format_ts(e.start),
+            crate::model::format_ts(e.end),
+        ])?;
+    }
+    w.flush()?;
     Ok(())
 }
 
@@ -154,6 +186,9 @@ fn check_args(a: &GenerateArgs) -> Result<()> {
     }
     if !a.anomaly_rate.is_finite() || a.anomaly_rate < 0.0 {
         bail!("--anomaly-rate must be a number >= 0 (episodes per substation per week), got {}", a.anomaly_rate);
+    }
+    if a.truth.is_some() && a.target_size.is_some() {
+        bail!("--truth needs a fixed span: give --days instead of --target-size");
     }
     if a.target_size == Some(0) {
         bail!("--target-size must be more than 0 bytes");
@@ -220,7 +255,7 @@ struct Written {
 
 /// Streams timestamps into files, rotating per day when asked, stopping at the size target.
 fn write_all(args: &GenerateArgs, g: &Generator, layout: &Layout, pb: &ProgressBar) -> Result<Vec<Written>> {
-    let format = OutputFormat::from(args.format);
+    let format = DataFormat::from(args.format);
     let timestamps: Box<dyn Iterator<Item = DateTime<Utc>>> = match args.target_size {
         Some(_) => Box::new(g.timestamps_from(args.start)),
         None => Box::new(g.timestamps()),
@@ -303,7 +338,7 @@ struct OutFile {
 }
 
 impl OutFile {
-    fn create(path: PathBuf, gzip: bool, format: OutputFormat, pf: bool) -> Result<Self> {
+    fn create(path: PathBuf, gzip: bool, format: DataFormat, pf: bool) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
         }
@@ -320,7 +355,7 @@ impl OutFile {
         Ok(Self { path, w, count, rows: 0 })
     }
 
-    fn write_timestamp(&mut self, g: &Generator, ts: DateTime<Utc>, format: OutputFormat, pf: bool) -> Result<()> {
+    fn write_timestamp(&mut self, g: &Generator, ts: DateTime<Utc>, format: DataFormat, pf: bool) -> Result<()> {
         for r in g.readings_at(ts) {
             generator::write_reading_row(format, pf, &r, &mut self.w)
                 .with_context(|| format!("cannot write {}", self.path.display()))?;

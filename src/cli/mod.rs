@@ -1,12 +1,15 @@
 //! The `gridwatch` command line: one subcommand per job, each in its own module.
 
+pub mod alarms;
 pub mod analyze;
 pub mod aws_args;
+pub mod backends;
 pub mod forecast_eval;
 pub mod generate;
 pub mod query;
 pub mod settings;
 pub mod sql;
+pub mod time_arg;
 #[cfg(feature = "aws")]
 pub mod upload;
 #[cfg(feature = "tui")]
@@ -48,6 +51,8 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Re-analyse stored raw data: the newest file of a substation, or one object key.
     Reprocess(analyze::ReprocessArgs),
+    /// Alarms: list with ISA-18.2 states, acknowledge, shelve, out of service, KPIs.
+    Alarms(alarms::AlarmsArgs),
     /// Query stored hourly rollups by substation, time range and alert status.
     Query(query::QueryArgs),
     /// Run SQL over the hourly rollups: embedded SQLite locally, Athena with --backend aws.
@@ -82,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Analyze(args)) => analyze::run(&cli.data_dir, &settings, args),
         Some(Command::Reprocess(args)) => analyze::reprocess(&cli.data_dir, &settings, args),
+        Some(Command::Alarms(args)) => alarms::run(&cli.data_dir, &settings, args),
         Some(Command::Query(args)) => query::run(&cli.data_dir, &settings, args),
         Some(Command::Sql(args)) => sql::run(&cli.data_dir, &settings, args),
         #[cfg(feature = "aws")]

@@ -1,6 +1,7 @@
 //! `gridwatch query`: stored hourly rollups as a table, CSV or JSON.
 
 use super::settings::Settings;
+use super::time_arg::parse_time;
 use crate::model::{format_ts, AlertStatus, HourlyRollup};
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
@@ -8,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum OutputFormat {
+pub enum QueryFormat {
     Table,
     Csv,
     Json,
@@ -28,8 +29,8 @@ pub struct QueryArgs {
     /// Only hours with this alert status.
     #[arg(long)]
     pub status: Option<AlertStatus>,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    pub format: QueryFormat,
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
@@ -37,20 +38,11 @@ pub struct QueryArgs {
     pub backend: super::aws_args::BackendArgs,
 }
 
-pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Some(ts) = crate::ingest::parse_timestamp(s) {
-        return Ok(ts);
-    }
-    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
-        .map_err(|_| format!("cannot parse {s:?} as a date or ISO-8601 time"))
-}
-
 pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: QueryArgs) -> anyhow::Result<()> {
     let rows = match args.backend.kind(&settings.aws) {
-        super::aws_args::BackendKind::Aws => super::aws_args::aws_query(&args.backend.aws.resolve(&settings.aws), &args)?,
+        super::aws_args::BackendKind::Aws => super::aws_args::aws_query(&args.backend.aws.resolve(&settings.aws), args.location.as_deref(), args.from, args.to, args.status)?,
         super::aws_args::BackendKind::Local => {
-            let backend = super::analyze::open_backend(data_dir, settings)?;
+            let backend = super::backends::open_local(data_dir, settings)?;
             backend.db().query(args.location.as_deref(), args.from, args.to, args.status)?
         }
     };
@@ -97,13 +89,13 @@ fn cells(r: &HourlyRollup) -> [String; 11] {
     ]
 }
 
-pub fn write_rows(rows: &[HourlyRollup], format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn write_rows(rows: &[HourlyRollup], format: QueryFormat, out: &mut dyn Write) -> anyhow::Result<()> {
     match format {
-        OutputFormat::Json => {
+        QueryFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, rows)?;
             writeln!(out)?;
         }
-        OutputFormat::Csv => {
+        QueryFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
             w.write_record(COLUMNS)?;
             for r in rows {
@@ -111,7 +103,7 @@ pub fn write_rows(rows: &[HourlyRollup], format: OutputFormat, out: &mut dyn Wri
             }
             w.flush()?;
         }
-        OutputFormat::Table => {
+        QueryFormat::Table => {
             let table: Vec<[String; 11]> = rows
                 .iter()
                 .map(|r| cells(r).map(|c| crate::sanitize::sanitize_for_terminal(&c)))

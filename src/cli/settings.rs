@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub analysis: AnalysisConfig,
+    /// `[alarms]`: alarm management (priorities, deadbands, delays, chattering, floods);
+    /// applied to `analysis.alarms` on load.
+    pub alarms: Option<crate::config::AlarmConfig>,
     /// `[aws]`: backend, profile, region, endpoint_url, table, bucket, function, log_group.
     pub aws: super::aws_args::AwsSettings,
 }
@@ -32,8 +35,11 @@ impl Settings {
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => anyhow::bail!("cannot read config file {}: {e}", path.display()),
         };
-        let settings: Settings =
+        let mut settings: Settings =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+        if let Some(alarms) = settings.alarms.take() {
+            settings.analysis.alarms = alarms;
+        }
         settings.analysis.validate().map_err(|e| anyhow::anyhow!("config file {}: [analysis] {e}", path.display()))?;
         Ok(settings)
     }

@@ -2,7 +2,7 @@
 //! database (local backend) or on Athena (`--backend aws`), printed as an aligned table,
 //! CSV or JSON.
 //!
-//! Both backends offer the same table, `hourly` (the columns of [`crate::athena::COLUMNS`]
+//! Both backends offer the same table, `hourly` (the columns of [`crate::store::athena_layout::COLUMNS`]
 //! plus the partition column `day`): on Athena it is the table of
 //! `assets/athena/create_table.sql`; locally it is a temporary view over the `grid_analysis`
 //! table, so the example queries of `assets/athena/queries.sql` run unchanged on both.

@@ -4,7 +4,7 @@
 
 use super::aws_args::{AwsArgs, AwsSettings};
 use crate::aws::s3io;
-use crate::keys;
+use crate::store::object_keys;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ pub struct UploadArgs {
 /// keep their path below it. Hidden files are skipped.
 pub fn plan(paths: &[PathBuf], prefix: &str) -> Result<Vec<(PathBuf, String)>> {
     let prefix = if prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
-    if !prefix.starts_with(keys::RAW_PREFIX) {
+    if !prefix.starts_with(object_keys::RAW_PREFIX) {
         bail!("--prefix {prefix:?} is not under raw/: the analysis Lambda would ignore the uploads");
     }
     let mut out = Vec::new();
@@ -51,7 +51,7 @@ pub fn plan(paths: &[PathBuf], prefix: &str) -> Result<Vec<(PathBuf, String)>> {
         }
     }
     for (_, key) in &out {
-        keys::validate_key(key)?;
+        object_keys::validate_key(key)?;
     }
     Ok(out)
 }

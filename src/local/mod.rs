@@ -2,12 +2,14 @@
 //! file as the log group, and the analysis run in-process — the same layout and item
 //! shapes as the AWS deployment, so nothing about the data changes when a user moves.
 
-pub mod bucket;
-pub mod db;
-pub mod log;
+pub mod backend;
+pub mod folder_bucket;
+pub mod json_log;
 pub mod paths;
+pub mod sqlite_table;
 
-pub use bucket::FolderBucket;
-pub use db::SqliteStore;
-pub use log::{JsonLog, LogTail};
+pub use backend::LocalBackend;
+pub use folder_bucket::FolderBucket;
+pub use json_log::{JsonLog, LogTail};
 pub use paths::DataDir;
+pub use sqlite_table::SqliteTable;

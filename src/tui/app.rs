@@ -290,7 +290,7 @@ impl App {
             .alarms
             .iter()
             .filter(|a| a.active && a.alert.location == sub.location)
-            .map(|a| a.alert.severity)
+            .map(|a| a.alert.status())
             .max()
             .unwrap_or_default();
         sub.state.latest.alert_status.max(alarms)
@@ -323,7 +323,7 @@ impl App {
                 f.is_empty()
                     || a.name.to_lowercase().contains(&f)
                     || a.alert.rule.as_str().contains(&f)
-                    || a.alert.severity.as_str().contains(&f)
+                    || a.alert.status().as_str().contains(&f)
                     || a.state().label().to_lowercase().contains(&f)
             })
             .collect()
@@ -592,9 +592,9 @@ impl App {
             self.dirty = true;
         }
         self.alarms.sort_by(|a, b| {
-            (a.state(), std::cmp::Reverse(a.alert.severity), std::cmp::Reverse(a.alert.started_at), &a.id).cmp(&(
+            (a.state(), std::cmp::Reverse(a.alert.status()), std::cmp::Reverse(a.alert.started_at), &a.id).cmp(&(
                 b.state(),
-                std::cmp::Reverse(b.alert.severity),
+                std::cmp::Reverse(b.alert.status()),
                 std::cmp::Reverse(b.alert.started_at),
                 &b.id,
             ))

@@ -3,7 +3,7 @@
 
 use super::app::Interest;
 use super::msg::Msg;
-use crate::backend::{BackendError, GridStore, LogSource, SharedClock, SharedStore};
+use crate::backend::{GridStore, LogSource, SharedClock, SharedStore};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,7 +59,7 @@ impl Poller {
         store: &dyn GridStore,
         now: DateTime<Utc>,
         interest: &Interest,
-    ) -> (Vec<Msg>, Option<BackendError>) {
+    ) -> (Vec<Msg>, Option<crate::store::StoreError>) {
         let mut out = Vec::new();
         let err = self.poll_into(store, now, interest, &mut out).await.err();
         (out, err)
@@ -71,7 +71,7 @@ impl Poller {
         now: DateTime<Utc>,
         interest: &Interest,
         out: &mut Vec<Msg>,
-    ) -> Result<(), BackendError> {
+    ) -> Result<(), crate::store::StoreError> {
         let forced = std::mem::take(&mut self.forced);
         let subs = store.substations().await?;
         let current: HashMap<String, DateTime<Utc>> =

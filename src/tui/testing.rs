@@ -3,7 +3,7 @@
 
 use super::app::{App, AppConfig};
 use super::msg::Msg;
-use crate::backend::{BackendError, BackendResult, Clock, GridStore, LogLevel, LogLine, LogSource};
+use crate::backend::{Clock, GridStore, LogLevel, LogLine, LogSource};
 use crate::model::{Alert, AlertRule, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
@@ -159,12 +159,16 @@ pub fn forecast(i: usize, now: DateTime<Utc>) -> Vec<ForecastPoint> {
 /// (Eastport) and an active overload warning (Fairmont).
 pub fn alerts(now: DateTime<Utc>) -> Vec<Alert> {
     let mk =
-        |i: usize, rule: AlertRule, severity, started: DateTime<Utc>, ended: DateTime<Utc>, worst, threshold| Alert {
+        |i: usize, rule: AlertRule, status: AlertStatus, started: DateTime<Utc>, ended: DateTime<Utc>, worst, threshold| Alert {
             location: name(i),
             rule,
-            severity,
+            priority: if status == AlertStatus::Critical { crate::model::Priority::High } else { crate::model::Priority::Low },
             started_at: started,
+            activated_at: started,
             ended_at: ended,
+            active: ended >= last_reading(i, now),
+            chattering: false,
+            shelved_until: None,
             worst_value: worst,
             threshold,
             samples: ((ended - started).num_minutes() / 15 + 1) as u64,
@@ -236,6 +240,7 @@ pub struct FakeData {
     pub rollups: BTreeMap<String, Vec<HourlyRollup>>,
     pub forecasts: BTreeMap<String, Vec<ForecastPoint>>,
     pub alerts: Vec<Alert>,
+    pub operator: Vec<crate::store::operator::OperatorState>,
     /// When set, every call fails with this message.
     pub fail: Option<String>,
     pub reprocess_result: Option<Result<String, String>>,
@@ -268,11 +273,11 @@ impl FakeStore {
         std::mem::take(&mut self.data.lock().unwrap().calls)
     }
 
-    fn call(&self, c: String) -> BackendResult<std::sync::MutexGuard<'_, FakeData>> {
+    fn call(&self, c: String) -> crate::store::StoreResult<std::sync::MutexGuard<'_, FakeData>> {
         let mut d = self.data.lock().unwrap();
         d.calls.push(c);
         match &d.fail {
-            Some(e) => Err(BackendError::new(e.clone())),
+            Some(e) => Err(crate::store::StoreError::other(e.clone())),
             None => Ok(d),
         }
     }
@@ -284,7 +289,7 @@ fn ts(t: DateTime<Utc>) -> String {
 
 #[async_trait]
 impl GridStore for FakeStore {
-    async fn substations(&self) -> BackendResult<Vec<SubstationState>> {
+    async fn substations(&self) -> crate::store::StoreResult<Vec<SubstationState>> {
         Ok(self.call("substations".into())?.substations.clone())
     }
     async fn rollups(
@@ -292,28 +297,42 @@ impl GridStore for FakeStore {
         location: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> BackendResult<Vec<HourlyRollup>> {
+    ) -> crate::store::StoreResult<Vec<HourlyRollup>> {
         let d = self.call(format!("rollups {location} {} {}", ts(from), ts(to)))?;
         Ok(d.rollups
             .get(location)
             .map(|rs| rs.iter().filter(|r| r.timestamp >= from && r.timestamp < to).cloned().collect())
             .unwrap_or_default())
     }
-    async fn forecast(&self, location: &str) -> BackendResult<Vec<ForecastPoint>> {
+    async fn forecast(&self, location: &str) -> crate::store::StoreResult<Vec<ForecastPoint>> {
         Ok(self.call(format!("forecast {location}"))?.forecasts.get(location).cloned().unwrap_or_default())
     }
-    async fn alerts(&self, since: DateTime<Utc>) -> BackendResult<Vec<Alert>> {
+    async fn alerts(&self, since: DateTime<Utc>) -> crate::store::StoreResult<Vec<Alert>> {
         let d = self.call(format!("alerts {}", ts(since)))?;
         let mut v: Vec<Alert> = d.alerts.iter().filter(|a| a.ended_at >= since).cloned().collect();
         v.sort_by_key(|a| std::cmp::Reverse(a.started_at));
         Ok(v)
     }
-    async fn reprocess(&self, location: &str) -> BackendResult<String> {
+    async fn reprocess(&self, location: &str) -> crate::store::StoreResult<String> {
         let d = self.call(format!("reprocess {location}"))?;
         d.reprocess_result
             .clone()
             .unwrap_or_else(|| Ok(format!("{location}: 4 rows, 0 rejected")))
-            .map_err(BackendError::new)
+            .map_err(crate::store::StoreError::other)
+    }
+    async fn operator_states(&self) -> crate::store::StoreResult<Vec<crate::store::operator::OperatorState>> {
+        Ok(self.call("operator".into())?.operator.clone())
+    }
+    async fn operator_action(
+        &self,
+        action: &crate::store::operator::OperatorAction,
+    ) -> crate::store::StoreResult<crate::store::operator::OperatorState> {
+        let mut d = self.call(format!("action {}", action.location))?;
+        let key = (action.location.clone(), action.rule);
+        let old = d.operator.iter().position(|s| (s.location.clone(), s.rule) == key);
+        let state = old.map(|i| d.operator.remove(i)).unwrap_or_default().apply(action);
+        d.operator.push(state.clone());
+        Ok(state)
     }
     fn describe(&self) -> String {
         "fake: in memory".into()
@@ -335,9 +354,9 @@ impl FakeLog {
 
 #[async_trait]
 impl LogSource for FakeLog {
-    async fn poll(&mut self) -> BackendResult<Vec<LogLine>> {
+    async fn poll(&mut self) -> crate::store::StoreResult<Vec<LogLine>> {
         if let Some(e) = self.fail.lock().unwrap().clone() {
-            return Err(BackendError::new(e));
+            return Err(crate::store::StoreError::other(e));
         }
         Ok(self.pending.lock().unwrap().drain(..).collect())
     }

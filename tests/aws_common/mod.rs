@@ -8,7 +8,7 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
-use gridwatch::aws::table::Table;
+use gridwatch::aws::dynamo_table::DynamoTable;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -69,7 +69,7 @@ pub struct Env {
     pub sqs: aws_sdk_sqs::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub bucket: String,
-    pub table: Table,
+    pub table: DynamoTable,
     pub topic_arn: String,
     pub queue_url: String,
 }
@@ -85,7 +85,7 @@ impl Env {
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         let bucket = unique("gw-bucket");
         s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
-        let table = Table::new(dynamodb.clone(), unique("GridAnalysis"));
+        let table = DynamoTable::new(dynamodb.clone(), unique("GridAnalysis"));
         table.create().await.expect("create table");
         let (topic_arn, queue_url) = topic_with_queue(&sns, &sqs, &unique("gw-alerts")).await;
         Env { endpoint: endpoint.to_string(), sdk, s3, dynamodb, sns, sqs, logs, bucket, table, topic_arn, queue_url }
@@ -99,8 +99,8 @@ impl Env {
         }
     }
 
-    pub fn pipeline(&self) -> gridwatch::aws::handler::Pipeline {
-        gridwatch::aws::handler::Pipeline::new(&self.sdk, self.handler_config())
+    pub fn pipeline(&self) -> gridwatch::aws::handler::LambdaHandler {
+        gridwatch::aws::handler::LambdaHandler::new(&self.sdk, self.handler_config())
     }
 
     pub async fn put(&self, key: &str, body: impl Into<Vec<u8>>) {
@@ -154,7 +154,7 @@ impl Env {
     pub async fn dump(&self, locations: &[&str]) -> BTreeMap<(String, String), BTreeMap<String, AttributeValue>> {
         let mut out = BTreeMap::new();
         let mut partitions: Vec<&str> = locations.to_vec();
-        partitions.push(gridwatch::items::INDEX_PARTITION);
+        partitions.push(gridwatch::store::items::INDEX_PARTITION);
         for p in partitions {
             for item in self.table.partition(p).await.expect("query partition") {
                 let key = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();

@@ -13,6 +13,8 @@ pub fn fmt_value(a: &Alert) -> String {
         AlertRule::FrequencyDeviation => format!("{:.3} Hz", a.worst_value),
         AlertRule::Overload => format!("{:.2}", a.worst_value),
         AlertRule::LowStability => format!("{:.3}", a.worst_value),
+        AlertRule::NoData => format!("{:.0} min", a.worst_value),
+        AlertRule::RejectedRows => format!("{:.1} %", a.worst_value * 100.0),
     }
 }
 
@@ -23,6 +25,8 @@ fn short_rule(r: AlertRule) -> &'static str {
         AlertRule::FrequencyDeviation => "freq dev",
         AlertRule::Overload => "overload",
         AlertRule::LowStability => "low stab",
+        AlertRule::NoData => "no data",
+        AlertRule::RejectedRows => "rejected",
     }
 }
 
@@ -55,7 +59,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         let rows = list.iter().skip(offset).take(rows_fit).map(|a| {
             let st = a.state();
             let state_style = match st {
-                AlarmState::ActiveUnack => theme.status_style(a.alert.severity),
+                AlarmState::ActiveUnack => theme.status_style(a.alert.status()),
                 AlarmState::ClearedUnack => theme.title(),
                 AlarmState::ActiveAck => ratatui::style::Style::new(),
             };
@@ -64,7 +68,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(st.label()).style(state_style),
                 Cell::from(time.to_string()),
                 Cell::from(theme.text(&a.name).into_owned()),
-                Cell::from(theme.status_label(a.alert.severity)).style(theme.status_style(a.alert.severity)),
+                Cell::from(theme.status_label(a.alert.status())).style(theme.status_style(a.alert.status())),
                 Cell::from(short_rule(a.alert.rule)),
                 Cell::from(format!("{:>9}", fmt_value(&a.alert))),
             ])

@@ -143,7 +143,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             .map(|a| {
                 Line::from(vec![
                     Span::raw(format!(" {:<13} {} ", a.state().label(), a.alert.started_at.format("%m-%d %H:%M"))),
-                    Span::styled(theme.status_label(a.alert.severity), theme.status_style(a.alert.severity)),
+                    Span::styled(theme.status_label(a.alert.status()), theme.status_style(a.alert.status())),
                     Span::raw(format!(" {} {}", a.alert.rule, super::alarms::fmt_value(&a.alert))),
                 ])
             })

@@ -6,13 +6,15 @@
 //! of the file. Closing in time order makes every result independent of row order
 //! within the window, and keeps memory flat: only the open hours are held.
 
+use crate::analysis::alarms::{AlarmCheckpoint, Episode, Step, Tracker};
+use crate::analysis::ingest::{self, Row};
+use crate::analysis::rules::{RuleSpec, RuleTable, Signal};
+use crate::analysis::stats::RunningStats;
 use crate::config::AnalysisConfig;
-use crate::ingest::{self, Row};
 use crate::model::{
-    Alert, AlertRule, AlertStatus, DailyPeak, FileReport, ForecastPoint, HourlyRollup, LocationSummary, Reading,
+    Alert, AlertRule, AlertStatus, DailyPeak, FileReport, ForecastPoint, HourlyRollup, LocationSummary, Priority, Reading,
     RejectedRow,
 };
-use crate::stats::RunningStats;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Read;
@@ -36,23 +38,6 @@ struct Sample {
     frequency: f64,
     power_factor: Option<f64>,
 }
-
-/// An alert episode that has not ended yet.
-#[derive(Debug, Clone, Copy)]
-struct OpenEpisode {
-    started: i64,
-    last: i64,
-    worst: f64,
-    samples: u64,
-}
-
-const RULES: [AlertRule; 5] = [
-    AlertRule::Undervoltage,
-    AlertRule::Overvoltage,
-    AlertRule::FrequencyDeviation,
-    AlertRule::Overload,
-    AlertRule::LowStability,
-];
 
 #[derive(Default)]
 struct LocationAcc {
@@ -79,7 +64,14 @@ struct LocationAcc {
     /// Histogram of gaps between consecutive readings (seconds → count).
     gaps: HashMap<i64, u64>,
     daily_max: BTreeMap<NaiveDate, (f64, i64)>,
-    episodes: [Option<OpenEpisode>; 5],
+    /// One tracker per per-reading rule of the table (same order); `None` until the
+    /// stored checkpoint before the first reading is loaded.
+    trackers: Option<Vec<Tracker>>,
+    /// The reading before the current one (from the checkpoint for the first reading).
+    alarm_prev_ts: Option<i64>,
+    alarm_step_s: i64,
+    /// Worst priority per rule among the alarms active in the file.
+    file_alarms: BTreeMap<AlertRule, (Priority, u64)>,
     alerts: Vec<Alert>,
     alerts_dropped: u64,
     recent_load: VecDeque<(i64, f64)>,
@@ -91,14 +83,30 @@ pub struct Finished {
     /// Rollups not yet taken with [`Analyzer::take_finished`].
     pub rollups: Vec<HourlyRollup>,
     pub summaries: Vec<LocationSummary>,
+    /// Every alarm episode active in the file, in the order they ended (still-active
+    /// ones last): all are stored, the summaries list at most `max_alerts_per_location`.
+    pub alarms: Vec<Alert>,
+    /// The alarm state of each substation after the file (where the next file starts).
+    pub checkpoints: Vec<AlarmCheckpoint>,
     /// The newest hourly loads per substation (up to 8 weeks), for the forecast.
     pub recent_load: BTreeMap<String, Vec<(DateTime<Utc>, f64)>>,
 }
 
+/// Why a reading was not taken.
+#[derive(Debug)]
+pub enum PushError {
+    /// The reading is rejected (duplicate, too late): the reason, for the rejected file.
+    Rejected(String),
+    /// The stored alarm state could not be read: the file must be retried.
+    Store(anyhow::Error),
+}
+
 pub struct Analyzer {
     cfg: AnalysisConfig,
+    rules: RuleTable,
     locations: BTreeMap<String, LocationAcc>,
     finished: Vec<HourlyRollup>,
+    alarms: Vec<Alert>,
 }
 
 fn to_utc(secs: i64) -> DateTime<Utc> {
@@ -133,18 +141,35 @@ fn overload_ratio(load: f64, generation: f64) -> f64 {
     }
 }
 
+/// The value a per-reading rule watches.
+fn signal_value(signal: Signal, s: &Sample, cfg: &AnalysisConfig) -> f64 {
+    match signal {
+        Signal::VoltageKv => s.voltage,
+        Signal::FrequencyDeviationHz => (s.frequency - cfg.nominal_frequency_hz).abs(),
+        Signal::LoadToGeneration => overload_ratio(s.load, s.generation),
+        Signal::StabilityScore => stability_score(s.voltage, s.frequency, cfg),
+        Signal::ReportingGapMinutes | Signal::RejectedShare => f64::NAN,
+    }
+}
+
+/// Context the hour-closing code needs besides the substation's accumulator.
+struct Ctx<'a> {
+    cfg: &'a AnalysisConfig,
+    rules: &'a RuleTable,
+    out: &'a mut Vec<HourlyRollup>,
+    alarms: &'a mut Vec<Alert>,
+    priors: &'a mut dyn AnalysisSink,
+}
+
 impl Analyzer {
     pub fn new(cfg: AnalysisConfig) -> Self {
-        Self { cfg, locations: BTreeMap::new(), finished: Vec::new() }
+        let rules = RuleTable::new(&cfg);
+        Self { cfg, rules, locations: BTreeMap::new(), finished: Vec::new(), alarms: Vec::new() }
     }
 
-    pub fn config(&self) -> &AnalysisConfig {
-        &self.cfg
-    }
-
-    /// Adds one reading. Returns the rejection reason for a duplicate timestamp or a
-    /// reading that arrives after its hour was closed.
-    pub fn push(&mut self, reading: &Reading) -> Result<(), String> {
+    /// Adds one reading. A duplicate timestamp or a reading that arrives after its hour
+    /// was closed is rejected with the reason.
+    pub fn push(&mut self, reading: &Reading, priors: &mut dyn AnalysisSink) -> Result<(), PushError> {
         let ts = reading.timestamp.timestamp();
         let hour = hour_start(ts);
         let acc = match self.locations.get_mut(reading.location.as_str()) {
@@ -158,16 +183,20 @@ impl Analyzer {
             && hour < closed
         {
             let window = self.cfg.reorder_window_hours.unwrap_or(0);
-            return Err(format!(
+            return Err(PushError::Rejected(format!(
                 "arrived after readings more than {window} h newer for {}; its hour was already analysed \
                  (upload it in its own file, or sort the file by time)",
                 reading.location
-            ));
+            )));
         }
         let samples = acc.open_hours.entry(hour).or_default();
         let at = samples.partition_point(|s| s.ts < ts);
         if samples.get(at).is_some_and(|s| s.ts == ts) {
-            return Err(format!("duplicate timestamp {} for {}; the first reading was kept", crate::model::format_ts(reading.timestamp), reading.location));
+            return Err(PushError::Rejected(format!(
+                "duplicate timestamp {} for {}; the first reading was kept",
+                crate::model::format_ts(reading.timestamp),
+                reading.location
+            )));
         }
         samples.insert(
             at,
@@ -186,7 +215,9 @@ impl Analyzer {
         acc.newest = acc.newest.max(ts);
         if advanced_hour && let Some(window) = self.cfg.reorder_window_hours {
             let close_before = hour_start(acc.newest) - i64::from(window) * HOUR;
-            Self::close_hours(&self.cfg, acc, &mut self.finished, Some(close_before));
+            let mut ctx =
+                Ctx { cfg: &self.cfg, rules: &self.rules, out: &mut self.finished, alarms: &mut self.alarms, priors };
+            Self::close_hours(&mut ctx, acc, Some(close_before)).map_err(PushError::Store)?;
         }
         Ok(())
     }
@@ -200,26 +231,45 @@ impl Analyzer {
         self.finished.len()
     }
 
-    /// Closes every open hour and returns the summaries.
-    pub fn finish(mut self) -> Finished {
+    /// Closes every open hour and returns the summaries, the alarms and the checkpoints.
+    pub fn finish(mut self, priors: &mut dyn AnalysisSink) -> anyhow::Result<Finished> {
         let mut summaries = Vec::with_capacity(self.locations.len());
         let mut recent_load = BTreeMap::new();
+        let mut checkpoints = Vec::new();
+        let mut still_active = Vec::new();
         for (location, acc) in self.locations.iter_mut() {
-            Self::close_hours(&self.cfg, acc, &mut self.finished, None);
-            for rule_index in 0..RULES.len() {
-                end_episode(&self.cfg, acc, rule_index);
-            }
+            let mut ctx =
+                Ctx { cfg: &self.cfg, rules: &self.rules, out: &mut self.finished, alarms: &mut self.alarms, priors };
+            Self::close_hours(&mut ctx, acc, None)?;
             if acc.rows == 0 {
                 continue;
             }
-            summaries.push(summarize(&self.cfg, location, acc));
+            // Alarms still active at the end of the file are stored as active; their state
+            // goes into the checkpoint so the next file continues them.
+            if let Some(trackers) = acc.trackers.take() {
+                for (spec, tracker) in self.rules.per_reading().zip(&trackers) {
+                    if let Some(ep) = tracker.active.filter(|ep| !ep.silent) {
+                        let alert = make_alert(&self.cfg, spec, location, &ep, true);
+                        record_alert(&self.cfg, acc, &alert);
+                        still_active.push(alert);
+                    }
+                }
+                checkpoints.push(AlarmCheckpoint {
+                    location: location.clone(),
+                    as_of: to_utc(acc.last_ts),
+                    step_s: acc.alarm_step_s,
+                    trackers: self.rules.per_reading().map(|s| s.rule).zip(trackers.iter().cloned()).collect(),
+                });
+            }
+            summaries.push(summarize(&self.cfg, &self.rules, location, acc));
             recent_load.insert(location.clone(), acc.recent_load.iter().map(|&(h, l)| (to_utc(h), l)).collect());
         }
-        Finished { rollups: self.finished, summaries, recent_load }
+        self.alarms.extend(still_active);
+        Ok(Finished { rollups: self.finished, summaries, alarms: self.alarms, checkpoints, recent_load })
     }
 
     /// Closes the open hours starting before `before` (all of them with `None`), oldest first.
-    fn close_hours(cfg: &AnalysisConfig, acc: &mut LocationAcc, out: &mut Vec<HourlyRollup>, before: Option<i64>) {
+    fn close_hours(ctx: &mut Ctx<'_>, acc: &mut LocationAcc, before: Option<i64>) -> anyhow::Result<()> {
         while let Some(entry) = acc.open_hours.first_entry() {
             let hour = *entry.key();
             if before.is_some_and(|b| hour >= b) {
@@ -230,13 +280,17 @@ impl Analyzer {
             if samples.is_empty() {
                 continue;
             }
-            out.push(Self::fold_hour(cfg, acc, hour, &samples));
+            let rollup = Self::fold_hour(ctx, acc, hour, &samples)?;
+            ctx.out.push(rollup);
         }
+        Ok(())
     }
 
-    /// Folds one closed hour (samples sorted by time) into the summary and alert episodes,
-    /// and returns its rollup.
-    fn fold_hour(cfg: &AnalysisConfig, acc: &mut LocationAcc, hour: i64, samples: &[Sample]) -> HourlyRollup {
+    /// Folds one closed hour (samples sorted by time) into the summary and the alarm
+    /// state, and returns its rollup.
+    fn fold_hour(ctx: &mut Ctx<'_>, acc: &mut LocationAcc, hour: i64, samples: &[Sample]) -> anyhow::Result<HourlyRollup> {
+        let cfg = ctx.cfg;
+        let mut hour_alarms: BTreeMap<AlertRule, (Priority, f64)> = BTreeMap::new();
         let mut load = RunningStats::default();
         let mut voltage = RunningStats::default();
         let mut frequency = RunningStats::default();
@@ -257,6 +311,7 @@ impl Analyzer {
             pf_sum += pf;
             max_dev = max_dev.max((s.frequency - cfg.nominal_frequency_hz).abs());
             Self::fold_sample(cfg, acc, s, pf);
+            Self::step_alarms(ctx, acc, s, &mut hour_alarms)?;
         }
         let n = samples.len() as f64;
         let generation_avg = generation / n;
@@ -287,14 +342,102 @@ impl Analyzer {
             alert_status: AlertStatus::Normal,
             alert_reasons: Vec::new(),
         };
-        let (status, reasons) = hour_status(cfg, &rollup);
-        rollup.alert_status = status;
-        rollup.alert_reasons = reasons;
+        for (rule, (priority, worst)) in &hour_alarms {
+            rollup.alert_status = rollup.alert_status.max(priority.status());
+            if let Some(spec) = ctx.rules.get(*rule) {
+                rollup.alert_reasons.push(format!("{rule} ({priority}): {}", spec.describe(*worst, cfg)));
+            }
+        }
         acc.recent_load.push_back((hour, rollup.load_avg_mw));
         if acc.recent_load.len() > RECENT_HOURS {
             acc.recent_load.pop_front();
         }
-        rollup
+        Ok(rollup)
+    }
+
+    /// Runs one reading through the substation's alarm trackers (loading its stored
+    /// checkpoint first), and notes the alarms active in this hour.
+    fn step_alarms(
+        ctx: &mut Ctx<'_>,
+        acc: &mut LocationAcc,
+        s: &Sample,
+        hour_alarms: &mut BTreeMap<AlertRule, (Priority, f64)>,
+    ) -> anyhow::Result<()> {
+        let cfg = ctx.cfg;
+        if acc.trackers.is_none() {
+            let prior = ctx.priors.checkpoint(&acc.location, to_utc(s.ts))?;
+            let fallback_step = i64::from(cfg.fallback_interval_minutes) * 60;
+            let (prev, step, mut by_rule) = match prior {
+                Some(c) => (Some(c.as_of.timestamp()), c.step_s, c.trackers),
+                None => (None, fallback_step, BTreeMap::new()),
+            };
+            acc.alarm_prev_ts = prev;
+            acc.alarm_step_s = step;
+            acc.trackers = Some(ctx.rules.per_reading().map(|spec| by_rule.remove(&spec.rule).unwrap_or_default()).collect());
+        }
+        let step_s = match acc.alarm_prev_ts {
+            Some(prev) if s.ts > prev => s.ts - prev,
+            _ => acc.alarm_step_s,
+        };
+        let gap_limit = (cfg.alarms.no_data_minutes * 60.0) as i64;
+        let mut ended: Vec<(usize, Episode)> = Vec::new();
+        let mut trackers = acc.trackers.take().expect("loaded above");
+        if let Some(prev) = acc.alarm_prev_ts
+            && s.ts - prev > gap_limit
+        {
+            // The data stopped: what was active ends at its last reading; the gap itself
+            // is a data-quality alarm.
+            for (i, t) in trackers.iter_mut().enumerate() {
+                if let Step::Ended(ep) = t.end() {
+                    ended.push((i, ep));
+                }
+            }
+            if let Some(spec) = ctx.rules.get(AlertRule::NoData) {
+                let gap_min = (s.ts - prev) as f64 / 60.0;
+                let ep = Episode {
+                    started: prev,
+                    activated: prev + gap_limit,
+                    last: s.ts,
+                    worst: gap_min,
+                    samples: 0,
+                    priority: spec.priority_at(gap_min),
+                    chattering: false,
+                    shelved_until: None,
+                    silent: false,
+                };
+                let alert = make_alert(cfg, spec, &acc.location, &ep, false);
+                record_alert(cfg, acc, &alert);
+                ctx.alarms.push(alert);
+            }
+        }
+        let alarms_cfg = &cfg.alarms;
+        for (i, (spec, tracker)) in ctx.rules.per_reading().zip(trackers.iter_mut()).enumerate() {
+            let value = signal_value(spec.signal, s, cfg);
+            if let Step::Ended(ep) = tracker.step(spec, alarms_cfg, s.ts, value) {
+                ended.push((i, ep));
+            }
+            if tracker.in_alarm() {
+                let ep = tracker.active.expect("in alarm");
+                let slot = hour_alarms.entry(spec.rule).or_insert((ep.priority, value));
+                slot.0 = slot.0.max(ep.priority);
+                if spec.violates(value) && spec.is_worse(value, slot.1) {
+                    slot.1 = value;
+                }
+            }
+        }
+        for (i, ep) in ended {
+            if ep.silent {
+                continue;
+            }
+            let spec = ctx.rules.per_reading().nth(i).expect("index from the same table");
+            let alert = make_alert(cfg, spec, &acc.location, &ep, false);
+            record_alert(cfg, acc, &alert);
+            ctx.alarms.push(alert);
+        }
+        acc.trackers = Some(trackers);
+        acc.alarm_prev_ts = Some(s.ts);
+        acc.alarm_step_s = step_s;
+        Ok(())
     }
 
     /// Summary statistics and per-interval alert episodes, one reading at a time, in time order.
@@ -327,124 +470,53 @@ impl Analyzer {
         if s.load > daily.0 {
             *daily = (s.load, s.ts);
         }
-        // (rule index, violates?, value of this reading, is a larger value worse?)
-        let checks = [
-            (s.voltage < cfg.voltage_low_kv, s.voltage, false),
-            (s.voltage > cfg.voltage_high_kv, s.voltage, true),
-            (dev > cfg.frequency_deviation_hz, dev, true),
-            {
-                let ratio = overload_ratio(s.load, s.generation);
-                (ratio > cfg.overload_ratio, ratio, true)
-            },
-            {
-                let stability = stability_score(s.voltage, s.frequency, cfg);
-                (stability < cfg.stability_min, stability, false)
-            },
-        ];
-        for (rule_index, (violates, value, larger_is_worse)) in checks.into_iter().enumerate() {
-            if violates {
-                let episode = acc.episodes[rule_index].get_or_insert(OpenEpisode { started: s.ts, last: s.ts, worst: value, samples: 0 });
-                episode.last = s.ts;
-                episode.samples += 1;
-                let worse = if larger_is_worse { value > episode.worst } else { value < episode.worst };
-                if worse {
-                    episode.worst = value;
-                }
-            } else {
-                end_episode(cfg, acc, rule_index);
-            }
-        }
     }
 }
 
-fn end_episode(cfg: &AnalysisConfig, acc: &mut LocationAcc, rule_index: usize) {
-    let Some(ep) = acc.episodes[rule_index].take() else { return };
-    if acc.alerts.len() >= cfg.max_alerts_per_location {
+/// Notes an alarm in the substation's file summary (listed up to the bound, counted beyond).
+fn record_alert(cfg: &AnalysisConfig, acc: &mut LocationAcc, alert: &Alert) {
+    let slot = acc.file_alarms.entry(alert.rule).or_insert((alert.priority, 0));
+    slot.0 = slot.0.max(alert.priority);
+    slot.1 += 1;
+    if acc.alerts.len() < cfg.max_alerts_per_location {
+        acc.alerts.push(alert.clone());
+    } else {
         acc.alerts_dropped += 1;
-        return;
-    }
-    let alert = make_alert(cfg, &acc.location, RULES[rule_index], &ep);
-    acc.alerts.push(alert);
-}
-
-fn rule_severity(rule: AlertRule) -> AlertStatus {
-    match rule {
-        AlertRule::Overload => AlertStatus::Warning,
-        _ => AlertStatus::Critical,
     }
 }
 
-fn rule_threshold(cfg: &AnalysisConfig, rule: AlertRule) -> f64 {
-    match rule {
-        AlertRule::Undervoltage => cfg.voltage_low_kv,
-        AlertRule::Overvoltage => cfg.voltage_high_kv,
-        AlertRule::FrequencyDeviation => cfg.frequency_deviation_hz,
-        AlertRule::Overload => cfg.overload_ratio,
-        AlertRule::LowStability => cfg.stability_min,
-    }
-}
-
-fn make_alert(cfg: &AnalysisConfig, location: &str, rule: AlertRule, ep: &OpenEpisode) -> Alert {
-    let threshold = rule_threshold(cfg, rule);
-    let what = match rule {
-        AlertRule::Undervoltage => format!("voltage fell to {:.3} kV (limit {threshold:.2} kV)", ep.worst),
-        AlertRule::Overvoltage => format!("voltage rose to {:.3} kV (limit {threshold:.2} kV)", ep.worst),
-        AlertRule::FrequencyDeviation => {
-            format!("frequency deviated {:.3} Hz from {} Hz (limit {threshold:.3} Hz)", ep.worst, cfg.nominal_frequency_hz)
-        }
-        AlertRule::Overload if ep.worst.is_infinite() => "load with no generation".to_string(),
-        AlertRule::Overload => format!("load reached {:.1} % of generation (limit {:.0} %)", ep.worst * 100.0, threshold * 100.0),
-        AlertRule::LowStability => format!("stability score {:.3} (limit {threshold:.2})", ep.worst),
-    };
+fn make_alert(cfg: &AnalysisConfig, spec: &RuleSpec, location: &str, ep: &Episode, active: bool) -> Alert {
     let started_at = to_utc(ep.started);
     let ended_at = to_utc(ep.last);
+    let mut message = format!(
+        "{location}: {}; {} reading(s) from {} to {}",
+        spec.describe(ep.worst, cfg),
+        ep.samples,
+        crate::model::format_ts(started_at),
+        crate::model::format_ts(ended_at)
+    );
+    if active {
+        message.push_str(", still active");
+    }
+    if let Some(until) = ep.shelved_until {
+        message.push_str(&format!("; chattering: shelved until {}", crate::model::format_ts(to_utc(until))));
+    }
     Alert {
         location: location.to_string(),
-        rule,
-        severity: rule_severity(rule),
+        rule: spec.rule,
+        priority: ep.priority,
         started_at,
+        activated_at: to_utc(ep.activated),
         ended_at,
-        // JSON has no infinity: a load with no generation at all is reported as ratio 0 → see message.
+        active,
+        // JSON has no infinity: a load with no generation at all is stored as f64::MAX (see message).
         worst_value: if ep.worst.is_finite() { ep.worst } else { f64::MAX },
-        threshold,
+        threshold: spec.limit,
         samples: ep.samples,
-        message: format!(
-            "{location}: {what}; {} reading(s) from {} to {}",
-            ep.samples,
-            crate::model::format_ts(started_at),
-            crate::model::format_ts(ended_at)
-        ),
+        chattering: ep.chattering,
+        shelved_until: ep.shelved_until.map(to_utc),
+        message,
     }
-}
-
-/// Status and reasons of one hour.
-fn hour_status(cfg: &AnalysisConfig, r: &HourlyRollup) -> (AlertStatus, Vec<String>) {
-    let mut status = AlertStatus::Normal;
-    let mut reasons = Vec::new();
-    let mut flag = |severity: AlertStatus, reason: String| {
-        status = status.max(severity);
-        reasons.push(reason);
-    };
-    if r.voltage_min_kv < cfg.voltage_low_kv {
-        flag(AlertStatus::Critical, format!("voltage min {:.3} kV < {:.2} kV", r.voltage_min_kv, cfg.voltage_low_kv));
-    }
-    if r.voltage_max_kv > cfg.voltage_high_kv {
-        flag(AlertStatus::Critical, format!("voltage max {:.3} kV > {:.2} kV", r.voltage_max_kv, cfg.voltage_high_kv));
-    }
-    if r.frequency_max_dev_hz > cfg.frequency_deviation_hz {
-        flag(
-            AlertStatus::Critical,
-            format!("frequency deviation {:.3} Hz > {:.3} Hz", r.frequency_max_dev_hz, cfg.frequency_deviation_hz),
-        );
-    }
-    if r.stability_score < cfg.stability_min {
-        flag(AlertStatus::Critical, format!("stability {:.3} < {:.2}", r.stability_score, cfg.stability_min));
-    }
-    let ratio = overload_ratio(r.load_peak_mw, r.generation_avg_mw);
-    if ratio > cfg.overload_ratio {
-        flag(AlertStatus::Warning, format!("peak load {:.1} % of average generation > {:.0} %", ratio * 100.0, cfg.overload_ratio * 100.0));
-    }
-    (status, reasons)
 }
 
 /// The sampling interval: the most common gap between consecutive readings (the
@@ -453,7 +525,7 @@ fn detect_interval(gaps: &HashMap<i64, u64>) -> Option<i64> {
     gaps.iter().filter(|(gap, _)| **gap > 0).max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(gap, _)| *gap)
 }
 
-fn summarize(cfg: &AnalysisConfig, location: &str, acc: &LocationAcc) -> LocationSummary {
+fn summarize(cfg: &AnalysisConfig, rules: &RuleTable, location: &str, acc: &LocationAcc) -> LocationSummary {
     let interval_secs = detect_interval(&acc.gaps).unwrap_or(i64::from(cfg.fallback_interval_minutes) * 60);
     let hours_per_reading = interval_secs as f64 / 3600.0;
     let load = acc.load.spread();
@@ -471,26 +543,17 @@ fn summarize(cfg: &AnalysisConfig, location: &str, acc: &LocationAcc) -> Locatio
     daily_peaks.sort_by(|a, b| b.load_mw.total_cmp(&a.load_mw).then(a.date.cmp(&b.date)));
     daily_peaks.truncate(cfg.top_daily_peaks);
 
-    let mut status = acc.alerts.iter().map(|a| a.severity).max().unwrap_or_default();
-    let mut status_reasons = Vec::new();
-    let mut flag = |severity: AlertStatus, reason: String| {
-        status = status.max(severity);
-        status_reasons.push(reason);
-    };
-    if voltage.avg < cfg.voltage_low_kv || voltage.avg > cfg.voltage_high_kv {
-        flag(AlertStatus::Critical, format!("average voltage {:.3} kV outside {:.2}..{:.2} kV", voltage.avg, cfg.voltage_low_kv, cfg.voltage_high_kv));
-    }
-    let mean_dev = (frequency.avg - cfg.nominal_frequency_hz).abs();
-    if mean_dev > cfg.frequency_deviation_hz {
-        flag(AlertStatus::Critical, format!("average frequency off nominal by {mean_dev:.3} Hz > {:.3} Hz", cfg.frequency_deviation_hz));
-    }
-    let ratio = overload_ratio(peak_load, generation_avg);
-    if ratio > cfg.overload_ratio {
-        flag(AlertStatus::Warning, format!("peak load {:.1} % of average generation > {:.0} %", ratio * 100.0, cfg.overload_ratio * 100.0));
-    }
-    if stability < cfg.stability_min {
-        flag(AlertStatus::Critical, format!("stability {stability:.3} < {:.2}", cfg.stability_min));
-    }
+    // The file's status is the worst priority among the alarms active in it.
+    let mut by_priority: Vec<(&AlertRule, &(Priority, u64))> = acc.file_alarms.iter().collect();
+    by_priority.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+    let status = by_priority.first().map_or(AlertStatus::Normal, |(_, (p, _))| p.status());
+    let status_reasons = by_priority
+        .iter()
+        .map(|(rule, (priority, n))| {
+            let text = rules.get(**rule).map_or("", |s| s.text);
+            format!("{rule} ({priority}): {n} alarm(s), {text}")
+        })
+        .collect();
     let renewable = acc.solar.sum + acc.wind.sum;
     LocationSummary {
         location: location.to_string(),
@@ -515,6 +578,10 @@ fn summarize(cfg: &AnalysisConfig, location: &str, acc: &LocationAcc) -> Locatio
         efficiency_score: efficiency_score(load.avg, generation_avg, power_factor_avg),
         load_factor: if load.max > 0.0 { load.avg / load.max } else { 0.0 },
         daily_peaks,
+        peak_load_to_avg_generation: {
+            let ratio = overload_ratio(peak_load, generation_avg);
+            if ratio.is_finite() { ratio } else { f64::MAX }
+        },
         alert_status: status,
         status_reasons,
         alerts: acc.alerts.clone(),
@@ -524,15 +591,22 @@ fn summarize(cfg: &AnalysisConfig, location: &str, acc: &LocationAcc) -> Locatio
 
 // ---------------------------------------------------------------- driving a whole file
 
-/// Where the analysis of one file sends what it produces while it reads.
+/// Where the analysis of one file sends what it produces while it reads, and where it
+/// gets each substation's stored alarm state from.
 pub trait AnalysisSink {
     /// A batch of closed hourly rollups.
     fn rollups(&mut self, batch: Vec<HourlyRollup>) -> anyhow::Result<()>;
     /// A row that was rejected (already counted in the report).
     fn rejected(&mut self, row: &RejectedRow) -> anyhow::Result<()>;
+    /// The newest stored alarm checkpoint of `location` strictly before `before`; none by
+    /// default (every file starts from normal: tests, one-off analyses).
+    fn checkpoint(&mut self, location: &str, before: DateTime<Utc>) -> anyhow::Result<Option<AlarmCheckpoint>> {
+        let _ = (location, before);
+        Ok(None)
+    }
 }
 
-/// Collects everything in memory (tests, small files).
+/// Collects everything in memory (tests, small files); no stored alarm state.
 #[derive(Debug, Default)]
 pub struct CollectSink {
     pub rollups: Vec<HourlyRollup>,
@@ -550,17 +624,20 @@ impl AnalysisSink for CollectSink {
     }
 }
 
-/// The result of [`analyze_stream`]: the report (forecasts not yet attached) and the
-/// recent hourly loads the forecast starts from.
+/// The result of [`analyze_stream`]: the report (forecasts not yet attached), every alarm
+/// episode active in the file, the alarm checkpoints, and the recent hourly loads the
+/// forecast starts from.
 #[derive(Debug, Clone)]
 pub struct StreamOutcome {
     pub report: FileReport,
+    pub alarms: Vec<Alert>,
+    pub checkpoints: Vec<AlarmCheckpoint>,
     pub recent_load: BTreeMap<String, Vec<(DateTime<Utc>, f64)>>,
 }
 
 /// Reads a whole file (CSV / JSON lines, gzip or not) and analyses it, streaming
 /// rollups and rejected rows into `sink`. A file that cannot be read at all is not an
-/// `Err`: the report says why (`file_error`). Only sink failures are errors.
+/// `Err`: the report says why (`file_error`). Only sink and store failures are errors.
 pub fn analyze_stream<R: Read>(
     input: R,
     source: &str,
@@ -575,6 +652,7 @@ pub fn analyze_stream<R: Read>(
         rows_rejected: 0,
         file_error: None,
         locations: Vec::new(),
+        file_alerts: Vec::new(),
         forecasts: Vec::new(),
         config: cfg.clone(),
     };
@@ -582,21 +660,29 @@ pub fn analyze_stream<R: Read>(
         Ok(stream) => stream,
         Err(e) => {
             report.file_error = Some(e.to_string());
-            return Ok(StreamOutcome { report, recent_load: BTreeMap::new() });
+            return Ok(StreamOutcome { report, alarms: Vec::new(), checkpoints: Vec::new(), recent_load: BTreeMap::new() });
         }
     };
     report.format = stream.format_name().to_string();
     let mut analyzer = Analyzer::new(cfg.clone());
+    let mut first_reading: Option<i64> = None;
     for row in stream.by_ref() {
         report.rows_read += 1;
         let rejected = match row {
-            Row::Ok(reading, line) => match analyzer.push(&reading) {
-                Ok(()) => {
-                    report.rows_accepted += 1;
-                    None
+            Row::Ok(reading, line) => {
+                let ts = reading.timestamp.timestamp();
+                first_reading = Some(first_reading.map_or(ts, |f| f.min(ts)));
+                match analyzer.push(&reading, sink) {
+                    Ok(()) => {
+                        report.rows_accepted += 1;
+                        None
+                    }
+                    Err(PushError::Rejected(reason)) => {
+                        Some(RejectedRow { line, field: "timestamp".into(), reason, raw: reading_as_csv(&reading) })
+                    }
+                    Err(PushError::Store(e)) => return Err(e),
                 }
-                Err(reason) => Some(RejectedRow { line, field: "timestamp".into(), reason, raw: reading_as_csv(&reading) }),
-            },
+            }
             Row::Rejected(row) => Some(row),
         };
         if let Some(row) = rejected {
@@ -610,20 +696,67 @@ pub fn analyze_stream<R: Read>(
     if let Some(fatal) = stream.fatal.take() {
         report.file_error = Some(format!("{source}: {fatal}; the rows before it were analysed"));
     }
-    let finished = analyzer.finish();
+    let rules = analyzer.rules.clone();
+    let finished = analyzer.finish(sink)?;
     if !finished.rollups.is_empty() {
         sink.rollups(finished.rollups)?;
     }
     report.locations = finished.summaries;
-    Ok(StreamOutcome { report, recent_load: finished.recent_load })
+    let mut alarms = finished.alarms;
+    if let Some(alert) = rejected_rows_alarm(cfg, &rules, &report, first_reading) {
+        report.file_alerts.push(alert.clone());
+        alarms.push(alert);
+    }
+    Ok(StreamOutcome { report, alarms, checkpoints: finished.checkpoints, recent_load: finished.recent_load })
 }
 
-/// A parsed reading back as a CSV row (the column order of the seed), so a row the
-/// engine rejects is kept in a form that can be fixed and uploaded again.
+/// The data-quality alarm of a file with too many rejected rows. Its identity is the file
+/// (as the location) and its first reading, so analysing the file again finds the same alarm.
+fn rejected_rows_alarm(cfg: &AnalysisConfig, rules: &RuleTable, report: &FileReport, first: Option<i64>) -> Option<Alert> {
+    let spec = rules.get(AlertRule::RejectedRows)?;
+    if report.rows_read == 0 {
+        return None;
+    }
+    let share = report.rows_rejected as f64 / report.rows_read as f64;
+    if !spec.violates(share) {
+        return None;
+    }
+    let at = first.unwrap_or(0);
+    let ep = Episode {
+        started: at,
+        activated: at,
+        last: at,
+        worst: share,
+        samples: report.rows_rejected,
+        priority: spec.priority_at(share),
+        chattering: false,
+        shelved_until: None,
+        silent: false,
+    };
+    let mut alert = make_alert(cfg, spec, &report.source, &ep, false);
+    alert.message = format!("{}: {}; see {}", report.source, spec.describe(share, cfg), crate::store::object_keys::rejected_key(&report.source));
+    Some(alert)
+}
+
+/// A parsed reading back as a CSV row in the seed's column order, at full precision, so a
+/// row the engine rejects is kept in a form that can be fixed and uploaded again.
 fn reading_as_csv(r: &Reading) -> String {
-    let mut out = Vec::new();
-    let _ = crate::generator::write_reading_row(crate::generator::OutputFormat::Csv, r.power_factor.is_some(), r, &mut out);
-    String::from_utf8_lossy(&out).trim_end().to_string()
+    let mut w = csv::WriterBuilder::new().has_headers(false).terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let pf = r.power_factor.map(|pf| pf.to_string()).unwrap_or_default();
+    let fields = [
+        crate::model::format_ts(r.timestamp),
+        r.location.clone(),
+        r.load_mw.to_string(),
+        r.generation_mw.to_string(),
+        r.voltage_kv.to_string(),
+        r.frequency_hz.to_string(),
+        r.solar_mw.to_string(),
+        r.wind_mw.to_string(),
+        pf,
+    ];
+    let _ = w.write_record(&fields);
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).trim_end().to_string()
 }
 
 /// Adds the 24 h forecast of every substation in the report, from its stored history
@@ -641,7 +774,7 @@ pub fn attach_forecasts(
         let history: Vec<(DateTime<Utc>, f64)> = by_hour.into_iter().collect();
         let from = to_utc(hour_start(summary.last_timestamp.timestamp()) + HOUR);
         forecasts.extend(
-            crate::forecast::forecast_next_24h(&history, from)
+            crate::analysis::forecast::forecast_next_24h(&history, from)
                 .into_iter()
                 .map(|(timestamp, load_mw)| ForecastPoint { location: summary.location.clone(), timestamp, load_mw }),
         );

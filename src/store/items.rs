@@ -16,13 +16,19 @@
 //! so they store the same items for the same input.
 
 use crate::backend::LogLevel;
-use crate::model::{format_ts, Alert, AlertStatus, FileReport, ForecastPoint, HourlyRollup, SubstationState};
+use crate::model::{format_ts, Alert, FileReport, ForecastPoint, HourlyRollup, Priority, SubstationState};
+use crate::store::notice::Announcement;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 
 pub const INDEX_PARTITION: &str = "#index";
 pub const FORECAST_PREFIX: &str = "F#";
 pub const ALERT_PREFIX: &str = "A#";
+/// Alarm checkpoints: `C#<as_of>` in the substation's partition.
+pub const CHECKPOINT_PREFIX: &str = "C#";
+/// Checkpoints older than this (before the newest) are pruned: files older than that
+/// start from normal when reprocessed.
+pub const CHECKPOINT_RETENTION_DAYS: i64 = 14;
 
 /// Days of stored rollups the forecast reads before a file's first hour (8 weeks:
 /// most of the forecast's measured gain over the baselines needs that much; docs/forecast.md).
@@ -38,6 +44,10 @@ pub fn forecast_sort_key(hour: DateTime<Utc>) -> String {
 
 pub fn alert_sort_key(a: &Alert) -> String {
     format!("{ALERT_PREFIX}{}#{}", a.rule, format_ts(a.started_at))
+}
+
+pub fn checkpoint_sort_key(as_of: DateTime<Utc>) -> String {
+    format!("{CHECKPOINT_PREFIX}{}", format_ts(as_of))
 }
 
 /// Keeps the newest hourly rollup of every substation while a file streams by.
@@ -86,10 +96,8 @@ pub fn history_windows(report: &FileReport) -> BTreeMap<String, (DateTime<Utc>, 
 /// Everything one analysed file writes besides the rollups (which stream out while it is read).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WritePlan {
-    /// The new forecast of each substation in the file (replaces the stored one).
+    /// The new forecast of each substation in the file (replaces the stored one if newer).
     pub forecasts: BTreeMap<String, Vec<ForecastPoint>>,
-    /// Alert episodes to upsert; those not stored before are notified.
-    pub alerts: Vec<Alert>,
     /// Index items, each written only if no newer state is stored.
     pub states: Vec<SubstationState>,
 }
@@ -103,7 +111,6 @@ pub fn plan_writes(report: &FileReport, latest: &LatestRollups, source_key: &str
     for p in &report.forecasts {
         forecasts.entry(p.location.clone()).or_default().push(p.clone());
     }
-    let alerts = report.alerts().cloned().collect();
     let states = report
         .locations
         .iter()
@@ -117,7 +124,7 @@ pub fn plan_writes(report: &FileReport, latest: &LatestRollups, source_key: &str
             })
         })
         .collect();
-    WritePlan { forecasts, alerts, states }
+    WritePlan { forecasts, states }
 }
 
 /// The log lines describing one processed object (same wording locally and on AWS).
@@ -125,7 +132,9 @@ pub fn outcome_log_lines(
     key: &str,
     report: &FileReport,
     rollups: u64,
+    announcement: &Announcement,
     new_alerts: &[Alert],
+    suppressed: &[Alert],
     took: std::time::Duration,
 ) -> Vec<(LogLevel, String)> {
     let mut lines = Vec::new();
@@ -146,32 +155,61 @@ pub fn outcome_log_lines(
     if report.rows_rejected > 0 {
         lines.push((
             LogLevel::Warn,
-            format!("{key}: {} row(s) rejected, see {}", report.rows_rejected, crate::keys::rejected_key(key)),
+            format!("{key}: {} row(s) rejected, see {}", report.rows_rejected, crate::store::object_keys::rejected_key(key)),
         ));
     }
-    for alert in new_alerts {
-        lines.push((alert_level(alert.severity), alert_log_message(alert)));
+    match announcement {
+        Announcement::Digest(d) => {
+            let per: Vec<String> = d
+                .counts
+                .iter()
+                .take(10)
+                .map(|(loc, rules)| format!("{loc} {}", rules.iter().map(|(r, n)| format!("{r}×{n}")).collect::<Vec<_>>().join(" ")))
+                .collect();
+            let more = d.counts.len().saturating_sub(10);
+            lines.push((
+                alert_level(d.highest_priority),
+                format!(
+                    "ALARM DIGEST {}{} new alarms, highest {}: {}{}",
+                    if d.flood { "(FLOOD) " } else { "" },
+                    d.alarms,
+                    d.highest_priority,
+                    per.join("; "),
+                    if more > 0 { format!("; and {more} more substation(s)") } else { String::new() }
+                ),
+            ));
+        }
+        Announcement::Each(_) => {
+            for alert in new_alerts.iter().filter(|a| !suppressed.contains(a)) {
+                lines.push((alert_level(alert.priority), alert_log_message(alert)));
+            }
+        }
+        Announcement::None => {}
+    }
+    for alert in suppressed {
+        lines.push((LogLevel::Info, format!("suppressed (shelved or out of service): {}", alert_log_message(alert))));
     }
     lines
 }
 
-pub fn alert_level(severity: AlertStatus) -> LogLevel {
-    match severity {
-        AlertStatus::Critical => LogLevel::Error,
-        AlertStatus::Warning => LogLevel::Warn,
-        AlertStatus::Normal => LogLevel::Info,
+pub fn alert_level(priority: Priority) -> LogLevel {
+    match priority {
+        Priority::Critical | Priority::High => LogLevel::Error,
+        Priority::Medium => LogLevel::Warn,
+        Priority::Low => LogLevel::Info,
     }
 }
 
 pub fn alert_log_message(alert: &Alert) -> String {
-    format!("ALERT {} {}: {}", alert.severity.as_str().to_uppercase(), alert.rule, alert.message)
+    let chatter = if alert.chattering { " (chattering, shelved)" } else { "" };
+    format!("ALARM {} {}{chatter}: {}", alert.priority.as_str().to_uppercase(), alert.rule, alert.message)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::AnalysisConfig;
-    use crate::engine::{analyze_stream, attach_forecasts, CollectSink};
+    use crate::analysis::engine::{analyze_stream, attach_forecasts, CollectSink};
 
     #[test]
     fn sort_keys_keep_kinds_apart() {
@@ -198,8 +236,16 @@ mod tests {
         let plan = plan_writes(&outcome.report, &latest, "raw/x.csv", Utc::now());
         assert_eq!(plan.states.len(), 2);
         assert_eq!(plan.forecasts.len(), 2);
-        assert!(plan.alerts.iter().any(|a| a.location == "b"), "{:?}", plan.alerts);
-        let lines = outcome_log_lines("raw/x.csv", &outcome.report, 2, &plan.alerts, std::time::Duration::ZERO);
-        assert!(lines.iter().any(|(l, m)| *l == LogLevel::Error && m.starts_with("ALERT CRITICAL")), "{lines:?}");
+        assert!(outcome.alarms.iter().any(|a| a.location == "b"), "{:?}", outcome.alarms);
+        let lines = outcome_log_lines(
+            "raw/x.csv",
+            &outcome.report,
+            2,
+            &Announcement::Each(outcome.alarms.len()),
+            &outcome.alarms,
+            &[],
+            std::time::Duration::ZERO,
+        );
+        assert!(lines.iter().any(|(l, m)| *l == LogLevel::Error && m.starts_with("ALARM HIGH undervoltage")), "{lines:?}");
     }
 }

@@ -19,16 +19,18 @@
 //! `tests/aws_pipeline.rs` (`poll_cost_*`) for 10 and 200 substations.
 
 use super::event::EventResponse;
-use super::table::Table;
+use super::dynamo_table::DynamoTable;
 use super::error_text;
-use crate::backend::{BackendError, BackendResult, GridStore};
+use crate::backend::GridStore;
+use crate::store::operator::{OperatorAction, OperatorState};
+use crate::store::{ResultsTable, StoreError, StoreResult};
 use crate::model::{Alert, ForecastPoint, HourlyRollup, SubstationState};
 use anyhow::{anyhow, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// Where the store reads and what it may do.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AwsStoreOptions {
     pub table: String,
     /// The Lambda to invoke for reprocessing (None: reprocess is unavailable).
@@ -39,10 +41,25 @@ pub struct AwsStoreOptions {
     pub read_only: bool,
     /// Shown in the title bar, e.g. the region or endpoint.
     pub label: String,
+    /// The longest an operator may shelve an alarm (`[alarms] max_shelve_minutes`).
+    pub max_shelve_minutes: f64,
+}
+
+impl Default for AwsStoreOptions {
+    fn default() -> Self {
+        Self {
+            table: String::new(),
+            function: None,
+            bucket: None,
+            read_only: false,
+            label: String::new(),
+            max_shelve_minutes: crate::config::AlarmConfig::default().max_shelve_minutes,
+        }
+    }
 }
 
 pub struct AwsStore {
-    table: Table,
+    table: DynamoTable,
     lambda: aws_sdk_lambda::Client,
     opts: AwsStoreOptions,
 }
@@ -68,10 +85,10 @@ impl AwsStore {
     }
 
     pub fn from_clients(dynamodb: aws_sdk_dynamodb::Client, lambda: aws_sdk_lambda::Client, opts: AwsStoreOptions) -> Self {
-        Self { table: Table::new(dynamodb, opts.table.clone()), lambda, opts }
+        Self { table: DynamoTable::new(dynamodb, opts.table.clone()), lambda, opts }
     }
 
-    pub fn table(&self) -> &Table {
+    pub fn table(&self) -> &DynamoTable {
         &self.table
     }
 
@@ -139,27 +156,33 @@ pub fn function_error_message(body: &[u8]) -> Option<String> {
     })
 }
 
-fn be(e: anyhow::Error) -> BackendError {
-    BackendError::new(format!("{e:#}"))
+fn be(e: anyhow::Error) -> StoreError {
+    StoreError::other(format!("{e:#}"))
 }
 
 #[async_trait]
 impl GridStore for AwsStore {
-    async fn substations(&self) -> BackendResult<Vec<SubstationState>> {
-        Ok(self.table.substations().await.map_err(be)?.into_iter().map(|(s, _)| s).collect())
+    async fn substations(&self) -> StoreResult<Vec<SubstationState>> {
+        ResultsTable::substations(&self.table).await
     }
-    async fn rollups(&self, location: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> BackendResult<Vec<HourlyRollup>> {
-        self.table.rollups(location, from, to).await.map_err(be)
+    async fn rollups(&self, location: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<HourlyRollup>> {
+        ResultsTable::rollups(&self.table, location, from, to).await
     }
-    async fn forecast(&self, location: &str) -> BackendResult<Vec<ForecastPoint>> {
-        self.table.forecast(location).await.map_err(be)
+    async fn forecast(&self, location: &str) -> StoreResult<Vec<ForecastPoint>> {
+        ResultsTable::forecast(&self.table, location).await
     }
-    async fn alerts(&self, since: DateTime<Utc>) -> BackendResult<Vec<Alert>> {
-        self.table.alerts(since).await.map_err(be)
+    async fn alerts(&self, since: DateTime<Utc>) -> StoreResult<Vec<Alert>> {
+        ResultsTable::alerts(&self.table, since).await
     }
-    async fn reprocess(&self, location: &str) -> BackendResult<String> {
+    async fn operator_states(&self) -> StoreResult<Vec<OperatorState>> {
+        self.table.operator_states().await
+    }
+    async fn operator_action(&self, action: &OperatorAction) -> StoreResult<OperatorState> {
+        crate::backend::checked_operator_action(&self.table, self.opts.read_only, self.opts.max_shelve_minutes, action).await
+    }
+    async fn reprocess(&self, location: &str) -> StoreResult<String> {
         if self.opts.read_only {
-            return Err(BackendError::new("read-only mode: reprocessing is disabled"));
+            return Err(StoreError::ReadOnly("read-only mode: reprocessing is disabled".into()));
         }
         let (bucket, key) = self.latest_source(location).await.map_err(be)?;
         let response = self.invoke(&bucket, &[&key]).await.map_err(be)?;

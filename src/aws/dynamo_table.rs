@@ -13,8 +13,12 @@
 
 use super::attrs::{self, Item, PK, SK, STATUS_INDEX, STATUS_KEY, STATUS_TS};
 use super::error_text;
-use crate::items;
+use crate::analysis::alarms::AlarmCheckpoint;
 use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
+use crate::store::items;
+use crate::store::operator::{OperatorAction, OperatorState, OPERATOR_PARTITION};
+use crate::store::{ResultsTable, StoreError, StoreResult};
+use async_trait::async_trait;
 use anyhow::{anyhow, Context, Result};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
@@ -37,7 +41,7 @@ pub fn av(v: impl Into<String>) -> AttributeValue {
 }
 
 #[derive(Clone, Debug)]
-pub struct Table {
+pub struct DynamoTable {
     client: Client,
     name: String,
 }
@@ -54,7 +58,7 @@ fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(err:
     err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
-impl Table {
+impl DynamoTable {
     pub fn new(client: Client, name: impl Into<String>) -> Self {
         Self { client, name: name.into() }
     }
@@ -239,7 +243,7 @@ impl Table {
 
     /// Replaces the stored forecast of one substation: writes the new hours and deletes
     /// stored hours that are not in it.
-    pub async fn replace_forecast(&self, location: &str, points: &[ForecastPoint]) -> Result<()> {
+    pub async fn replace_forecast(&self, location: &str, points: &[ForecastPoint]) -> Result<bool> {
         let query = self
             .query_sk()
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :f)")
@@ -248,6 +252,13 @@ impl Table {
             .projection_expression("#pk, #sk");
         let stored = self.query_all(query).await?;
         let keep: BTreeSet<String> = points.iter().map(|p| items::forecast_sort_key(p.timestamp)).collect();
+        let stored_first = stored.iter().filter_map(|k| k.get(SK).and_then(|v| v.as_s().ok())).min();
+        if let (Some(stored), Some(new)) = (stored_first, keep.first())
+            && stored > new
+        {
+            // A newer forecast is stored: forecasts only move forward.
+            return Ok(false);
+        }
         let stale: Vec<Item> = stored
             .into_iter()
             .filter(|k| k.get(SK).and_then(|v| v.as_s().ok()).is_some_and(|sk| !keep.contains(sk)))
@@ -256,7 +267,7 @@ impl Table {
         if !stale.is_empty() {
             self.batch_delete(stale).await?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Alert episodes that ended at or after `since`, newest first: one Query (paged) on
@@ -390,27 +401,6 @@ impl Table {
         Ok(if claim_at.is_some() { !old.contains_key("notified_at") } else { old.is_empty() })
     }
 
-    /// Claims the notification of an alert that is already stored: true for exactly one caller.
-    pub async fn claim_notification(&self, alert: &Alert, at: DateTime<Utc>) -> Result<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.name)
-            .set_key(Some(attrs::alert_key(alert)))
-            .update_expression("SET #n = :now")
-            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#n)")
-            .expression_attribute_names("#n", "notified_at")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":now", av(format_ts(at)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(anyhow!("cannot mark alert {} as notified: {}", alert.id(), error_text(&e))),
-        }
-    }
-
     /// Gives a claim back after the notification failed, so a retry notifies.
     pub async fn release_notification(&self, alert: &Alert, at: DateTime<Utc>) -> Result<()> {
         let result = self
@@ -470,4 +460,113 @@ async fn write_chunk(client: &Client, table: &str, chunk: Vec<WriteRequest>) -> 
     Err(anyhow!(
         "BatchWriteItem on table {table}: items still unprocessed after {MAX_UNPROCESSED_ROUNDS} retries (throughput exceeded?)"
     ))
+}
+
+
+/// Sorts an SDK failure (as text, with its service code) by what the caller can do.
+fn classify(e: anyhow::Error) -> StoreError {
+    let text = format!("{e:#}");
+    let has = |code: &str| text.contains(code);
+    if has("ThrottlingException") || has("ProvisionedThroughputExceeded") || has("RequestLimitExceeded") || has("SlowDown") {
+        StoreError::Throttled(text)
+    } else if has("ResourceNotFoundException") || has("NoSuchKey") || has("NoSuchBucket") {
+        StoreError::NotFound(text)
+    } else if has("AccessDenied") || has("UnauthorizedOperation") {
+        StoreError::ReadOnly(text)
+    } else if has("ValidationException") || has("cannot read item") || has("attribute") && has("item") {
+        StoreError::Invalid(text)
+    } else {
+        StoreError::Transient(text)
+    }
+}
+
+/// Seconds-since-epoch after which DynamoDB's TTL may delete an alarm checkpoint.
+fn checkpoint_expiry(c: &AlarmCheckpoint) -> AttributeValue {
+    let at = c.as_of + Duration::days(items::CHECKPOINT_RETENTION_DAYS);
+    AttributeValue::N(at.timestamp().max(0).to_string())
+}
+
+#[async_trait]
+impl ResultsTable for DynamoTable {
+    async fn put_rollups(&self, rollups: Vec<HourlyRollup>) -> StoreResult<u64> {
+        self.batch_put(rollups.iter().map(attrs::rollup_item).collect()).await.map_err(classify)
+    }
+    async fn replace_forecast(&self, location: &str, points: Vec<ForecastPoint>) -> StoreResult<bool> {
+        DynamoTable::replace_forecast(self, location, &points).await.map_err(classify)
+    }
+    async fn put_state_if_newer(&self, state: &SubstationState, bucket: &str) -> StoreResult<bool> {
+        DynamoTable::put_state_if_newer(self, state, bucket).await.map_err(classify)
+    }
+    async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>) -> StoreResult<bool> {
+        DynamoTable::upsert_alert(self, alert, claim_at).await.map_err(classify)
+    }
+    async fn release_notification(&self, alert: &Alert, at: DateTime<Utc>) -> StoreResult<()> {
+        DynamoTable::release_notification(self, alert, at).await.map_err(classify)
+    }
+    async fn put_alarm_checkpoints(&self, checkpoints: Vec<AlarmCheckpoint>) -> StoreResult<()> {
+        let items = checkpoints
+            .iter()
+            .map(|c| {
+                let mut item = attrs::json_item(&c.location, &items::checkpoint_sort_key(c.as_of), "checkpoint", c);
+                item.insert(attrs::TTL_ATTRIBUTE.into(), checkpoint_expiry(c));
+                item
+            })
+            .collect();
+        self.batch_put(items).await.map(|_| ()).map_err(classify)
+    }
+    async fn load_history(&self, location: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<(DateTime<Utc>, f64)>> {
+        DynamoTable::load_history(self, location, from, to).await.map_err(classify)
+    }
+    async fn alarm_checkpoint(&self, location: &str, before: DateTime<Utc>) -> StoreResult<Option<AlarmCheckpoint>> {
+        let last = items::checkpoint_sort_key(before - Duration::seconds(1));
+        let query = self.range_query(location, items::CHECKPOINT_PREFIX, &last).scan_index_forward(false).limit(1);
+        let page = query
+            .send()
+            .await
+            .map_err(|e| classify(anyhow!("query on table {} failed: {}", self.name, error_text(&e))))?;
+        page.items.unwrap_or_default().first().map(attrs::json_from_item).transpose().map_err(|e| StoreError::Invalid(e.to_string()))
+    }
+    async fn substations(&self) -> StoreResult<Vec<SubstationState>> {
+        Ok(DynamoTable::substations(self).await.map_err(classify)?.into_iter().map(|(s, _)| s).collect())
+    }
+    async fn rollups(&self, location: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<HourlyRollup>> {
+        DynamoTable::rollups(self, location, from, to).await.map_err(classify)
+    }
+    async fn forecast(&self, location: &str) -> StoreResult<Vec<ForecastPoint>> {
+        DynamoTable::forecast(self, location).await.map_err(classify)
+    }
+    async fn alerts(&self, since: DateTime<Utc>) -> StoreResult<Vec<Alert>> {
+        DynamoTable::alerts(self, since).await.map_err(classify)
+    }
+    async fn operator_states(&self) -> StoreResult<Vec<OperatorState>> {
+        let query = self.query().key_condition_expression("#pk = :pk").expression_attribute_values(":pk", av(OPERATOR_PARTITION));
+        let items = self.query_all(query).await.map_err(classify)?;
+        items.iter().map(attrs::json_from_item).collect::<Result<_, _>>().map_err(|e| StoreError::Invalid(e.to_string()))
+    }
+    async fn apply_operator_action(&self, action: &OperatorAction) -> StoreResult<OperatorState> {
+        let sort_key = OperatorState::sort_key(&action.location, action.rule);
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key(PK, av(OPERATOR_PARTITION))
+            .key(SK, av(sort_key.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify(anyhow!("cannot read the operator state {sort_key:?}: {}", error_text(&e))))?;
+        let old: OperatorState = match got.item {
+            Some(item) => attrs::json_from_item(&item).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            None => OperatorState::default(),
+        };
+        let new = old.apply(action);
+        self.client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(attrs::json_item(OPERATOR_PARTITION, &sort_key, "operator", &new)))
+            .send()
+            .await
+            .map_err(|e| classify(anyhow!("cannot store the operator state {sort_key:?}: {}", error_text(&e))))?;
+        Ok(new)
+    }
 }

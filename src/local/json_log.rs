@@ -1,7 +1,7 @@
 //! The local log group: one JSON object per line, appended by the pipeline and
 //! followed by the dashboard from a byte offset (like CloudWatch's `nextToken`).
 
-use crate::backend::{BackendError, BackendResult, LogLevel, LogLine, LogSource};
+use crate::backend::{LogLevel, LogLine, LogSource};
 use async_trait::async_trait;
 use chrono::Utc;
 use std::fs::{File, OpenOptions};
@@ -122,8 +122,8 @@ fn parse_line(bytes: &[u8]) -> LogLine {
 
 #[async_trait]
 impl LogSource for LogTail {
-    async fn poll(&mut self) -> BackendResult<Vec<LogLine>> {
-        self.read_new().map_err(|e| BackendError::new(format!("cannot read log {}: {e}", self.path.display())))
+    async fn poll(&mut self) -> crate::store::StoreResult<Vec<LogLine>> {
+        self.read_new().map_err(|e| crate::store::StoreError::other(format!("cannot read log {}: {e}", self.path.display())))
     }
 }
 

@@ -1,7 +1,7 @@
 //! A folder that behaves like an S3 bucket: keys map to files below it, writes are
 //! atomic (temp file + rename), and no key can point outside it.
 
-use crate::keys::{validate_key, KeyError};
+use crate::store::object_keys::{validate_key, KeyError};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -77,7 +77,7 @@ impl FolderBucket {
 
     /// Removes a derived object (results/rejected); raw data is never removed by gridwatch.
     pub fn remove_derived(&self, key: &str) -> anyhow::Result<()> {
-        anyhow::ensure!(!key.starts_with(crate::keys::RAW_PREFIX), "refusing to delete raw data {key}");
+        anyhow::ensure!(!key.starts_with(crate::store::object_keys::RAW_PREFIX), "refusing to delete raw data {key}");
         match fs::remove_file(self.path(key)?) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),

@@ -43,6 +43,11 @@ pub struct GeneratorConfig {
     pub anomalies_per_week: f64,
     /// Fill `power_factor` (the optional ninth column).
     pub include_power_factor: bool,
+    /// Values that hover near the alarm limits without breaking them for long: load /
+    /// generation around 0.94 with a ±2 % spread (independent per reading), voltage
+    /// within ±0.06 kV of 13.56 (odd substations) or 14.04 kV (even ones), so single
+    /// readings touch 13.5 / 14.1. The noise alarm management must not turn into alarms.
+    pub marginal: bool,
 }
 
 impl Default for GeneratorConfig {
@@ -55,6 +60,7 @@ impl Default for GeneratorConfig {
             seed: 42,
             anomalies_per_week: DEFAULT_ANOMALIES_PER_WEEK,
             include_power_factor: false,
+            marginal: false,
         }
     }
 }
@@ -114,6 +120,17 @@ pub enum AnomalyKind {
 }
 
 impl AnomalyKind {
+    /// The alarm rule this anomaly breaks.
+    pub fn rule(self) -> crate::model::AlertRule {
+        use crate::model::AlertRule;
+        match self {
+            AnomalyKind::VoltageSag => AlertRule::Undervoltage,
+            AnomalyKind::Overvoltage => AlertRule::Overvoltage,
+            AnomalyKind::FrequencyExcursion => AlertRule::FrequencyDeviation,
+            AnomalyKind::Overload => AlertRule::Overload,
+        }
+    }
+
     pub const ALL: [AnomalyKind; 4] =
         [AnomalyKind::VoltageSag, AnomalyKind::Overvoltage, AnomalyKind::FrequencyExcursion, AnomalyKind::Overload];
 
@@ -185,6 +202,8 @@ mod stream {
     pub const PF_WHITE: u64 = 16;
     pub const ANOMALY: u64 = 17;
     pub const ANOMALY_WHITE: u64 = 18;
+    pub const MARGINAL_RATIO: u64 = 19;
+    pub const MARGINAL_VOLT: u64 = 20;
 }
 
 fn splitmix64(x: u64) -> u64 {
@@ -434,6 +453,9 @@ impl Generator {
             wind: self.wind(substation, &p, &c),
             power_factor: self.power_factor(substation, &p, &c, smooth_load),
         };
+        if self.cfg.marginal {
+            self.make_marginal(&mut r, substation, &c);
+        }
         if let Some(ep) = self.episode_at(substation, ts) {
             self.apply_anomaly(&mut r, &ep, substation, &c);
         }
@@ -549,6 +571,16 @@ impl Generator {
             + 0.01 * self.noise(sub, stream::PF_SLOW, c.minutes, 180.0)
             + 0.003 * signed(self.h(sub, stream::PF_WHITE, c.secs as u64));
         pf.clamp(0.90, 0.99)
+    }
+
+    /// The marginal mode (see [`GeneratorConfig::marginal`]).
+    fn make_marginal(&self, r: &mut Values, sub: usize, c: &Clock) {
+        let ratio = 0.94 * (1.0 + 0.02 * signed(self.h(sub, stream::MARGINAL_RATIO, c.secs as u64)));
+        r.generation = r.load / ratio;
+        let center = if sub % 2 == 0 { 13.56 } else { 14.04 };
+        r.voltage = center
+            + 0.03 * self.noise(sub, stream::VOLT_SLOW, c.minutes, 60.0)
+            + 0.03 * signed(self.h(sub, stream::MARGINAL_VOLT, c.secs as u64));
     }
 
     // --- anomalies --------------------------------------------------------
@@ -676,7 +708,7 @@ impl Values {
 
 /// File format of generated data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OutputFormat {
+pub enum DataFormat {
     /// Comma-separated with a header row (the seed's format).
     #[default]
     Csv,
@@ -684,22 +716,22 @@ pub enum OutputFormat {
     JsonLines,
 }
 
-impl OutputFormat {
+impl DataFormat {
     /// File extension without the dot: `csv` or `jsonl`.
     pub fn extension(self) -> &'static str {
         match self {
-            OutputFormat::Csv => "csv",
-            OutputFormat::JsonLines => "jsonl",
+            DataFormat::Csv => "csv",
+            DataFormat::JsonLines => "jsonl",
         }
     }
 }
 
-impl FromStr for OutputFormat {
+impl FromStr for DataFormat {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "csv" => Ok(OutputFormat::Csv),
-            "jsonl" | "json-lines" | "jsonlines" | "ndjson" => Ok(OutputFormat::JsonLines),
+            "csv" => Ok(DataFormat::Csv),
+            "jsonl" | "json-lines" | "jsonlines" | "ndjson" => Ok(DataFormat::JsonLines),
             other => Err(format!("unknown format {other:?} (expected csv or jsonl)")),
         }
     }
@@ -711,10 +743,10 @@ pub fn csv_header(include_power_factor: bool) -> &'static str {
 }
 
 /// Writes the header line of `format` (nothing for JSON lines).
-pub fn write_header<W: Write + ?Sized>(format: OutputFormat, include_power_factor: bool, w: &mut W) -> io::Result<()> {
+pub fn write_header<W: Write + ?Sized>(format: DataFormat, include_power_factor: bool, w: &mut W) -> io::Result<()> {
     match format {
-        OutputFormat::Csv => writeln!(w, "{}", csv_header(include_power_factor)),
-        OutputFormat::JsonLines => Ok(()),
+        DataFormat::Csv => writeln!(w, "{}", csv_header(include_power_factor)),
+        DataFormat::JsonLines => Ok(()),
     }
 }
 
@@ -723,20 +755,20 @@ pub fn write_header<W: Write + ?Sized>(format: OutputFormat, include_power_facto
 /// Numbers use fixed decimals (MW 2, kV/Hz/power factor 3). A missing power factor is an
 /// empty CSV field / an absent JSON field.
 pub fn write_reading_row<W: Write + ?Sized>(
-    format: OutputFormat,
+    format: DataFormat,
     include_power_factor: bool,
     r: &Reading,
     w: &mut W,
 ) -> io::Result<()> {
     match format {
-        OutputFormat::Csv => write_csv_row(include_power_factor, r, w),
-        OutputFormat::JsonLines => write_json_row(include_power_factor, r, w),
+        DataFormat::Csv => write_csv_row(include_power_factor, r, w),
+        DataFormat::JsonLines => write_json_row(include_power_factor, r, w),
     }
 }
 
 /// Writes a header and every reading; returns the number of readings written.
 pub fn write_readings<W: Write>(
-    format: OutputFormat,
+    format: DataFormat,
     include_power_factor: bool,
     readings: impl IntoIterator<Item = Reading>,
     w: W,
@@ -918,13 +950,13 @@ mod tests {
             power_factor: None,
         };
         let mut out = Vec::new();
-        write_reading_row(OutputFormat::JsonLines, true, &r, &mut out).unwrap();
+        write_reading_row(DataFormat::JsonLines, true, &r, &mut out).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["location"], "a \"b\", c");
         assert!(v["load_mw"].is_null());
         assert!(v.get("power_factor").is_none());
         let mut out = Vec::new();
-        write_reading_row(OutputFormat::Csv, true, &r, &mut out).unwrap();
+        write_reading_row(DataFormat::Csv, true, &r, &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "2025-01-14T00:00:00Z,\"a \"\"b\"\", c\",NaN,1.00,13.800,60.000,0.00,0.00,\n"

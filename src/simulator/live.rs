@@ -7,8 +7,8 @@
 //! by (substation, hour), re-analysis overwrites instead of duplicating.
 
 use crate::backend::Clock;
-use crate::generator::{self, Generator, GeneratorConfig, OutputFormat};
-use crate::pipeline::LocalBackend;
+use crate::simulator::generator::{self, Generator, GeneratorConfig, DataFormat};
+use crate::local::backend::LocalBackend;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::sync::Arc;
 
@@ -81,7 +81,7 @@ impl Simulator {
             let key = format!("raw/sim/grid_data_{}.csv", day.format("%Y-%m-%d"));
             let readings = self.readings_between(day, day_end);
             self.backend.bucket().put_with(&key, |w| {
-                generator::write_readings(OutputFormat::Csv, true, readings, w)?;
+                generator::write_readings(DataFormat::Csv, true, readings, w)?;
                 Ok(())
             })?;
             self.backend.process_key(&key)?;
@@ -101,17 +101,17 @@ impl Simulator {
     }
 
     /// Appends one interval of readings (every substation) and re-analyses the hour file.
-    pub fn emit(&self, ts: DateTime<Utc>) -> anyhow::Result<()> {
+    pub async fn emit(&self, ts: DateTime<Utc>) -> anyhow::Result<()> {
         let key = Self::hour_key(ts);
         let mut bytes = Vec::new();
         if !self.backend.bucket().exists(&key) {
-            generator::write_header(OutputFormat::Csv, true, &mut bytes)?;
+            generator::write_header(DataFormat::Csv, true, &mut bytes)?;
         }
         for r in self.generator.readings_at(ts) {
-            generator::write_reading_row(OutputFormat::Csv, true, &r, &mut bytes)?;
+            generator::write_reading_row(DataFormat::Csv, true, &r, &mut bytes)?;
         }
         self.backend.bucket().append(&key, &bytes)?;
-        self.backend.process_key(&key)?;
+        self.backend.process(&key).await?;
         Ok(())
     }
 
@@ -120,13 +120,8 @@ impl Simulator {
         let mut next = start;
         loop {
             while clock.now() >= next {
-                let this = Arc::clone(&self);
-                let ts = next;
-                let result = tokio::task::spawn_blocking(move || this.emit(ts)).await;
-                match result {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => self.backend.log().error(format!("simulator: {e:#}")),
-                    Err(e) => self.backend.log().error(format!("simulator task failed: {e}")),
+                if let Err(e) = self.emit(next).await {
+                    self.backend.log().error(format!("simulator: {e:#}"));
                 }
                 next += self.interval;
             }

@@ -31,7 +31,7 @@
 //! The local pipeline and the Lambda both call [`PartitionWriter`] with the rollups of one
 //! raw object while it streams, then store what [`PartitionWriter::finish`] returns.
 
-use crate::keys;
+use crate::store::object_keys;
 use crate::model::HourlyRollup;
 use chrono::{DateTime, NaiveDate, Utc};
 use flate2::write::GzEncoder;
@@ -105,10 +105,10 @@ pub fn encode_segment(s: &str) -> String {
 /// The part of the object name that identifies the raw object: `raw/a/b/grid.csv.gz` →
 /// `a%2Fb%2Fgrid` (its path under `raw/` without data extensions, as one segment).
 pub fn source_name(raw_key: &str) -> String {
-    let rel = raw_key.strip_prefix(keys::RAW_PREFIX).unwrap_or(raw_key);
+    let rel = raw_key.strip_prefix(object_keys::RAW_PREFIX).unwrap_or(raw_key);
     let rel = match rel.rsplit_once('/') {
-        Some((dir, _)) => format!("{dir}/{}", keys::stem(rel)),
-        None => keys::stem(rel).to_string(),
+        Some((dir, _)) => format!("{dir}/{}", object_keys::stem(rel)),
+        None => object_keys::stem(rel).to_string(),
     };
     encode_segment(&rel)
 }
@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(encode_segment(""), "-");
         for name in ["raw/..", "raw/../../etc", "raw/a\u{0}b", "raw/x\\y", "raw/C:", "raw/_x.csv", "raw/a/b/c.csv"] {
             let key = partition_key(name, NaiveDate::from_ymd_opt(2025, 1, 14).unwrap());
-            keys::validate_key(&key).unwrap();
+            object_keys::validate_key(&key).unwrap();
             assert!(key.starts_with("results/hourly/day=2025-01-14/"), "{key}");
             assert_eq!(key.matches('/').count(), 3, "{key}");
         }

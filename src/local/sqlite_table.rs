@@ -10,10 +10,11 @@
 //! Writes are upserts on the key, so analysing the same file twice leaves the same rows.
 //! The seed's attributes are real columns so `gridwatch sql` can query them.
 
+use crate::analysis::alarms::AlarmCheckpoint;
 use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
+use crate::store::items::{alert_sort_key, checkpoint_sort_key, CHECKPOINT_PREFIX, CHECKPOINT_RETENTION_DAYS, INDEX_PARTITION};
+use crate::store::operator::{OperatorAction, OperatorState, OPERATOR_PARTITION};
 use chrono::{DateTime, Utc};
-/// The key design is shared with DynamoDB (see [`crate::items`]).
-pub use crate::items::{alert_sort_key, ALERT_PREFIX, FORECAST_PREFIX, INDEX_PARTITION};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
@@ -44,7 +45,7 @@ CREATE VIEW IF NOT EXISTS hourly AS
     FROM grid_analysis WHERE kind = 'rollup';
 ";
 
-pub struct SqliteStore {
+pub struct SqliteTable {
     conn: Connection,
 }
 
@@ -52,7 +53,7 @@ fn db_err(context: &str) -> impl Fn(rusqlite::Error) -> anyhow::Error + '_ {
     move |e| anyhow::anyhow!("{context}: {e}")
 }
 
-impl SqliteStore {
+impl SqliteTable {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let conn = Connection::open(path).map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", path.display()))?;
         Self::init(conn)
@@ -70,6 +71,14 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -16384)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA).map_err(db_err("cannot create the schema"))?;
+        // Databases made before alarm notifications were claimed lack this column.
+        let has_claim: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('grid_analysis') WHERE name = 'notified_at'")?
+            .exists([])?;
+        if !has_claim {
+            conn.execute_batch("ALTER TABLE grid_analysis ADD COLUMN notified_at TEXT")
+                .map_err(db_err("cannot add the notified_at column"))?;
+        }
         Ok(Self { conn })
     }
 
@@ -78,7 +87,7 @@ impl SqliteStore {
     }
 
     /// Upserts rollups in one transaction.
-    pub fn put_rollups(&mut self, rollups: &[HourlyRollup]) -> anyhow::Result<()> {
+    pub fn put_rollups(&mut self, rollups: &[HourlyRollup]) -> anyhow::Result<u64> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
@@ -104,7 +113,7 @@ impl SqliteStore {
             }
         }
         tx.commit().map_err(db_err("cannot store rollups"))?;
-        Ok(())
+        Ok(rollups.len() as u64)
     }
 
     /// Rollups of one substation with `from <= timestamp < to`, oldest first.
@@ -157,9 +166,21 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Replaces the stored forecast of one substation.
-    pub fn put_forecast(&mut self, location: &str, points: &[ForecastPoint]) -> anyhow::Result<()> {
+    /// Replaces the stored forecast of one substation unless the stored one starts later
+    /// (forecasts only move forward). Returns whether it was written.
+    pub fn put_forecast(&mut self, location: &str, points: &[ForecastPoint]) -> anyhow::Result<bool> {
         let tx = self.conn.transaction()?;
+        let stored_first: Option<String> = tx.query_row(
+            "SELECT min(timestamp) FROM grid_analysis WHERE location = ?1 AND kind = 'forecast'",
+            params![location],
+            |row| row.get(0),
+        )?;
+        let new_first = points.iter().map(|p| crate::store::items::forecast_sort_key(p.timestamp)).min();
+        if let (Some(stored), Some(new)) = (&stored_first, &new_first)
+            && stored > new
+        {
+            return Ok(false);
+        }
         tx.execute(
             "DELETE FROM grid_analysis WHERE location = ?1 AND kind = 'forecast'",
             params![location],
@@ -172,14 +193,14 @@ impl SqliteStore {
             for p in points {
                 stmt.execute(params![
                     p.location,
-                    crate::items::forecast_sort_key(p.timestamp),
+                    crate::store::items::forecast_sort_key(p.timestamp),
                     p.load_mw,
                     serde_json::to_string(p)?
                 ])?;
             }
         }
         tx.commit().map_err(db_err("cannot store the forecast"))?;
-        Ok(())
+        Ok(true)
     }
 
     pub fn forecast(&self, location: &str) -> anyhow::Result<Vec<ForecastPoint>> {
@@ -190,32 +211,100 @@ impl SqliteStore {
         rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
     }
 
-    /// Upserts alert episodes; returns those that were not stored before (the ones to notify).
-    pub fn put_alerts(&mut self, alerts: &[Alert]) -> anyhow::Result<Vec<Alert>> {
+    /// Upserts an alarm episode. With `claim_at`, also claims its notification: returns
+    /// true when this call set `notified_at` (nobody had). Without it, returns whether the
+    /// episode is new.
+    pub fn upsert_alert(&mut self, a: &Alert, claim_at: Option<DateTime<Utc>>) -> anyhow::Result<bool> {
         let tx = self.conn.transaction()?;
-        let mut new = Vec::new();
-        {
-            let mut exists = tx.prepare_cached("SELECT 1 FROM grid_analysis WHERE location = ?1 AND timestamp = ?2")?;
-            let mut upsert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO grid_analysis (location, timestamp, kind, alert_status, ended_at, item)
-                 VALUES (?1, ?2, 'alert', ?3, ?4, ?5)",
+        let sort_key = alert_sort_key(a);
+        let old: Option<Option<String>> = tx
+            .query_row(
+                "SELECT notified_at FROM grid_analysis WHERE location = ?1 AND timestamp = ?2",
+                params![a.location, sort_key],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let notified = old.clone().flatten().or(claim_at.map(format_ts));
+        tx.execute(
+            "INSERT OR REPLACE INTO grid_analysis (location, timestamp, kind, alert_status, ended_at, notified_at, item)
+             VALUES (?1, ?2, 'alert', ?3, ?4, ?5, ?6)",
+            params![a.location, sort_key, a.status().as_str(), format_ts(a.ended_at), notified, serde_json::to_string(a)?],
+        )?;
+        tx.commit().map_err(db_err("cannot store an alarm"))?;
+        Ok(match claim_at {
+            Some(_) => old.flatten().is_none(),
+            None => old.is_none(),
+        })
+    }
+
+    /// Gives a notification claim back (the notification failed).
+    pub fn release_notification(&mut self, a: &Alert, at: DateTime<Utc>) -> anyhow::Result<()> {
+        self.conn.execute(
+            "UPDATE grid_analysis SET notified_at = NULL WHERE location = ?1 AND timestamp = ?2 AND notified_at = ?3",
+            params![a.location, alert_sort_key(a), format_ts(at)],
+        )?;
+        Ok(())
+    }
+
+    /// Stores alarm checkpoints and prunes each substation's old ones.
+    pub fn put_checkpoints(&mut self, checkpoints: &[AlarmCheckpoint]) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        for c in checkpoints {
+            tx.execute(
+                "INSERT OR REPLACE INTO grid_analysis (location, timestamp, kind, last_reading, item) VALUES (?1, ?2, 'checkpoint', ?3, ?4)",
+                params![c.location, checkpoint_sort_key(c.as_of), format_ts(c.as_of), serde_json::to_string(c)?],
             )?;
-            for a in alerts {
-                let sort_key = alert_sort_key(a);
-                let known = exists.query_row(params![a.location, sort_key], |_| Ok(())).optional()?.is_some();
-                upsert.execute(params![
-                    a.location,
-                    sort_key,
-                    a.severity.as_str(),
-                    format_ts(a.ended_at),
-                    serde_json::to_string(a)?
-                ])?;
-                if !known {
-                    new.push(a.clone());
-                }
-            }
+            let horizon = checkpoint_sort_key(c.as_of - chrono::Duration::days(CHECKPOINT_RETENTION_DAYS));
+            tx.execute(
+                "DELETE FROM grid_analysis WHERE location = ?1 AND kind = 'checkpoint' AND timestamp < ?2",
+                params![c.location, horizon],
+            )?;
         }
-        tx.commit().map_err(db_err("cannot store alerts"))?;
+        tx.commit().map_err(db_err("cannot store alarm checkpoints"))?;
+        Ok(())
+    }
+
+    /// The newest checkpoint of a substation strictly before `before`.
+    pub fn checkpoint_before(&self, location: &str, before: DateTime<Utc>) -> anyhow::Result<Option<AlarmCheckpoint>> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT item FROM grid_analysis WHERE location = ?1 AND kind = 'checkpoint' AND timestamp >= ?2
+                 AND timestamp < ?3 ORDER BY timestamp DESC LIMIT 1",
+                params![location, CHECKPOINT_PREFIX, checkpoint_sort_key(before)],
+                |row| row.get(0),
+            )
+            .optional()?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| anyhow::anyhow!("alarm checkpoint of {location}: {e}"))).transpose()
+    }
+
+    pub fn operator_states(&self) -> anyhow::Result<Vec<OperatorState>> {
+        let mut stmt = self.conn.prepare_cached("SELECT item FROM grid_analysis WHERE location = ?1 ORDER BY timestamp")?;
+        let rows = stmt.query_map(params![OPERATOR_PARTITION], |row| row.get::<_, String>(0))?;
+        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+    }
+
+    /// Applies an operator action to the stored state (read, apply, write in one transaction).
+    pub fn apply_operator_action(&mut self, action: &OperatorAction) -> anyhow::Result<OperatorState> {
+        let tx = self.conn.transaction()?;
+        let sort_key = OperatorState::sort_key(&action.location, action.rule);
+        let old: Option<String> = tx
+            .query_row(
+                "SELECT item FROM grid_analysis WHERE location = ?1 AND timestamp = ?2",
+                params![OPERATOR_PARTITION, sort_key],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let old: OperatorState = match old {
+            Some(j) => serde_json::from_str(&j)?,
+            None => OperatorState::default(),
+        };
+        let new = old.apply(action);
+        tx.execute(
+            "INSERT OR REPLACE INTO grid_analysis (location, timestamp, kind, item) VALUES (?1, ?2, 'operator', ?3)",
+            params![OPERATOR_PARTITION, sort_key, serde_json::to_string(&new)?],
+        )?;
+        tx.commit().map_err(db_err("cannot store the operator action"))?;
         Ok(new)
     }
 
@@ -230,8 +319,10 @@ impl SqliteStore {
 
     /// Records the latest state of a substation, unless a newer one is already stored
     /// (re-analysing an old file must not make the dashboard go back in time).
-    pub fn put_state(&mut self, state: &SubstationState) -> anyhow::Result<()> {
-        self.conn
+    /// Returns whether it was written.
+    pub fn put_state(&mut self, state: &SubstationState) -> anyhow::Result<bool> {
+        let changed = self
+            .conn
             .execute(
                 "INSERT INTO grid_analysis (location, timestamp, kind, alert_status, last_reading, item)
                  VALUES (?1, ?2, 'index', ?3, ?4, ?5)
@@ -247,7 +338,7 @@ impl SqliteStore {
                 ],
             )
             .map_err(db_err("cannot store the substation state"))?;
-        Ok(())
+        Ok(changed > 0)
     }
 
     pub fn substations(&self) -> anyhow::Result<Vec<SubstationState>> {

@@ -1,0 +1,16 @@
+//! The analysis: pure computation, no I/O beyond the `Read` it is handed. The same code
+//! runs in the Lambda and in the local backend.
+//!
+//! - [`ingest`]: CSV / JSON lines / gzip into a stream of readings and rejected rows,
+//! - [`rules`]: the alarm rules as one table of data,
+//! - [`engine`]: hourly rollups, per-file summaries and alarm episodes, streaming,
+//! - [`stats`]: running statistics,
+//! - [`forecast`]: the 24 h load forecast.
+
+pub mod alarms;
+pub mod engine;
+pub mod forecast;
+pub mod kpi;
+pub mod ingest;
+pub mod rules;
+pub mod stats;
