@@ -176,7 +176,7 @@ async fn lambda_binary_under_cargo_lambda_reprocesses_and_logs() {
         let mut tail = gridwatch::aws::logs::CloudWatchTail::new(env.logs.clone(), group, Duration::from_secs(600));
         let lines = tail.poll().await.unwrap();
         assert!(lines.iter().any(|l| l.message.starts_with(&format!("processed {key}"))), "{lines:?}");
-        assert!(lines.iter().any(|l| l.level == LogLevel::Error && l.message.starts_with("ALERT CRITICAL undervoltage")), "{lines:?}");
+        assert!(lines.iter().any(|l| l.level == LogLevel::Error && l.message.starts_with("ALARM HIGH undervoltage")), "{lines:?}");
         assert!(lines.iter().any(|l| l.level == LogLevel::Error && l.message.contains("NoSuchKey")), "{lines:?}");
         assert!(tail.poll().await.unwrap().is_empty(), "no duplicates");
     } else {
