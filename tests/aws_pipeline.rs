@@ -46,9 +46,13 @@ async fn upload_event_writes_rollups_results_rejected_rows_and_one_alert() {
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].alert_status, AlertStatus::Critical);
     assert!((b[0].voltage_avg_kv - 12.9).abs() < 1e-9);
-    // The sparse index holds the critical hour and nothing normal.
+    // The sparse index holds the critical hours and nothing normal: the sag's hour, and
+    // the next, where the alarm stays active through its 15-minute off-delay.
     let critical = env.table.rollups_with_status(AlertStatus::Critical, None, None).await.unwrap();
-    assert_eq!(critical.iter().map(|r| (r.location.as_str(), r.timestamp)).collect::<Vec<_>>(), [("sub_b", ts("2025-01-14T10:00:00Z"))]);
+    assert_eq!(
+        critical.iter().map(|r| (r.location.as_str(), r.timestamp)).collect::<Vec<_>>(),
+        [("sub_b", ts("2025-01-14T10:00:00Z")), ("sub_b", ts("2025-01-14T11:00:00Z"))]
+    );
     assert!(env.table.rollups_with_status(AlertStatus::Warning, None, None).await.unwrap().is_empty());
     // The forecast, the alert episode and the index.
     assert_eq!(env.table.forecast("sub_a").await.unwrap().len(), 24);
@@ -74,8 +78,12 @@ async fn upload_event_writes_rollups_results_rejected_rows_and_one_alert() {
     // Exactly one SNS message, received through the subscribed SQS queue.
     let messages = env.alert_messages(std::time::Duration::from_secs(5)).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
-    assert_eq!(messages[0]["_subject"], "gridwatch CRITICAL undervoltage at sub_b");
+    assert_eq!(messages[0]["_subject"], "gridwatch HIGH undervoltage at sub_b");
     assert_eq!(messages[0]["alert"]["rule"], "undervoltage");
+    // Attributes for SNS subscription filter policies.
+    let attrs = &messages[0]["_attributes"];
+    assert_eq!((attrs["priority"].as_str(), attrs["rule"].as_str()), (Some("high"), Some("undervoltage")), "{attrs}");
+    assert_eq!((attrs["substation"].as_str(), attrs["state"].as_str()), (Some("sub_b"), Some("returned_to_normal")), "{attrs}");
     assert_eq!(messages[0]["source"], format!("s3://{}/{key}", env.bucket));
 }
 
@@ -96,7 +104,7 @@ async fn the_same_event_twice_leaves_identical_items_and_publishes_once() {
     );
     let failed = broken.handle(&event).await;
     assert_eq!(failed.records[0].status, Some(RecordStatus::Failed), "{failed:?}");
-    assert!(failed.records[0].message.contains("cannot publish alert"), "{failed:?}");
+    assert!(failed.records[0].message.contains("cannot publish"), "{failed:?}");
 
     let first = pipeline.handle(&event).await;
     assert_eq!(first.records[0].status, Some(RecordStatus::Processed), "{first:?}");

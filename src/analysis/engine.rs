@@ -418,7 +418,10 @@ impl Analyzer {
             }
             if tracker.in_alarm() {
                 let ep = tracker.active.expect("in alarm");
-                let slot = hour_alarms.entry(spec.rule).or_insert((ep.priority, value));
+                // Only readings beyond the limit give the hour's worst value (in the deadband or
+                // during the off-delay the alarm's own worst stands for it).
+                let first = if spec.violates(value) { value } else { ep.worst };
+                let slot = hour_alarms.entry(spec.rule).or_insert((ep.priority, first));
                 slot.0 = slot.0.max(ep.priority);
                 if spec.violates(value) && spec.is_worse(value, slot.1) {
                     slot.1 = value;

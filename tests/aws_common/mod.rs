@@ -136,6 +136,9 @@ impl Env {
                 let inner = envelope.get("Message").and_then(|v| v.as_str()).unwrap_or("{}");
                 let mut msg: serde_json::Value = serde_json::from_str(inner).expect("alert message is JSON");
                 msg["_subject"] = envelope.get("Subject").cloned().unwrap_or_default();
+                // {"priority": {"Type": "String", "Value": "high"}, ...} -> {"priority": "high", ...}
+                let attrs = envelope.get("MessageAttributes").and_then(|a| a.as_object()).cloned().unwrap_or_default();
+                msg["_attributes"] = attrs.into_iter().map(|(k, v)| (k, v["Value"].clone())).collect::<serde_json::Map<_, _>>().into();
                 out.push(msg);
                 if let Some(h) = m.receipt_handle() {
                     self.sqs.delete_message().queue_url(&self.queue_url).receipt_handle(h).send().await.expect("delete message");
