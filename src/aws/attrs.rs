@@ -416,11 +416,189 @@ mod tests {
         assert_eq!(state_hash(&state, "bucket"), state_hash(&later, "bucket"));
     }
 
+    fn n(text: &str) -> AttributeValue {
+        AttributeValue::N(text.into())
+    }
+
+    fn st(text: &str) -> AttributeValue {
+        AttributeValue::S(text.into())
+    }
+
+    /// The rollup attributes every rollup item (and the `latest` map of an index item)
+    /// carries for [`rollup`], written out by hand: names, types and texts as stored.
+    fn pinned_rollup_attrs(status: &str) -> Item {
+        Item::from([
+            ("count".into(), n("4")),
+            ("load_avg_mw".into(), n("12.5")),
+            ("load_min_mw".into(), n("10")),
+            ("load_peak_mw".into(), n("15.25")),
+            ("generation_avg_mw".into(), n("14")),
+            ("solar_avg_mw".into(), n("1")),
+            ("wind_avg_mw".into(), n("2")),
+            ("renewable_penetration".into(), n("0.2142857142857143")),
+            ("voltage_avg_kv".into(), n("13.8")),
+            ("voltage_min_kv".into(), n("13.7")),
+            ("voltage_max_kv".into(), n("13.9")),
+            ("frequency_avg_hz".into(), n("60")),
+            ("frequency_min_hz".into(), n("59.99")),
+            ("frequency_max_hz".into(), n("60.01")),
+            ("frequency_max_dev_hz".into(), n("0.01")),
+            ("power_factor_avg".into(), n("0.95")),
+            ("power_factor_defaulted".into(), n("4")),
+            ("stability_score".into(), n("0.999")),
+            ("efficiency_score".into(), n("0.9")),
+            ("alert_status".into(), st(status)),
+            ("alert_reasons".into(), AttributeValue::L(vec![st("voltage 13.2 kV below 13.5")])),
+        ])
+    }
+
+    fn with(mut item: Item, extra: &[(&str, AttributeValue)]) -> Item {
+        for (k, v) in extra {
+            item.insert((*k).into(), v.clone());
+        }
+        item
+    }
+
+    #[test]
+    fn rollup_items_keep_their_stored_layout() {
+        let key = [("location", st("sub 1")), ("timestamp", st("2025-01-14T12:00:00Z")), ("kind", st("rollup"))];
+        assert_eq!(rollup_item(&rollup(AlertStatus::Normal)), with(pinned_rollup_attrs("normal"), &key));
+        let status = [("status_key", st("warning")), ("status_ts", st("2025-01-14T12:00:00Z"))];
+        assert_eq!(rollup_item(&rollup(AlertStatus::Warning)), with(with(pinned_rollup_attrs("warning"), &key), &status));
+    }
+
+    #[test]
+    fn extreme_numbers_keep_their_stored_text() {
+        let r = HourlyRollup {
+            load_avg_mw: 1e300,
+            load_min_mw: -2.5e-9,
+            load_peak_mw: f64::NAN,
+            generation_avg_mw: f64::INFINITY,
+            solar_avg_mw: -0.0,
+            wind_avg_mw: 0.1 + 0.2,
+            count: u64::MAX,
+            alert_reasons: Vec::new(),
+            ..rollup(AlertStatus::Normal)
+        };
+        let item = rollup_item(&r);
+        assert_eq!(item["load_avg_mw"], n("1e300"));
+        assert_eq!(item["load_min_mw"], n("-2.5e-9"));
+        assert_eq!(item["load_peak_mw"], AttributeValue::Null(true));
+        assert_eq!(item["generation_avg_mw"], AttributeValue::Null(true));
+        assert_eq!(item["solar_avg_mw"], n("-0"));
+        assert_eq!(item["wind_avg_mw"], n("0.30000000000000004"));
+        assert_eq!(item["count"], n("18446744073709551615"));
+        assert_eq!(item["alert_reasons"], AttributeValue::L(Vec::new()));
+        let back = rollup_from_item(&item).unwrap();
+        assert!(back.load_peak_mw.is_nan() && back.generation_avg_mw.is_nan());
+        assert_eq!((back.load_avg_mw, back.load_min_mw, back.count), (1e300, -2.5e-9, u64::MAX));
+    }
+
+    #[test]
+    fn forecast_alert_and_index_items_keep_their_stored_layout() {
+        let p = ForecastPoint { location: "sub 1".into(), timestamp: "2025-01-15T03:00:00Z".parse().unwrap(), load_mw: 41.5 };
+        let expected = Item::from([
+            ("location".into(), st("sub 1")),
+            ("timestamp".into(), st("F#2025-01-15T03:00:00Z")),
+            ("kind".into(), st("forecast")),
+            ("load_mw".into(), n("41.5")),
+        ]);
+        assert_eq!(forecast_item(&p), expected);
+        assert_eq!(forecast_from_item(&expected).unwrap(), p);
+
+        let a = Alert {
+            location: "sub 1".into(),
+            rule: AlertRule::FrequencyDeviation,
+            severity: AlertStatus::Critical,
+            started_at: "2025-01-14T12:15:00Z".parse().unwrap(),
+            ended_at: "2025-01-14T12:45:00Z".parse().unwrap(),
+            worst_value: 0.62,
+            threshold: 0.5,
+            samples: 3,
+            message: "frequency 60.62 Hz".into(),
+        };
+        let data = Item::from([
+            ("kind".into(), st("alert")),
+            ("rule".into(), st("frequency_deviation")),
+            ("alert_status".into(), st("critical")),
+            ("started_at".into(), st("2025-01-14T12:15:00Z")),
+            ("ended_at".into(), st("2025-01-14T12:45:00Z")),
+            ("worst_value".into(), n("0.62")),
+            ("threshold".into(), n("0.5")),
+            ("samples".into(), n("3")),
+            ("message".into(), st("frequency 60.62 Hz")),
+            ("status_key".into(), st("alert")),
+            ("status_ts".into(), st("2025-01-14T12:45:00Z")),
+        ]);
+        assert_eq!(alert_data(&a), data);
+        let key = Item::from([
+            ("location".into(), st("sub 1")),
+            ("timestamp".into(), st("A#frequency_deviation#2025-01-14T12:15:00Z")),
+        ]);
+        assert_eq!(alert_key(&a), key);
+        let mut stored = with(data, &[("notified_at", st("2025-01-14T13:00:00Z"))]);
+        stored.extend(key);
+        assert_eq!(alert_from_item(&stored).unwrap(), a);
+
+        let state = SubstationState {
+            location: "sub 1".into(),
+            last_reading: "2025-01-14T12:45:00Z".parse().unwrap(),
+            latest: rollup(AlertStatus::Warning),
+            // Wall-clock write times carry sub-seconds; the item keeps whole seconds.
+            updated_at: "2025-01-15T00:00:00.250Z".parse().unwrap(),
+            source_key: "raw/a.csv".into(),
+        };
+        let item = state_item(&state, "bucket");
+        let hash = state_hash(&state, "bucket");
+        let expected = Item::from([
+            ("location".into(), st("#index")),
+            ("timestamp".into(), st("sub 1")),
+            ("kind".into(), st("index")),
+            ("last_reading".into(), st("2025-01-14T12:45:00Z")),
+            ("updated_at".into(), st("2025-01-15T00:00:00Z")),
+            ("source_key".into(), st("raw/a.csv")),
+            ("source_bucket".into(), st("bucket")),
+            ("alert_status".into(), st("warning")),
+            ("state_hash".into(), st(&hash)),
+            ("latest".into(), AttributeValue::M(with(pinned_rollup_attrs("warning"), &[("hour", st("2025-01-14T12:00:00Z"))]))),
+        ]);
+        assert_eq!(item, expected);
+    }
+
     #[test]
     fn bad_items_name_the_attribute() {
         let mut item = rollup_item(&rollup(AlertStatus::Normal));
         item.insert("voltage_avg_kv".into(), AttributeValue::S("high".into()));
         let err = rollup_from_item(&item).unwrap_err().to_string();
         assert!(err.contains("voltage_avg_kv") && err.contains("sub 1"), "{err}");
+        item.remove("voltage_avg_kv");
+        let err = rollup_from_item(&item).unwrap_err();
+        assert_eq!((err.attribute.as_str(), err.sort_key.as_str()), ("voltage_avg_kv", "2025-01-14T12:00:00Z"), "{err}");
+        let mut index = state_item(&SubstationState {
+            location: "sub 1".into(),
+            last_reading: "2025-01-14T12:45:00Z".parse().unwrap(),
+            latest: rollup(AlertStatus::Normal),
+            updated_at: "2025-01-15T00:00:00Z".parse().unwrap(),
+            source_key: "raw/a.csv".into(),
+        }, "bucket");
+        let AttributeValue::M(latest) = index.get_mut("latest").unwrap() else { panic!() };
+        latest.insert("count".into(), n("many"));
+        let err = state_from_item(&index).unwrap_err();
+        assert_eq!(err.attribute, "latest.count", "{err}");
+        let mut alert = alert_data(&Alert {
+            location: "sub 1".into(),
+            rule: AlertRule::Overload,
+            severity: AlertStatus::Warning,
+            started_at: "2025-01-14T12:15:00Z".parse().unwrap(),
+            ended_at: "2025-01-14T12:45:00Z".parse().unwrap(),
+            worst_value: 1.2,
+            threshold: 1.0,
+            samples: 3,
+            message: "overload".into(),
+        });
+        alert.insert("rule".into(), st("meltdown"));
+        alert.insert("location".into(), st("sub 1"));
+        let err = alert_from_item(&alert).unwrap_err();
+        assert_eq!(err.attribute, "rule", "{err}");
     }
 }
