@@ -18,6 +18,8 @@ use crate::items;
 use crate::model::{format_ts, Alert, AlertRule, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -40,8 +42,6 @@ pub struct ItemError {
     pub reason: String,
 }
 
-/// The size DynamoDB bills for an item (attribute names + values; numbers approximated
-/// by their digits), which decides how many items one 1 MB Query page holds.
 pub fn item_size(item: &Item) -> usize {
     fn value_size(v: &AttributeValue) -> usize {
         match v {
@@ -71,8 +71,53 @@ pub fn num(v: f64) -> AttributeValue {
     if v == 0.0 || (1e-6..1e15).contains(&a) { AttributeValue::N(format!("{v}")) } else { AttributeValue::N(format!("{v:e}")) }
 }
 
-fn int(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
+/// serde_dynamo writes a float with `Display` (`NaN`, `inf`, 301 digits for 1e300), which
+/// DynamoDB rejects; such numbers are rewritten by [`num`]. Integer texts (every u64 and
+/// every integral float below 1e15) are already what `num` writes and stay as they are.
+fn storable_numbers(v: &mut AttributeValue) {
+    match v {
+        AttributeValue::N(text) if text.parse::<u64>().is_err() => {
+            if let Ok(x) = text.parse::<f64>() {
+                *v = num(x);
+            }
+        }
+        AttributeValue::M(m) => m.values_mut().for_each(storable_numbers),
+        AttributeValue::L(l) => l.iter_mut().for_each(storable_numbers),
+        _ => {}
+    }
+}
+
+/// The attributes of a model value under its serde field names.
+fn to_attrs<T: Serialize>(value: &T) -> Item {
+    // Structs of strings, numbers, lists and enums always map to an item.
+    let mut item = serde_dynamo::aws_sdk_dynamodb_1::to_item(value).expect("a model struct maps to an item");
+    item.values_mut().for_each(storable_numbers);
+    item
+}
+
+/// Reads a model value from attributes under its serde field names; NULL numbers are NaN.
+fn from_attrs<T: DeserializeOwned>(item: &Item) -> Result<T, ItemError> {
+    let mut attrs = item.clone();
+    for v in attrs.values_mut() {
+        if matches!(v, AttributeValue::Null(true)) {
+            *v = AttributeValue::N("NaN".into());
+        }
+    }
+    let map = serde_dynamo::AttributeValue::M(serde_dynamo::Item::from(attrs).into_inner());
+    serde_path_to_error::deserialize(serde_dynamo::Deserializer::from_attribute_value(map)).map_err(|e| {
+        let (location, sort_key) = key_of(item);
+        let reason = e.inner().to_string();
+        // serde reports a missing field at the struct and names it only in its message.
+        let (attribute, reason) = match reason.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+            Some(field) => (field.to_string(), "missing".to_string()),
+            None => (e.path().to_string(), reason),
+        };
+        ItemError { location, sort_key, attribute, reason }
+    })
+}
+
+fn whole_seconds<S: serde::Serializer>(t: &DateTime<Utc>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(&format_ts(*t))
 }
 
 fn key_of(item: &Item) -> (String, String) {
@@ -80,7 +125,8 @@ fn key_of(item: &Item) -> (String, String) {
     (get(PK), get(SK))
 }
 
-/// Typed access to one item's attributes, with errors naming the item and the attribute.
+/// Typed access to single attributes (projections, keys), with errors naming the item
+/// and the attribute.
 pub struct Reader<'a> {
     item: &'a Item,
 }
@@ -109,31 +155,11 @@ impl<'a> Reader<'a> {
             _ => Err(self.err(name, "expected a number")),
         }
     }
-    pub fn u64(&self, name: &str) -> Result<u64, ItemError> {
-        match self.get(name)? {
-            AttributeValue::N(v) => v.parse().map_err(|_| self.err(name, format!("bad count {v:?}"))),
-            _ => Err(self.err(name, "expected a number")),
-        }
-    }
     pub fn time(&self, name: &str) -> Result<DateTime<Utc>, ItemError> {
         let text = self.str(name)?;
         DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| self.err(name, format!("bad time {text:?}: {e}")))
-    }
-    pub fn status(&self, name: &str) -> Result<AlertStatus, ItemError> {
-        self.str(name)?.parse().map_err(|e: String| self.err(name, e))
-    }
-    pub fn strings(&self, name: &str) -> Result<Vec<String>, ItemError> {
-        match self.item.get(name) {
-            None | Some(AttributeValue::Null(_)) => Ok(Vec::new()),
-            Some(AttributeValue::L(list)) => list
-                .iter()
-                .map(|v| v.as_s().cloned().map_err(|_| self.err(name, "expected a list of strings")))
-                .collect(),
-            Some(AttributeValue::Ss(list)) => Ok(list.clone()),
-            Some(_) => Err(self.err(name, "expected a list of strings")),
-        }
     }
     pub fn map(&self, name: &str) -> Result<&'a Item, ItemError> {
         match self.get(name)? {
@@ -143,37 +169,12 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn rollup_attrs(r: &HourlyRollup, item: &mut Item) {
-    item.insert("count".into(), int(r.count));
-    item.insert("load_avg_mw".into(), num(r.load_avg_mw));
-    item.insert("load_min_mw".into(), num(r.load_min_mw));
-    item.insert("load_peak_mw".into(), num(r.load_peak_mw));
-    item.insert("generation_avg_mw".into(), num(r.generation_avg_mw));
-    item.insert("solar_avg_mw".into(), num(r.solar_avg_mw));
-    item.insert("wind_avg_mw".into(), num(r.wind_avg_mw));
-    item.insert("renewable_penetration".into(), num(r.renewable_penetration));
-    item.insert("voltage_avg_kv".into(), num(r.voltage_avg_kv));
-    item.insert("voltage_min_kv".into(), num(r.voltage_min_kv));
-    item.insert("voltage_max_kv".into(), num(r.voltage_max_kv));
-    item.insert("frequency_avg_hz".into(), num(r.frequency_avg_hz));
-    item.insert("frequency_min_hz".into(), num(r.frequency_min_hz));
-    item.insert("frequency_max_hz".into(), num(r.frequency_max_hz));
-    item.insert("frequency_max_dev_hz".into(), num(r.frequency_max_dev_hz));
-    item.insert("power_factor_avg".into(), num(r.power_factor_avg));
-    item.insert("power_factor_defaulted".into(), int(r.power_factor_defaulted));
-    item.insert("stability_score".into(), num(r.stability_score));
-    item.insert("efficiency_score".into(), num(r.efficiency_score));
-    item.insert("alert_status".into(), s(r.alert_status.as_str()));
-    item.insert("alert_reasons".into(), AttributeValue::L(r.alert_reasons.iter().map(|x| s(x.as_str())).collect()));
-}
-
-/// The item of one hourly rollup (sort key = the hour).
+/// The item of one hourly rollup: [`HourlyRollup`]'s fields under their names (the Athena
+/// columns too), the hour as sort key, and the sparse-index keys when not normal.
 pub fn rollup_item(r: &HourlyRollup) -> Item {
-    let mut item = Item::new();
-    item.insert(PK.into(), s(r.location.as_str()));
+    let mut item = to_attrs(r);
     item.insert(SK.into(), s(items::rollup_sort_key(r.timestamp)));
     item.insert("kind".into(), s("rollup"));
-    rollup_attrs(r, &mut item);
     if r.alert_status != AlertStatus::Normal {
         item.insert(STATUS_KEY.into(), s(r.alert_status.as_str()));
         item.insert(STATUS_TS.into(), s(format_ts(r.timestamp)));
@@ -181,47 +182,22 @@ pub fn rollup_item(r: &HourlyRollup) -> Item {
     item
 }
 
-/// Reads a rollup item (or the `latest` map of an index item, given its location/hour).
+/// Reads the `latest` map of an index item (a rollup without location and hour keys).
 pub fn rollup_from(item: &Item, location: &str, timestamp: DateTime<Utc>) -> Result<HourlyRollup, ItemError> {
-    let r = Reader::new(item);
-    Ok(HourlyRollup {
-        location: location.to_string(),
-        timestamp,
-        count: r.u64("count")?,
-        load_avg_mw: r.f64("load_avg_mw")?,
-        load_min_mw: r.f64("load_min_mw")?,
-        load_peak_mw: r.f64("load_peak_mw")?,
-        generation_avg_mw: r.f64("generation_avg_mw")?,
-        solar_avg_mw: r.f64("solar_avg_mw")?,
-        wind_avg_mw: r.f64("wind_avg_mw")?,
-        renewable_penetration: r.f64("renewable_penetration")?,
-        voltage_avg_kv: r.f64("voltage_avg_kv")?,
-        voltage_min_kv: r.f64("voltage_min_kv")?,
-        voltage_max_kv: r.f64("voltage_max_kv")?,
-        frequency_avg_hz: r.f64("frequency_avg_hz")?,
-        frequency_min_hz: r.f64("frequency_min_hz")?,
-        frequency_max_hz: r.f64("frequency_max_hz")?,
-        frequency_max_dev_hz: r.f64("frequency_max_dev_hz")?,
-        power_factor_avg: r.f64("power_factor_avg")?,
-        power_factor_defaulted: r.u64("power_factor_defaulted")?,
-        stability_score: r.f64("stability_score")?,
-        efficiency_score: r.f64("efficiency_score")?,
-        alert_status: r.status("alert_status")?,
-        alert_reasons: r.strings("alert_reasons")?,
-    })
+    let mut keyed = item.clone();
+    keyed.insert(PK.into(), s(location));
+    keyed.insert(SK.into(), s(format_ts(timestamp)));
+    from_attrs(&keyed)
 }
 
 pub fn rollup_from_item(item: &Item) -> Result<HourlyRollup, ItemError> {
-    let r = Reader::new(item);
-    rollup_from(item, r.str(PK)?, r.time(SK)?)
+    from_attrs(item)
 }
 
 pub fn forecast_item(p: &ForecastPoint) -> Item {
-    let mut item = Item::new();
-    item.insert(PK.into(), s(p.location.as_str()));
+    let mut item = to_attrs(p);
     item.insert(SK.into(), s(items::forecast_sort_key(p.timestamp)));
     item.insert("kind".into(), s("forecast"));
-    item.insert("load_mw".into(), num(p.load_mw));
     item
 }
 
@@ -234,19 +210,39 @@ pub fn forecast_from_item(item: &Item) -> Result<ForecastPoint, ItemError> {
     Ok(ForecastPoint { location: r.str(PK)?.to_string(), timestamp, load_mw: r.f64("load_mw")? })
 }
 
+/// An alert item's attributes as stored: the severity is `alert_status` (as on rollups),
+/// times are whole seconds (they are part of the key), the location is the partition key.
+#[derive(Serialize, Deserialize)]
+struct StoredAlert {
+    #[serde(skip_serializing)]
+    location: String,
+    rule: AlertRule,
+    alert_status: AlertStatus,
+    #[serde(serialize_with = "whole_seconds")]
+    started_at: DateTime<Utc>,
+    #[serde(serialize_with = "whole_seconds")]
+    ended_at: DateTime<Utc>,
+    worst_value: f64,
+    threshold: f64,
+    samples: u64,
+    message: String,
+}
+
 /// The data attributes of an alert item (without the key and without `notified_at`,
 /// which only the notification step writes).
 pub fn alert_data(a: &Alert) -> Item {
-    let mut item = Item::new();
+    let mut item = to_attrs(&StoredAlert {
+        location: String::new(),
+        rule: a.rule,
+        alert_status: a.severity,
+        started_at: a.started_at,
+        ended_at: a.ended_at,
+        worst_value: a.worst_value,
+        threshold: a.threshold,
+        samples: a.samples,
+        message: a.message.clone(),
+    });
     item.insert("kind".into(), s("alert"));
-    item.insert("rule".into(), s(a.rule.as_str()));
-    item.insert("alert_status".into(), s(a.severity.as_str()));
-    item.insert("started_at".into(), s(format_ts(a.started_at)));
-    item.insert("ended_at".into(), s(format_ts(a.ended_at)));
-    item.insert("worst_value".into(), num(a.worst_value));
-    item.insert("threshold".into(), num(a.threshold));
-    item.insert("samples".into(), int(a.samples));
-    item.insert("message".into(), s(a.message.as_str()));
     item.insert(STATUS_KEY.into(), s(ALERT_STATUS_KEY));
     item.insert(STATUS_TS.into(), s(format_ts(a.ended_at)));
     item
@@ -256,32 +252,18 @@ pub fn alert_key(a: &Alert) -> Item {
     HashMap::from([(PK.into(), s(a.location.as_str())), (SK.into(), s(items::alert_sort_key(a)))])
 }
 
-fn parse_rule(text: &str) -> Option<AlertRule> {
-    [
-        AlertRule::Undervoltage,
-        AlertRule::Overvoltage,
-        AlertRule::FrequencyDeviation,
-        AlertRule::Overload,
-        AlertRule::LowStability,
-    ]
-    .into_iter()
-    .find(|r| r.as_str() == text)
-}
-
 pub fn alert_from_item(item: &Item) -> Result<Alert, ItemError> {
-    let r = Reader::new(item);
-    let rule_text = r.str("rule")?;
-    let rule = parse_rule(rule_text).ok_or_else(|| r.err("rule", format!("unknown rule {rule_text:?}")))?;
+    let a: StoredAlert = from_attrs(item)?;
     Ok(Alert {
-        location: r.str(PK)?.to_string(),
-        rule,
-        severity: r.status("alert_status")?,
-        started_at: r.time("started_at")?,
-        ended_at: r.time("ended_at")?,
-        worst_value: r.f64("worst_value")?,
-        threshold: r.f64("threshold")?,
-        samples: r.u64("samples")?,
-        message: r.str("message")?.to_string(),
+        location: a.location,
+        rule: a.rule,
+        severity: a.alert_status,
+        started_at: a.started_at,
+        ended_at: a.ended_at,
+        worst_value: a.worst_value,
+        threshold: a.threshold,
+        samples: a.samples,
+        message: a.message,
     })
 }
 
@@ -300,8 +282,9 @@ pub fn state_hash(state: &SubstationState, bucket: &str) -> String {
 
 /// The index item of one substation: partition `#index`, sort key = location.
 pub fn state_item(state: &SubstationState, bucket: &str) -> Item {
-    let mut latest = Item::new();
-    rollup_attrs(&state.latest, &mut latest);
+    let mut latest = to_attrs(&state.latest);
+    latest.remove(PK);
+    latest.remove(SK);
     latest.insert("hour".into(), s(format_ts(state.latest.timestamp)));
     let mut item = Item::new();
     item.insert(PK.into(), s(items::INDEX_PARTITION));
