@@ -17,6 +17,7 @@ pub mod keys;
 pub mod model;
 #[cfg(any(feature = "local", feature = "aws-core"))]
 pub mod rejected;
+pub mod retry;
 pub mod sanitize;
 pub mod stats;
 

@@ -534,7 +534,7 @@ pub mod athena {
         let id = started.query_execution_id().ok_or_else(|| anyhow!("Athena returned no query execution id"))?.to_string();
 
         let deadline = Instant::now() + Duration::from_secs(args.timeout.max(1));
-        let mut delay = Duration::from_millis(200);
+        let mut delays = crate::retry::athena_poll();
         let execution = loop {
             let out = client
                 .get_query_execution()
@@ -559,8 +559,7 @@ pub mod athena {
                 let _ = client.stop_query_execution().query_execution_id(&id).send().await;
                 bail!("query {id} did not finish within {} s and was cancelled (--timeout)", args.timeout);
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 3 / 2).min(Duration::from_secs(2));
+            tokio::time::sleep(delays.next().unwrap_or(Duration::from_secs(2))).await;
         };
 
         let is_select = execution.statement_type().is_none_or(|t| t.as_str() == "DML");
