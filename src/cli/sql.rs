@@ -467,7 +467,7 @@ fn run_aws(settings: &Settings, args: &SqlArgs, queries: &[NamedQuery], titled: 
             let result = athena::run_query(&client, &args.athena, &q.sql).await.map_err(|e| name_error(args, q, e))?;
             write_result(&result.rows, args.format, titled.then_some(q.name.as_str()), out)?;
             if args.format == SqlFormat::Table {
-                writeln!(out, "(Athena: {} scanned, {} ms)", human_bytes(result.bytes_scanned), result.millis)?;
+                writeln!(out, "(Athena: {} scanned, {} ms)", indicatif::HumanBytes(result.bytes_scanned), result.millis)?;
             }
         }
         Ok(())
@@ -477,17 +477,6 @@ fn run_aws(settings: &Settings, args: &SqlArgs, queries: &[NamedQuery], titled: 
 #[cfg(not(feature = "aws"))]
 fn run_aws(_: &Settings, _: &SqlArgs, _: &[NamedQuery], _: bool, _: &mut dyn Write) -> Result<()> {
     Err(super::aws_args::not_built())
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
 /// Athena: StartQueryExecution, GetQueryExecution until it finishes, GetQueryResults page
