@@ -382,27 +382,6 @@ impl Table {
         Ok(if claim_at.is_some() { !old.contains_key("notified_at") } else { old.is_empty() })
     }
 
-    /// Claims the notification of an alert that is already stored: true for exactly one caller.
-    pub async fn claim_notification(&self, alert: &Alert, at: DateTime<Utc>) -> Result<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.name)
-            .set_key(Some(attrs::alert_key(alert)))
-            .update_expression("SET #n = :now")
-            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#n)")
-            .expression_attribute_names("#n", "notified_at")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":now", av(format_ts(at)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(anyhow!("cannot mark alert {} as notified: {}", alert.id(), error_text(&e))),
-        }
-    }
-
     /// Gives a claim back after the notification failed, so a retry notifies.
     pub async fn release_notification(&self, alert: &Alert, at: DateTime<Utc>) -> Result<()> {
         let result = self
