@@ -3,61 +3,26 @@
 //! retitle the operator's terminal, so everything external goes through here first.
 
 /// Removes ANSI/VT escape sequences (CSI, OSC, DCS, ...) and every other control
-/// character; tabs become a space. Printable Unicode is kept as is.
+/// character; tabs become a space. Printable Unicode is kept as is, except bidi overrides.
 pub fn sanitize_for_terminal(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    // The escape parser (vte, under strip-ansi-escapes) reads 7-bit sequences; a C1 control
+    // (U+0080..U+009F, e.g. U+009B = CSI) is the same as ESC followed by U+0040..U+005F.
+    let mut seven_bit = String::with_capacity(s.len());
+    for c in s.chars() {
         match c {
-            '\u{1b}' => skip_escape(&mut chars),
-            // C1 CSI / OSC / DCS introducers carry a sequence just like ESC [ / ESC ].
-            '\u{9b}' => skip_until_final(&mut chars),
-            '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
-            '\t' => out.push(' '),
-            c if c.is_control() => {}
-            // Bidi overrides can make text render in misleading order.
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    match chars.next() {
-        Some('[') => skip_until_final(chars),
-        Some(']') | Some('P') | Some('X') | Some('^') | Some('_') => skip_string(chars),
-        // ESC ( B and friends: one intermediate then a final byte.
-        Some('(') | Some(')') | Some('*') | Some('+') | Some('#') | Some('%') => {
-            chars.next();
-        }
-        _ => {}
-    }
-}
-
-/// CSI: parameters and intermediates, ended by a byte in 0x40..=0x7e.
-fn skip_until_final(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    for c in chars.by_ref() {
-        if ('\u{40}'..='\u{7e}').contains(&c) {
-            break;
-        }
-    }
-}
-
-/// OSC/DCS/etc: ended by BEL, ST (ESC \) or C1 ST.
-fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{7}' | '\u{9c}' => break,
-            '\u{1b}' => {
-                if chars.peek() == Some(&'\\') {
-                    chars.next();
-                }
-                break;
+            '\u{80}'..='\u{9f}' => {
+                seven_bit.push('\u{1b}');
+                seven_bit.push(char::from(c as u8 - 0x40));
             }
-            _ => {}
+            '\t' => seven_bit.push(' '),
+            c => seven_bit.push(c),
         }
     }
+    strip_ansi_escapes::strip_str(seven_bit)
+        .chars()
+        // Bidi overrides can make text render in misleading order.
+        .filter(|c| !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .collect()
 }
 
 #[cfg(test)]
@@ -85,5 +50,12 @@ mod tests {
     #[test]
     fn strips_bidi_overrides() {
         assert_eq!(sanitize_for_terminal("sub\u{202e}tset"), "subtset");
+    }
+
+    #[test]
+    fn strips_c1_strings_and_charset_switches() {
+        assert_eq!(sanitize_for_terminal("a\u{9d}0;title\u{9c}b"), "ab");
+        assert_eq!(sanitize_for_terminal("a\u{1b}(Bb\u{1b}P1$r\u{1b}\\c"), "abc");
+        assert_eq!(sanitize_for_terminal("a\u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\"), "alink");
     }
 }

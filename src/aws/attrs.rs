@@ -15,9 +15,11 @@
 //! "alerts still active since T" are one Query each on a small index.
 
 use crate::store::items;
-use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
+use crate::model::{format_ts, Alert, AlertRule, AlertStatus, ForecastPoint, HourlyRollup, Priority, SubstationState};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -42,8 +44,6 @@ pub struct ItemError {
     pub reason: String,
 }
 
-/// The size DynamoDB bills for an item (attribute names + values; numbers approximated
-/// by their digits), which decides how many items one 1 MB Query page holds.
 pub fn item_size(item: &Item) -> usize {
     fn value_size(v: &AttributeValue) -> usize {
         match v {
@@ -73,8 +73,53 @@ pub fn num(v: f64) -> AttributeValue {
     if v == 0.0 || (1e-6..1e15).contains(&a) { AttributeValue::N(format!("{v}")) } else { AttributeValue::N(format!("{v:e}")) }
 }
 
-fn int(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
+/// serde_dynamo writes a float with `Display` (`NaN`, `inf`, 301 digits for 1e300), which
+/// DynamoDB rejects; such numbers are rewritten by [`num`]. Integer texts (every u64 and
+/// every integral float below 1e15) are already what `num` writes and stay as they are.
+fn storable_numbers(v: &mut AttributeValue) {
+    match v {
+        AttributeValue::N(text) if text.parse::<u64>().is_err() => {
+            if let Ok(x) = text.parse::<f64>() {
+                *v = num(x);
+            }
+        }
+        AttributeValue::M(m) => m.values_mut().for_each(storable_numbers),
+        AttributeValue::L(l) => l.iter_mut().for_each(storable_numbers),
+        _ => {}
+    }
+}
+
+/// The attributes of a model value under its serde field names.
+fn to_attrs<T: Serialize>(value: &T) -> Item {
+    // Structs of strings, numbers, lists and enums always map to an item.
+    let mut item = serde_dynamo::aws_sdk_dynamodb_1::to_item(value).expect("a model struct maps to an item");
+    item.values_mut().for_each(storable_numbers);
+    item
+}
+
+/// Reads a model value from attributes under its serde field names; NULL numbers are NaN.
+fn from_attrs<T: DeserializeOwned>(item: &Item) -> Result<T, ItemError> {
+    let mut attrs = item.clone();
+    for v in attrs.values_mut() {
+        if matches!(v, AttributeValue::Null(true)) {
+            *v = AttributeValue::N("NaN".into());
+        }
+    }
+    let map = serde_dynamo::AttributeValue::M(serde_dynamo::Item::from(attrs).into_inner());
+    serde_path_to_error::deserialize(serde_dynamo::Deserializer::from_attribute_value(map)).map_err(|e| {
+        let (location, sort_key) = key_of(item);
+        let reason = e.inner().to_string();
+        // serde reports a missing field at the struct and names it only in its message.
+        let (attribute, reason) = match reason.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+            Some(field) => (field.to_string(), "missing".to_string()),
+            None => (e.path().to_string(), reason),
+        };
+        ItemError { location, sort_key, attribute, reason }
+    })
+}
+
+fn whole_seconds<S: serde::Serializer>(t: &DateTime<Utc>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(&format_ts(*t))
 }
 
 fn key_of(item: &Item) -> (String, String) {
@@ -82,7 +127,8 @@ fn key_of(item: &Item) -> (String, String) {
     (get(PK), get(SK))
 }
 
-/// Typed access to one item's attributes, with errors naming the item and the attribute.
+/// Typed access to single attributes (projections, keys), with errors naming the item
+/// and the attribute.
 pub struct Reader<'a> {
     item: &'a Item,
 }
@@ -111,31 +157,11 @@ impl<'a> Reader<'a> {
             _ => Err(self.err(name, "expected a number")),
         }
     }
-    pub fn u64(&self, name: &str) -> Result<u64, ItemError> {
-        match self.get(name)? {
-            AttributeValue::N(v) => v.parse().map_err(|_| self.err(name, format!("bad count {v:?}"))),
-            _ => Err(self.err(name, "expected a number")),
-        }
-    }
     pub fn time(&self, name: &str) -> Result<DateTime<Utc>, ItemError> {
         let text = self.str(name)?;
         DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| self.err(name, format!("bad time {text:?}: {e}")))
-    }
-    pub fn status(&self, name: &str) -> Result<AlertStatus, ItemError> {
-        self.str(name)?.parse().map_err(|e: String| self.err(name, e))
-    }
-    pub fn strings(&self, name: &str) -> Result<Vec<String>, ItemError> {
-        match self.item.get(name) {
-            None | Some(AttributeValue::Null(_)) => Ok(Vec::new()),
-            Some(AttributeValue::L(list)) => list
-                .iter()
-                .map(|v| v.as_s().cloned().map_err(|_| self.err(name, "expected a list of strings")))
-                .collect(),
-            Some(AttributeValue::Ss(list)) => Ok(list.clone()),
-            Some(_) => Err(self.err(name, "expected a list of strings")),
-        }
     }
     pub fn map(&self, name: &str) -> Result<&'a Item, ItemError> {
         match self.get(name)? {
@@ -145,37 +171,12 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn rollup_attrs(r: &HourlyRollup, item: &mut Item) {
-    item.insert("count".into(), int(r.count));
-    item.insert("load_avg_mw".into(), num(r.load_avg_mw));
-    item.insert("load_min_mw".into(), num(r.load_min_mw));
-    item.insert("load_peak_mw".into(), num(r.load_peak_mw));
-    item.insert("generation_avg_mw".into(), num(r.generation_avg_mw));
-    item.insert("solar_avg_mw".into(), num(r.solar_avg_mw));
-    item.insert("wind_avg_mw".into(), num(r.wind_avg_mw));
-    item.insert("renewable_penetration".into(), num(r.renewable_penetration));
-    item.insert("voltage_avg_kv".into(), num(r.voltage_avg_kv));
-    item.insert("voltage_min_kv".into(), num(r.voltage_min_kv));
-    item.insert("voltage_max_kv".into(), num(r.voltage_max_kv));
-    item.insert("frequency_avg_hz".into(), num(r.frequency_avg_hz));
-    item.insert("frequency_min_hz".into(), num(r.frequency_min_hz));
-    item.insert("frequency_max_hz".into(), num(r.frequency_max_hz));
-    item.insert("frequency_max_dev_hz".into(), num(r.frequency_max_dev_hz));
-    item.insert("power_factor_avg".into(), num(r.power_factor_avg));
-    item.insert("power_factor_defaulted".into(), int(r.power_factor_defaulted));
-    item.insert("stability_score".into(), num(r.stability_score));
-    item.insert("efficiency_score".into(), num(r.efficiency_score));
-    item.insert("alert_status".into(), s(r.alert_status.as_str()));
-    item.insert("alert_reasons".into(), AttributeValue::L(r.alert_reasons.iter().map(|x| s(x.as_str())).collect()));
-}
-
-/// The item of one hourly rollup (sort key = the hour).
+/// The item of one hourly rollup: [`HourlyRollup`]'s fields under their names (the Athena
+/// columns too), the hour as sort key, and the sparse-index keys when not normal.
 pub fn rollup_item(r: &HourlyRollup) -> Item {
-    let mut item = Item::new();
-    item.insert(PK.into(), s(r.location.as_str()));
+    let mut item = to_attrs(r);
     item.insert(SK.into(), s(items::rollup_sort_key(r.timestamp)));
     item.insert("kind".into(), s("rollup"));
-    rollup_attrs(r, &mut item);
     if r.alert_status != AlertStatus::Normal {
         item.insert(STATUS_KEY.into(), s(r.alert_status.as_str()));
         item.insert(STATUS_TS.into(), s(format_ts(r.timestamp)));
@@ -183,47 +184,22 @@ pub fn rollup_item(r: &HourlyRollup) -> Item {
     item
 }
 
-/// Reads a rollup item (or the `latest` map of an index item, given its location/hour).
+/// Reads the `latest` map of an index item (a rollup without location and hour keys).
 pub fn rollup_from(item: &Item, location: &str, timestamp: DateTime<Utc>) -> Result<HourlyRollup, ItemError> {
-    let r = Reader::new(item);
-    Ok(HourlyRollup {
-        location: location.to_string(),
-        timestamp,
-        count: r.u64("count")?,
-        load_avg_mw: r.f64("load_avg_mw")?,
-        load_min_mw: r.f64("load_min_mw")?,
-        load_peak_mw: r.f64("load_peak_mw")?,
-        generation_avg_mw: r.f64("generation_avg_mw")?,
-        solar_avg_mw: r.f64("solar_avg_mw")?,
-        wind_avg_mw: r.f64("wind_avg_mw")?,
-        renewable_penetration: r.f64("renewable_penetration")?,
-        voltage_avg_kv: r.f64("voltage_avg_kv")?,
-        voltage_min_kv: r.f64("voltage_min_kv")?,
-        voltage_max_kv: r.f64("voltage_max_kv")?,
-        frequency_avg_hz: r.f64("frequency_avg_hz")?,
-        frequency_min_hz: r.f64("frequency_min_hz")?,
-        frequency_max_hz: r.f64("frequency_max_hz")?,
-        frequency_max_dev_hz: r.f64("frequency_max_dev_hz")?,
-        power_factor_avg: r.f64("power_factor_avg")?,
-        power_factor_defaulted: r.u64("power_factor_defaulted")?,
-        stability_score: r.f64("stability_score")?,
-        efficiency_score: r.f64("efficiency_score")?,
-        alert_status: r.status("alert_status")?,
-        alert_reasons: r.strings("alert_reasons")?,
-    })
+    let mut keyed = item.clone();
+    keyed.insert(PK.into(), s(location));
+    keyed.insert(SK.into(), s(format_ts(timestamp)));
+    from_attrs(&keyed)
 }
 
 pub fn rollup_from_item(item: &Item) -> Result<HourlyRollup, ItemError> {
-    let r = Reader::new(item);
-    rollup_from(item, r.str(PK)?, r.time(SK)?)
+    from_attrs(item)
 }
 
 pub fn forecast_item(p: &ForecastPoint) -> Item {
-    let mut item = Item::new();
-    item.insert(PK.into(), s(p.location.as_str()));
+    let mut item = to_attrs(p);
     item.insert(SK.into(), s(items::forecast_sort_key(p.timestamp)));
     item.insert("kind".into(), s("forecast"));
-    item.insert("load_mw".into(), num(p.load_mw));
     item
 }
 
@@ -236,26 +212,60 @@ pub fn forecast_from_item(item: &Item) -> Result<ForecastPoint, ItemError> {
     Ok(ForecastPoint { location: r.str(PK)?.to_string(), timestamp, load_mw: r.f64("load_mw")? })
 }
 
+/// An alert item's attributes as stored: the severity is `alert_status` (as on rollups),
+/// times are whole seconds (they are part of the key), the location is the partition key.
+#[derive(Serialize, Deserialize)]
+struct StoredAlert {
+    #[serde(skip_serializing)]
+    location: String,
+    rule: AlertRule,
+    priority: Priority,
+    alert_status: AlertStatus,
+    #[serde(serialize_with = "whole_seconds")]
+    started_at: DateTime<Utc>,
+    #[serde(serialize_with = "whole_seconds")]
+    activated_at: DateTime<Utc>,
+    #[serde(serialize_with = "whole_seconds")]
+    ended_at: DateTime<Utc>,
+    #[serde(default)]
+    active: bool,
+    worst_value: f64,
+    threshold: f64,
+    samples: u64,
+    #[serde(default)]
+    chattering: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "whole_seconds_opt")]
+    shelved_until: Option<DateTime<Utc>>,
+    message: String,
+}
+
+fn whole_seconds_opt<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => whole_seconds(t, s),
+        None => s.serialize_none(),
+    }
+}
+
 /// The data attributes of an alert item (without the key and without `notified_at`,
 /// which only the notification step writes).
 pub fn alert_data(a: &Alert) -> Item {
-    let mut item = Item::new();
+    let mut item = to_attrs(&StoredAlert {
+        location: String::new(),
+        rule: a.rule,
+        priority: a.priority,
+        alert_status: a.status(),
+        started_at: a.started_at,
+        activated_at: a.activated_at,
+        ended_at: a.ended_at,
+        active: a.active,
+        worst_value: a.worst_value,
+        threshold: a.threshold,
+        samples: a.samples,
+        chattering: a.chattering,
+        shelved_until: a.shelved_until,
+        message: a.message.clone(),
+    });
     item.insert("kind".into(), s("alert"));
-    item.insert("rule".into(), s(a.rule.as_str()));
-    item.insert("priority".into(), s(a.priority.as_str()));
-    item.insert("alert_status".into(), s(a.status().as_str()));
-    item.insert("started_at".into(), s(format_ts(a.started_at)));
-    item.insert("activated_at".into(), s(format_ts(a.activated_at)));
-    item.insert("ended_at".into(), s(format_ts(a.ended_at)));
-    item.insert("active".into(), AttributeValue::Bool(a.active));
-    item.insert("chattering".into(), AttributeValue::Bool(a.chattering));
-    if let Some(until) = a.shelved_until {
-        item.insert("shelved_until".into(), s(format_ts(until)));
-    }
-    item.insert("worst_value".into(), num(a.worst_value));
-    item.insert("threshold".into(), num(a.threshold));
-    item.insert("samples".into(), int(a.samples));
-    item.insert("message".into(), s(a.message.as_str()));
     item.insert(STATUS_KEY.into(), s(ALERT_STATUS_KEY));
     item.insert(STATUS_TS.into(), s(format_ts(a.ended_at)));
     item
@@ -266,26 +276,21 @@ pub fn alert_key(a: &Alert) -> Item {
 }
 
 pub fn alert_from_item(item: &Item) -> Result<Alert, ItemError> {
-    let r = Reader::new(item);
-    let rule_text = r.str("rule")?;
-    let rule = rule_text.parse().map_err(|e: String| r.err("rule", e))?;
-    let priority_text = r.str("priority")?;
-    let priority = priority_text.parse().map_err(|e: String| r.err("priority", e))?;
-    let flag = |name: &str| item.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false);
+    let a: StoredAlert = from_attrs(item)?;
     Ok(Alert {
-        location: r.str(PK)?.to_string(),
-        rule,
-        priority,
-        started_at: r.time("started_at")?,
-        activated_at: r.time("activated_at")?,
-        ended_at: r.time("ended_at")?,
-        active: flag("active"),
-        worst_value: r.f64("worst_value")?,
-        threshold: r.f64("threshold")?,
-        samples: r.u64("samples")?,
-        chattering: flag("chattering"),
-        shelved_until: item.contains_key("shelved_until").then(|| r.time("shelved_until")).transpose()?,
-        message: r.str("message")?.to_string(),
+        location: a.location,
+        rule: a.rule,
+        priority: a.priority,
+        started_at: a.started_at,
+        activated_at: a.activated_at,
+        ended_at: a.ended_at,
+        active: a.active,
+        worst_value: a.worst_value,
+        threshold: a.threshold,
+        samples: a.samples,
+        chattering: a.chattering,
+        shelved_until: a.shelved_until,
+        message: a.message,
     })
 }
 
@@ -320,8 +325,9 @@ pub fn state_hash(state: &SubstationState, bucket: &str) -> String {
 
 /// The index item of one substation: partition `#index`, sort key = location.
 pub fn state_item(state: &SubstationState, bucket: &str) -> Item {
-    let mut latest = Item::new();
-    rollup_attrs(&state.latest, &mut latest);
+    let mut latest = to_attrs(&state.latest);
+    latest.remove(PK);
+    latest.remove(SK);
     latest.insert("hour".into(), s(format_ts(state.latest.timestamp)));
     let mut item = Item::new();
     item.insert(PK.into(), s(items::INDEX_PARTITION));
@@ -436,11 +442,202 @@ mod tests {
         assert_eq!(state_hash(&state, "bucket"), state_hash(&later, "bucket"));
     }
 
+    fn n(text: &str) -> AttributeValue {
+        AttributeValue::N(text.into())
+    }
+
+    fn st(text: &str) -> AttributeValue {
+        AttributeValue::S(text.into())
+    }
+
+    /// The rollup attributes every rollup item (and the `latest` map of an index item)
+    /// carries for [`rollup`], written out by hand: names, types and texts as stored.
+    fn pinned_rollup_attrs(status: &str) -> Item {
+        Item::from([
+            ("count".into(), n("4")),
+            ("load_avg_mw".into(), n("12.5")),
+            ("load_min_mw".into(), n("10")),
+            ("load_peak_mw".into(), n("15.25")),
+            ("generation_avg_mw".into(), n("14")),
+            ("solar_avg_mw".into(), n("1")),
+            ("wind_avg_mw".into(), n("2")),
+            ("renewable_penetration".into(), n("0.2142857142857143")),
+            ("voltage_avg_kv".into(), n("13.8")),
+            ("voltage_min_kv".into(), n("13.7")),
+            ("voltage_max_kv".into(), n("13.9")),
+            ("frequency_avg_hz".into(), n("60")),
+            ("frequency_min_hz".into(), n("59.99")),
+            ("frequency_max_hz".into(), n("60.01")),
+            ("frequency_max_dev_hz".into(), n("0.01")),
+            ("power_factor_avg".into(), n("0.95")),
+            ("power_factor_defaulted".into(), n("4")),
+            ("stability_score".into(), n("0.999")),
+            ("efficiency_score".into(), n("0.9")),
+            ("alert_status".into(), st(status)),
+            ("alert_reasons".into(), AttributeValue::L(vec![st("voltage 13.2 kV below 13.5")])),
+        ])
+    }
+
+    fn with(mut item: Item, extra: &[(&str, AttributeValue)]) -> Item {
+        for (k, v) in extra {
+            item.insert((*k).into(), v.clone());
+        }
+        item
+    }
+
+    #[test]
+    fn rollup_items_keep_their_stored_layout() {
+        let key = [("location", st("sub 1")), ("timestamp", st("2025-01-14T12:00:00Z")), ("kind", st("rollup"))];
+        assert_eq!(rollup_item(&rollup(AlertStatus::Normal)), with(pinned_rollup_attrs("normal"), &key));
+        let status = [("status_key", st("warning")), ("status_ts", st("2025-01-14T12:00:00Z"))];
+        assert_eq!(rollup_item(&rollup(AlertStatus::Warning)), with(with(pinned_rollup_attrs("warning"), &key), &status));
+    }
+
+    #[test]
+    fn extreme_numbers_keep_their_stored_text() {
+        let r = HourlyRollup {
+            load_avg_mw: 1e300,
+            load_min_mw: -2.5e-9,
+            load_peak_mw: f64::NAN,
+            generation_avg_mw: f64::INFINITY,
+            solar_avg_mw: -0.0,
+            wind_avg_mw: 0.1 + 0.2,
+            count: u64::MAX,
+            alert_reasons: Vec::new(),
+            ..rollup(AlertStatus::Normal)
+        };
+        let item = rollup_item(&r);
+        assert_eq!(item["load_avg_mw"], n("1e300"));
+        assert_eq!(item["load_min_mw"], n("-2.5e-9"));
+        assert_eq!(item["load_peak_mw"], AttributeValue::Null(true));
+        assert_eq!(item["generation_avg_mw"], AttributeValue::Null(true));
+        assert_eq!(item["solar_avg_mw"], n("-0"));
+        assert_eq!(item["wind_avg_mw"], n("0.30000000000000004"));
+        assert_eq!(item["count"], n("18446744073709551615"));
+        assert_eq!(item["alert_reasons"], AttributeValue::L(Vec::new()));
+        let back = rollup_from_item(&item).unwrap();
+        assert!(back.load_peak_mw.is_nan() && back.generation_avg_mw.is_nan());
+        assert_eq!((back.load_avg_mw, back.load_min_mw, back.count), (1e300, -2.5e-9, u64::MAX));
+    }
+
+    #[test]
+    fn forecast_alert_and_index_items_keep_their_stored_layout() {
+        let p = ForecastPoint { location: "sub 1".into(), timestamp: "2025-01-15T03:00:00Z".parse().unwrap(), load_mw: 41.5 };
+        let expected = Item::from([
+            ("location".into(), st("sub 1")),
+            ("timestamp".into(), st("F#2025-01-15T03:00:00Z")),
+            ("kind".into(), st("forecast")),
+            ("load_mw".into(), n("41.5")),
+        ]);
+        assert_eq!(forecast_item(&p), expected);
+        assert_eq!(forecast_from_item(&expected).unwrap(), p);
+
+        let a = Alert {
+            location: "sub 1".into(),
+            rule: AlertRule::FrequencyDeviation,
+            priority: Priority::High,
+            started_at: "2025-01-14T12:15:00Z".parse().unwrap(),
+            activated_at: "2025-01-14T12:30:00Z".parse().unwrap(),
+            ended_at: "2025-01-14T12:45:00Z".parse().unwrap(),
+            active: true,
+            worst_value: 0.62,
+            threshold: 0.5,
+            samples: 3,
+            chattering: true,
+            shelved_until: Some("2025-01-15T00:30:00Z".parse().unwrap()),
+            message: "frequency 60.62 Hz".into(),
+        };
+        let data = Item::from([
+            ("kind".into(), st("alert")),
+            ("rule".into(), st("frequency_deviation")),
+            ("priority".into(), st("high")),
+            ("alert_status".into(), st("critical")),
+            ("started_at".into(), st("2025-01-14T12:15:00Z")),
+            ("activated_at".into(), st("2025-01-14T12:30:00Z")),
+            ("ended_at".into(), st("2025-01-14T12:45:00Z")),
+            ("active".into(), AttributeValue::Bool(true)),
+            ("worst_value".into(), n("0.62")),
+            ("threshold".into(), n("0.5")),
+            ("samples".into(), n("3")),
+            ("chattering".into(), AttributeValue::Bool(true)),
+            ("shelved_until".into(), st("2025-01-15T00:30:00Z")),
+            ("message".into(), st("frequency 60.62 Hz")),
+            ("status_key".into(), st("alert")),
+            ("status_ts".into(), st("2025-01-14T12:45:00Z")),
+        ]);
+        assert_eq!(alert_data(&a), data);
+        let key = Item::from([
+            ("location".into(), st("sub 1")),
+            ("timestamp".into(), st("A#frequency_deviation#2025-01-14T12:15:00Z")),
+        ]);
+        assert_eq!(alert_key(&a), key);
+        let mut stored = with(data, &[("notified_at", st("2025-01-14T13:00:00Z"))]);
+        stored.extend(key);
+        assert_eq!(alert_from_item(&stored).unwrap(), a);
+
+        let state = SubstationState {
+            location: "sub 1".into(),
+            last_reading: "2025-01-14T12:45:00Z".parse().unwrap(),
+            latest: rollup(AlertStatus::Warning),
+            // Wall-clock write times carry sub-seconds; the item keeps whole seconds.
+            updated_at: "2025-01-15T00:00:00.250Z".parse().unwrap(),
+            source_key: "raw/a.csv".into(),
+        };
+        let item = state_item(&state, "bucket");
+        let hash = state_hash(&state, "bucket");
+        let expected = Item::from([
+            ("location".into(), st("#index")),
+            ("timestamp".into(), st("sub 1")),
+            ("kind".into(), st("index")),
+            ("last_reading".into(), st("2025-01-14T12:45:00Z")),
+            ("updated_at".into(), st("2025-01-15T00:00:00Z")),
+            ("source_key".into(), st("raw/a.csv")),
+            ("source_bucket".into(), st("bucket")),
+            ("alert_status".into(), st("warning")),
+            ("state_hash".into(), st(&hash)),
+            ("latest".into(), AttributeValue::M(with(pinned_rollup_attrs("warning"), &[("hour", st("2025-01-14T12:00:00Z"))]))),
+        ]);
+        assert_eq!(item, expected);
+    }
+
     #[test]
     fn bad_items_name_the_attribute() {
         let mut item = rollup_item(&rollup(AlertStatus::Normal));
         item.insert("voltage_avg_kv".into(), AttributeValue::S("high".into()));
         let err = rollup_from_item(&item).unwrap_err().to_string();
         assert!(err.contains("voltage_avg_kv") && err.contains("sub 1"), "{err}");
+        item.remove("voltage_avg_kv");
+        let err = rollup_from_item(&item).unwrap_err();
+        assert_eq!((err.attribute.as_str(), err.sort_key.as_str()), ("voltage_avg_kv", "2025-01-14T12:00:00Z"), "{err}");
+        let mut index = state_item(&SubstationState {
+            location: "sub 1".into(),
+            last_reading: "2025-01-14T12:45:00Z".parse().unwrap(),
+            latest: rollup(AlertStatus::Normal),
+            updated_at: "2025-01-15T00:00:00Z".parse().unwrap(),
+            source_key: "raw/a.csv".into(),
+        }, "bucket");
+        let AttributeValue::M(latest) = index.get_mut("latest").unwrap() else { panic!() };
+        latest.insert("count".into(), n("many"));
+        let err = state_from_item(&index).unwrap_err();
+        assert_eq!(err.attribute, "latest.count", "{err}");
+        let mut alert = alert_data(&Alert {
+            location: "sub 1".into(),
+            rule: AlertRule::Overload,
+            priority: Priority::Low,
+            started_at: "2025-01-14T12:15:00Z".parse().unwrap(),
+            activated_at: "2025-01-14T12:15:00Z".parse().unwrap(),
+            ended_at: "2025-01-14T12:45:00Z".parse().unwrap(),
+            active: false,
+            worst_value: 1.2,
+            threshold: 1.0,
+            samples: 3,
+            chattering: false,
+            shelved_until: None,
+            message: "overload".into(),
+        });
+        alert.insert("rule".into(), st("meltdown"));
+        alert.insert("location".into(), st("sub 1"));
+        let err = alert_from_item(&alert).unwrap_err();
+        assert_eq!(err.attribute, "rule", "{err}");
     }
 }

@@ -34,7 +34,7 @@ pub const BATCH_SIZE: usize = 25;
 /// BatchWriteItem calls in flight at once.
 const CONCURRENT_BATCHES: usize = 4;
 /// Rounds of retrying unprocessed items before giving up.
-const MAX_UNPROCESSED_ROUNDS: u32 = 10;
+const MAX_UNPROCESSED_ROUNDS: usize = 10;
 
 pub fn av(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -44,14 +44,6 @@ pub fn av(v: impl Into<String>) -> AttributeValue {
 pub struct DynamoTable {
     client: Client,
     name: String,
-}
-
-/// Delay before retry round `attempt` (1-based): 50 ms doubling up to 5 s, with jitter.
-pub fn backoff_delay(attempt: u32) -> std::time::Duration {
-    let base = 50u64.saturating_mul(1 << attempt.min(7)).min(5_000);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let jitter = u64::from(nanos) % (base / 2 + 1);
-    std::time::Duration::from_millis(base / 2 + jitter)
 }
 
 fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(err: &aws_sdk_dynamodb::error::SdkError<E>) -> bool {
@@ -442,10 +434,8 @@ fn record(first: &mut Option<anyhow::Error>, done: Result<Result<()>, tokio::tas
 /// One BatchWriteItem of at most 25 requests, retrying what the service leaves unprocessed.
 async fn write_chunk(client: &Client, table: &str, chunk: Vec<WriteRequest>) -> Result<()> {
     let mut pending = HashMap::from([(table.to_string(), chunk)]);
-    for attempt in 0..=MAX_UNPROCESSED_ROUNDS {
-        if attempt > 0 {
-            tokio::time::sleep(backoff_delay(attempt)).await;
-        }
+    let mut delays = crate::retry::dynamodb_unprocessed(MAX_UNPROCESSED_ROUNDS);
+    loop {
         let out = client
             .batch_write_item()
             .set_request_items(Some(pending))
@@ -456,10 +446,13 @@ async fn write_chunk(client: &Client, table: &str, chunk: Vec<WriteRequest>) -> 
             Some(left) if left.values().any(|v| !v.is_empty()) => pending = left,
             _ => return Ok(()),
         }
+        let Some(delay) = delays.next() else {
+            return Err(anyhow!(
+                "BatchWriteItem on table {table}: items still unprocessed after {MAX_UNPROCESSED_ROUNDS} retries (throughput exceeded?)"
+            ));
+        };
+        tokio::time::sleep(delay).await;
     }
-    Err(anyhow!(
-        "BatchWriteItem on table {table}: items still unprocessed after {MAX_UNPROCESSED_ROUNDS} retries (throughput exceeded?)"
-    ))
 }
 
 

@@ -275,41 +275,26 @@ async fn upload_parts(
 
 /// Percent-decodes an S3 event key (`+` is a space, as in form encoding).
 pub fn decode_event_key(raw: &str) -> Result<String> {
+    // percent-encoding passes a malformed escape through as text; S3 never writes one.
     let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-                let value = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
-                match value {
-                    Some(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    None => bail!("object key {raw:?}: bad percent escape at byte {i}"),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    let bad = (0..bytes.len())
+        .find(|&i| bytes[i] == b'%' && !bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)));
+    if let Some(i) = bad {
+        bail!("object key {raw:?}: bad percent escape at byte {i}");
     }
-    String::from_utf8(out).map_err(|_| anyhow!("object key {raw:?} is not valid UTF-8 once decoded"))
+    percent_encoding::percent_decode_str(&raw.replace('+', " "))
+        .decode_utf8()
+        .map(|key| key.into_owned())
+        .map_err(|_| anyhow!("object key {raw:?} is not valid UTF-8 once decoded"))
 }
+
+/// What S3 leaves unescaped in event keys (a space is written as `+`).
+const EVENT_KEY: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/').remove(b' ');
 
 /// The inverse of [`decode_event_key`], as S3 encodes keys in event notifications.
 pub fn encode_event_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(key, EVENT_KEY).to_string().replace(' ', "+")
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use clap::{Args, ValueEnum};
 use flate2::{Compression, write::GzEncoder};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -400,7 +400,7 @@ fn print_summary(args: &GenerateArgs, written: &[Written]) {
     let rows: u64 = written.iter().map(|w| w.rows).sum();
     let bytes: u64 = written.iter().map(|w| w.bytes).sum();
     for w in written.iter().take(SHOWN) {
-        println!("  {}  {} rows  {}", w.path.display(), w.rows, human_bytes(w.bytes));
+        println!("  {}  {} rows  {}", w.path.display(), w.rows, HumanBytes(w.bytes));
     }
     if written.len() > SHOWN {
         println!("  ... and {} more files", written.len() - SHOWN);
@@ -413,22 +413,11 @@ fn print_summary(args: &GenerateArgs, written: &[Written]) {
     println!(
         "wrote {} file(s), {rows} rows, {} ({} substations, every {} min, seed {}, {anomalies})",
         written.len(),
-        human_bytes(bytes),
+        HumanBytes(bytes),
         args.substations,
         args.interval_minutes,
         args.seed
     );
-}
-
-fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
 /// Accepts `2025-01-14`, `2025-01-14T06:00:00Z`, `2025-01-14T06:00:00+01:00`,
@@ -498,8 +487,8 @@ mod tests {
     }
 
     #[test]
-    fn human_bytes_reads_well() {
-        assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(1_500_000), "1.5 MB");
+    fn sizes_read_well() {
+        assert_eq!(HumanBytes(999).to_string(), "999 B");
+        assert_eq!(HumanBytes(1_500_000).to_string(), "1.43 MiB");
     }
 }

@@ -467,7 +467,7 @@ fn run_aws(settings: &Settings, args: &SqlArgs, queries: &[NamedQuery], titled: 
             let result = athena::run_query(&client, &args.athena, &q.sql).await.map_err(|e| name_error(args, q, e))?;
             write_result(&result.rows, args.format, titled.then_some(q.name.as_str()), out)?;
             if args.format == SqlFormat::Table {
-                writeln!(out, "(Athena: {} scanned, {} ms)", human_bytes(result.bytes_scanned), result.millis)?;
+                writeln!(out, "(Athena: {} scanned, {} ms)", indicatif::HumanBytes(result.bytes_scanned), result.millis)?;
             }
         }
         Ok(())
@@ -477,17 +477,6 @@ fn run_aws(settings: &Settings, args: &SqlArgs, queries: &[NamedQuery], titled: 
 #[cfg(not(feature = "aws"))]
 fn run_aws(_: &Settings, _: &SqlArgs, _: &[NamedQuery], _: bool, _: &mut dyn Write) -> Result<()> {
     Err(super::aws_args::not_built())
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
 /// Athena: StartQueryExecution, GetQueryExecution until it finishes, GetQueryResults page
@@ -534,7 +523,7 @@ pub mod athena {
         let id = started.query_execution_id().ok_or_else(|| anyhow!("Athena returned no query execution id"))?.to_string();
 
         let deadline = Instant::now() + Duration::from_secs(args.timeout.max(1));
-        let mut delay = Duration::from_millis(200);
+        let mut delays = crate::retry::athena_poll();
         let execution = loop {
             let out = client
                 .get_query_execution()
@@ -559,8 +548,7 @@ pub mod athena {
                 let _ = client.stop_query_execution().query_execution_id(&id).send().await;
                 bail!("query {id} did not finish within {} s and was cancelled (--timeout)", args.timeout);
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 3 / 2).min(Duration::from_secs(2));
+            tokio::time::sleep(delays.next().unwrap_or(Duration::from_secs(2))).await;
         };
 
         let is_select = execution.statement_type().is_none_or(|t| t.as_str() == "DML");

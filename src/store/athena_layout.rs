@@ -83,23 +83,20 @@ pub fn day_of(ts: DateTime<Utc>) -> NaiveDate {
     ts.date_naive()
 }
 
+/// What stays as is in a key segment: `A-Z a-z 0-9 - _ .`.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
 /// Percent-encodes one key segment: `A-Z a-z 0-9 - _ .` stay, everything else becomes
 /// `%XX` (UTF-8 bytes); a leading `.` or `_` is encoded too (Athena skips "hidden" files
 /// and folders); an empty string becomes `-`.
 pub fn encode_segment(s: &str) -> String {
-    if s.is_empty() {
-        return "-".to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    for (i, b) in s.bytes().enumerate() {
-        let keep = b.is_ascii_alphanumeric() || b == b'-' || ((b == b'_' || b == b'.') && i > 0);
-        if keep {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    let (hidden, rest) = match s.as_bytes().first() {
+        None => return "-".to_string(),
+        Some(b'.') => ("%2E", &s[1..]),
+        Some(b'_') => ("%5F", &s[1..]),
+        Some(_) => ("", s),
+    };
+    format!("{hidden}{}", percent_encoding::utf8_percent_encode(rest, SEGMENT))
 }
 
 /// The part of the object name that identifies the raw object: `raw/a/b/grid.csv.gz` →

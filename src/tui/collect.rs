@@ -148,10 +148,11 @@ impl Poller {
     }
 }
 
-/// Retry delay after `attempt` consecutive failures: 1 s, 2 s, 4 s ... capped at 30 s.
+/// Retry delay after `attempt` consecutive failures: [`crate::retry::dashboard`] (1 s, 2 s,
+/// 4 s ... capped at 30 s), never shorter than the poll interval.
 pub fn backoff(attempt: u32, poll_interval: std::time::Duration) -> std::time::Duration {
-    let exp = std::time::Duration::from_secs(1u64 << attempt.saturating_sub(1).min(5));
-    exp.min(std::time::Duration::from_secs(30)).max(poll_interval)
+    let nth = attempt.saturating_sub(1) as usize;
+    crate::retry::dashboard().nth(nth).unwrap_or_default().max(poll_interval)
 }
 
 /// Polls the store until the UI goes away.
