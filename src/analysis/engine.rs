@@ -418,12 +418,14 @@ impl Analyzer {
             }
             if tracker.in_alarm() {
                 let ep = tracker.active.expect("in alarm");
-                // Only readings beyond the limit give the hour's worst value (in the deadband or
-                // during the off-delay the alarm's own worst stands for it).
-                let first = if spec.violates(value) { value } else { ep.worst };
-                let slot = hour_alarms.entry(spec.rule).or_insert((ep.priority, first));
-                slot.0 = slot.0.max(ep.priority);
-                if spec.violates(value) && spec.is_worse(value, slot.1) {
+                // The hour's priority and worst value come from its own readings beyond the
+                // limit (in the deadband or the off-delay: the rule's base priority and the
+                // alarm's worst), so an hour says how bad that hour was.
+                let (priority, worst) =
+                    if spec.violates(value) { (spec.priority_at(value), value) } else { (spec.priority, ep.worst) };
+                let slot = hour_alarms.entry(spec.rule).or_insert((priority, worst));
+                slot.0 = slot.0.max(priority);
+                if spec.violates(value) && (!spec.violates(slot.1) || spec.is_worse(value, slot.1)) {
                     slot.1 = value;
                 }
             }
