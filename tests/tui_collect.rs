@@ -14,8 +14,10 @@ use tokio::sync::{Notify, mpsc, watch};
 fn interest(locs: &[&str], range_hours: i64) -> Interest {
     Interest {
         locations: locs.iter().map(|s| s.to_string()).collect(),
-        forecast_for: locs.first().map(|s| s.to_string()),
-        range_hours,
+        forecasts: locs.first().map(|s| s.to_string()).into_iter().collect(),
+        span: Duration::hours(range_hours),
+        zoom: Duration::hours(range_hours),
+        end: None,
     }
 }
 
@@ -26,6 +28,9 @@ fn kinds(msgs: &[Msg]) -> Vec<String> {
             Msg::Rollups { location, rollups } => format!("rollups {location} {}", rollups.len()),
             Msg::Forecast { location, points } => format!("forecast {location} {}", points.len()),
             Msg::Alerts(v) => format!("alerts {}", v.len()),
+            Msg::HistoryKept { location, from, to } => {
+                format!("kept {location} {} {}", from.format("%m-%dT%H:%M"), to.format("%m-%dT%H:%M"))
+            }
             other => format!("{other:?}"),
         })
         .collect()
