@@ -73,7 +73,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme();
     let alarms: Vec<_> = app.alarms.iter().filter(|a| a.alert.location == sub.location).collect();
     let alarm_h = (alarms.len().clamp(1, 3) + 2) as u16;
-    let readout_h = u16::from(app.crosshair.is_some());
+    // Two lines: the values and the alarms active then wrap on narrow terminals.
+    let readout_h = if app.crosshair.is_some() { 2 } else { 0 };
     let [head, charts, readout, alarm_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(4),
@@ -262,9 +263,8 @@ fn crosshair_readout(app: &App, sub: &Substation, t: DateTime<Utc>, frame: &mut 
     let mut spans = vec![Span::styled(format!(" {} ", t.format("%m-%d %H:%M")), theme.selected())];
     match sub.history.get(&t) {
         Some(r) => spans.push(Span::raw(format!(
-            " load {:.1} MW (pk {:.1}) gen {:.1}  ren {:.0}%  V {:.2} ({:.2}-{:.2})  f {:.3}",
+            " load {:.1} MW gen {:.1}  ren {:.0}%  V {:.2} ({:.2}-{:.2})  f {:.3}",
             r.load_avg_mw,
-            r.load_peak_mw,
             r.generation_avg_mw,
             r.renewable_penetration * 100.0,
             r.voltage_avg_kv,
@@ -287,7 +287,7 @@ fn crosshair_readout(app: &App, sub: &Substation, t: DateTime<Utc>, frame: &mut 
     if !active.is_empty() {
         spans.push(Span::styled(format!("  alarms: {}", active.join(", ")), theme.stale()));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(Paragraph::new(Line::from(spans)).wrap(ratatui::widgets::Wrap { trim: true }), area);
 }
 
 fn header(app: &App, sub: &Substation, frame: &mut Frame, area: Rect) {
