@@ -661,7 +661,7 @@ fn crosshair_steps_by_hour_and_shows_exact_values() {
     let text = screen_text(&render_to_test_backend(&app, 100, 30));
     assert!(text.contains(&format!("06-01 10:00  load {:.1} MW gen {:.1}", r.load_avg_mw, r.generation_avg_mw)), "{text}");
     assert!(text.contains(&format!("V {:.2} ({:.2}-{:.2})", r.voltage_avg_kv, r.voltage_min_kv, r.voltage_max_kv)));
-    assert!(text.contains("alarms:") && text.contains("undervoltage critical"), "the sag was active then: {text}");
+    assert!(text.contains("alarms: undervoltage"), "the sag was active then: {text}");
     for _ in 0..40 {
         press(&mut app, KeyCode::Left);
     }
