@@ -13,8 +13,6 @@ pub const LIST_CHROME: u16 = 3;
 
 /// The fleet panel on the overview is drawn only when at least this many rows are free.
 pub const FLEET_MIN_HEIGHT: u16 = 8;
-/// The fleet panel never takes more than this (the table keeps the rest).
-pub const FLEET_MAX_HEIGHT: u16 = 16;
 
 /// The five horizontal bands of the screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +58,7 @@ pub fn overview_split(body_h: u16, rows: usize) -> (u16, u16) {
     let table_need = (rows as u16).saturating_add(LIST_CHROME);
     let free = body_h.saturating_sub(table_need);
     if free >= FLEET_MIN_HEIGHT {
-        let fleet = free.min(FLEET_MAX_HEIGHT);
-        (body_h - fleet, fleet)
+        (table_need, free)
     } else {
         (body_h, 0)
     }
@@ -82,8 +79,8 @@ mod tests {
     fn fleet_panel_takes_only_free_rows() {
         // 8 rows need 11 lines; 21 - 11 = 10 free.
         assert_eq!(overview_split(21, 8), (11, 10));
-        // Free space is capped.
-        assert_eq!(overview_split(60, 8), (44, 16));
+        // All the free space.
+        assert_eq!(overview_split(60, 8), (11, 49));
         // Not enough room: the table keeps everything.
         assert_eq!(overview_split(21, 12), (21, 0));
         assert_eq!(overview_split(21, 500), (21, 0));

@@ -72,6 +72,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let share = if latest_gen > 0.0 { latest_ren / latest_gen * 100.0 } else { 0.0 };
     let spark_w = (inner.width as usize).saturating_sub(16).max(4);
     let ren_series: Vec<f64> = bucket_means(&series.hours, w.start, w.end, spark_w);
+    let ren_hi = ren_series.iter().copied().filter(|v| v.is_finite()).fold(1.0, f64::max);
     let (mut ok, mut warn, mut crit, mut stale) = (0, 0, 0, 0);
     for s in &subs {
         match app.sub_status(s) {
@@ -106,22 +107,18 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Line::from(format!(" load {latest_load:.0} MW  gen {latest_gen:.0} MW")),
         Line::from(vec![
             Span::raw(format!(" renew {share:>3.0}%    ")),
-            Span::styled(sparkline(&ren_series, 0.0, 100.0, spark_w, chars), theme.chart_data()),
+            // Scaled to the window's highest share, so the daily swing shows.
+            Span::styled(sparkline(&ren_series, 0.0, ren_hi, spark_w, chars), theme.chart_data()),
         ]),
         Line::from(vec![
-            Span::raw(" "),
-            Span::styled(theme.status_label(AlertStatus::Normal), theme.status_style(AlertStatus::Normal)),
-            Span::raw(format!(" {ok}  ")),
-            Span::styled(theme.status_label(AlertStatus::Warning), theme.status_style(AlertStatus::Warning)),
-            Span::raw(format!(" {warn}  ")),
-            Span::styled(theme.status_label(AlertStatus::Critical), theme.status_style(AlertStatus::Critical)),
-            Span::raw(format!(" {crit}  ")),
-            Span::styled("stale", theme.stale()),
-            Span::raw(format!(" {stale}")),
+            Span::styled(format!(" {ok} ok"), theme.status_style(AlertStatus::Normal)),
+            Span::styled(format!(" {warn} warn"), theme.status_style(AlertStatus::Warning)),
+            Span::styled(format!(" {crit} crit"), theme.status_style(AlertStatus::Critical)),
+            Span::styled(format!(" {stale} stale"), theme.stale()),
         ]),
         Line::from(rate_line),
         Line::from(Span::styled(
-            format!(" peak {peak_rate}/10m, flood at {FLOOD_PER_10_MIN} (top of strip)"),
+            format!(" peak {peak_rate}/10m, flood {FLOOD_PER_10_MIN}"),
             if peak_rate >= FLOOD_PER_10_MIN { theme.status_style(AlertStatus::Critical) } else { theme.dim() },
         )),
     ];

@@ -84,7 +84,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 
     let cfg = &app.cfg.analysis;
     let legend = format!(
-        " sparks: worst of {}, V lim {}-{} kV, f {}+-{} Hz; STALE: no data in 2 of its intervals",
+        " sparks: worst of {}, V lim {}-{} kV, f {}+-{} Hz; STALE: quiet for 2 intervals",
         app.cursor.zoom.label(),
         cfg.voltage_low_kv,
         cfg.voltage_high_kv,
