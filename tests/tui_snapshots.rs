@@ -473,3 +473,62 @@ fn command_prompt_80x24() {
     chars(&mut app, ":goto 2025-05-31 0");
     insta::assert_snapshot!(snap(&mut app, 80, 24).backend());
 }
+
+/// The README's text screenshots (assets/screenshots/*.txt), rendered from the sample
+/// at 120x36. They must match what the code draws: regenerate with
+/// `UPDATE_SCREENSHOTS=1 cargo test --test tui_snapshots screenshots`.
+#[test]
+fn screenshots() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/screenshots");
+    let update = std::env::var_os("UPDATE_SCREENSHOTS").is_some();
+    // The sample with 8 days of history and every forecast.
+    let full = || {
+        let mut a = app(true, false);
+        for i in 0..8 {
+            let name = gridwatch::tui::testing::name(i);
+            a.update(Msg::Rollups { location: name.clone(), rollups: gridwatch::tui::testing::history(i, t0(), 24 * 8) });
+            a.update(Msg::Forecast { location: name, points: gridwatch::tui::testing::forecast(i, t0()) });
+        }
+        a
+    };
+    let overview = full();
+    let mut detail = full();
+    key(&mut detail, KeyCode::Enter);
+    key(&mut detail, KeyCode::Left);
+    key(&mut detail, KeyCode::Left);
+    let mut heat = full();
+    for _ in 0..2 {
+        key(&mut heat, KeyCode::Tab);
+    }
+    let mut alarms = full();
+    for _ in 0..3 {
+        key(&mut alarms, KeyCode::Tab);
+    }
+    let mut logs = full();
+    key(&mut logs, KeyCode::BackTab);
+    let mut history = full();
+    history.update(Msg::Tick(t0() + chrono::Duration::days(200)));
+    key(&mut history, KeyCode::Char('t'));
+    let shots = [
+        ("overview", overview),
+        ("detail", detail),
+        ("heatmap", heat),
+        ("alarms", alarms),
+        ("logs", logs),
+        ("history", history),
+    ];
+    let mut stale = Vec::new();
+    for (name, mut app) in shots {
+        let text = screen_text(&snap(&mut app, 120, 36));
+        let path = dir.join(format!("{name}.txt"));
+        if update {
+            std::fs::write(&path, &text).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "screenshots out of date: {stale:?}; run UPDATE_SCREENSHOTS=1 cargo test --test tui_snapshots screenshots"
+    );
+}

@@ -269,6 +269,8 @@ pub struct App {
     pub subs: BTreeMap<String, Substation>,
     /// Newest reading per substation, kept current even while paused (alarm clearing).
     pub last_seen: BTreeMap<String, DateTime<Utc>>,
+    /// The newest of `last_seen` (kept with it: asked for on every staleness check).
+    newest_seen: Option<DateTime<Utc>>,
     pub selected: Option<String>,
     /// First overview row drawn; kept so the selection stays visible.
     pub overview_offset: usize,
@@ -331,6 +333,7 @@ impl App {
             heat_fleet: false,
             subs: BTreeMap::new(),
             last_seen: BTreeMap::new(),
+            newest_seen: None,
             selected: None,
             overview_offset: 0,
             overview_filter: String::new(),
@@ -374,7 +377,7 @@ impl App {
 
     /// Newest reading of any substation (where the window anchors when data is old).
     pub fn newest_data(&self) -> Option<DateTime<Utc>> {
-        self.last_seen.values().max().copied()
+        self.newest_seen
     }
 
     /// The window of history drawn now.
@@ -433,8 +436,17 @@ impl App {
             // Name order is the map's order; the sorts below are stable, so ties keep it.
             SortKey::Name => {}
             SortKey::Worst => {
+                // Active alarm severity per substation, once (not once per row per alarm).
+                let mut active: std::collections::HashMap<&str, AlertStatus> = std::collections::HashMap::new();
+                for a in self.alarms.iter().filter(|a| a.active) {
+                    let e = active.entry(a.alert.location.as_str()).or_default();
+                    *e = (*e).max(a.alert.severity);
+                }
+                let status = |s: &Substation| {
+                    s.state.latest.alert_status.max(active.get(s.location.as_str()).copied().unwrap_or_default())
+                };
                 let mut keyed: Vec<_> =
-                    list.into_iter().map(|s| ((std::cmp::Reverse(self.sub_status(s)), !self.is_stale(s)), s)).collect();
+                    list.into_iter().map(|s| ((std::cmp::Reverse(status(s)), !self.is_stale(s)), s)).collect();
                 keyed.sort_by_key(|(k, _)| *k);
                 list = keyed.into_iter().map(|(_, s)| s).collect();
             }
@@ -614,6 +626,7 @@ impl App {
                 for s in &list {
                     let e = self.last_seen.entry(s.location.clone()).or_insert(s.last_reading);
                     *e = (*e).max(s.last_reading);
+                    self.newest_seen = self.newest_seen.max(Some(*e));
                 }
                 self.refresh_alarm_activity();
                 if self.paused {

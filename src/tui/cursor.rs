@@ -74,7 +74,7 @@ impl Zoom {
 
     pub fn parse(s: &str) -> Option<Zoom> {
         let s = s.trim().to_ascii_lowercase();
-        Zoom::ALL.into_iter().find(|z| z.label() == s || (s == "1d" && *z == Zoom::Day) || (s == "30d" && *z == Zoom::Month))
+        Zoom::ALL.into_iter().find(|z| z.label() == s || (s == "1d" && *z == Zoom::Day))
     }
 }
 
@@ -220,10 +220,11 @@ pub fn parse_time(input: &str, reference: DateTime<Utc>) -> Result<DateTime<Utc>
 }
 
 /// A substation's reading interval, from its own rollups: an hour with `count` readings
-/// means one every `60 / count` minutes. The most readings seen in an hour wins (the
-/// newest hour is usually partial); `default` when nothing is held.
+/// means one every `60 / count` minutes. The most readings in one of the newest six hours
+/// wins (the newest hour is usually partial); `default` when nothing is held.
 pub fn cadence(history: &BTreeMap<DateTime<Utc>, HourlyRollup>, default: Duration) -> Duration {
-    let most = history.values().rev().take(48).map(|r| r.count).max().unwrap_or(0);
+    // The newest few hours suffice (and keep this cheap: it runs per row per frame).
+    let most = history.values().rev().take(6).map(|r| r.count).max().unwrap_or(0);
     if most == 0 { default } else { Duration::seconds(3600 / most as i64).max(Duration::seconds(1)) }
 }
 

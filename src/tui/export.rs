@@ -97,7 +97,7 @@ pub fn view_csv(app: &App) -> Result<(String, String), String> {
             format!("detail-{}", file_part(&sub.location))
         }
         View::Heatmap => {
-            let grid = heatmap_grid(app).ok_or("export: no substation selected")?;
+            let grid = heatmap_grid(app, None).ok_or("export: no substation selected")?;
             let mut head = vec![if app.heat_fleet { "substation".to_string() } else { "day".to_string() }];
             head.extend((0..24).map(|h| format!("h{h:02}")));
             w.write_record(&head).map_err(err)?;
@@ -142,10 +142,15 @@ pub fn view_csv(app: &App) -> Result<(String, String), String> {
 }
 
 /// The heatmap the view draws (shared with the renderer so both show the same cells).
-pub fn heatmap_grid(app: &App) -> Option<heatmap::Grid> {
+/// `fleet_rows`: only these rows of the fleet heatmap (what fits on screen; its shading
+/// is relative to them), all when `None`.
+pub fn heatmap_grid(app: &App, fleet_rows: Option<std::ops::Range<usize>>) -> Option<heatmap::Grid> {
     let w = app.view_window();
     if app.heat_fleet {
-        let rows = app.visible_subs().into_iter().map(|s| {
+        let list = app.visible_subs();
+        let range = fleet_rows.unwrap_or(0..list.len());
+        let range = range.start.min(list.len())..range.end.min(list.len());
+        let rows = list[range].iter().map(|s| {
             let alerts: Vec<_> = app.alarms.iter().filter(|a| a.alert.location == s.location).map(|a| &a.alert).collect();
             (s.name.as_str(), &s.history, alerts)
         });

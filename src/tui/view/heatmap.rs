@@ -30,7 +30,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let title = format!(" {} | {scope} | {days}d until {}", metric.label(), w.end.format("%Y-%m-%d %H:%M"));
     frame.render_widget(Paragraph::new(title).style(theme.title()), head);
 
-    let Some(grid) = heatmap_grid(app) else {
+    let rows_fit = (body.height as usize).saturating_sub(1);
+    // Single substation: the newest days last; fleet: the rows around the selection
+    // (only those are computed: 500 substations x 30 days would be 360,000 rollups).
+    let fleet_skip = if app.heat_fleet {
+        let list = app.visible_subs();
+        crate::tui::app::clamp_offset(app.overview_offset, app.selected_index(&list), rows_fit.max(1), list.len())
+    } else {
+        0
+    };
+    let Some(grid) = heatmap_grid(app, app.heat_fleet.then(|| fleet_skip..fleet_skip + rows_fit)) else {
         frame.render_widget(Paragraph::new(" no substation selected (Tab to the overview)"), body);
         return;
     };
@@ -47,14 +56,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     }
     let axis = format!(" {:label_w$} {}", "UTC", marks.into_iter().collect::<String>());
     lines.push(Line::from(Span::styled(axis, theme.header())));
-    let rows_fit = (body.height as usize).saturating_sub(1);
-    // Single substation: the newest days last; fleet: follow the selection.
-    let skip = if app.heat_fleet {
-        let sel = app.selected_index(&app.visible_subs());
-        crate::tui::app::clamp_offset(app.overview_offset, sel, rows_fit.max(1), grid.rows.len())
-    } else {
-        grid.rows.len().saturating_sub(rows_fit)
-    };
+    let skip = if app.heat_fleet { 0 } else { grid.rows.len().saturating_sub(rows_fit) };
     let selected_name = app.selected_sub().map(|s| s.name.as_str());
     for (label, cells) in grid.rows.iter().skip(skip).take(rows_fit) {
         let fitted: String = theme.text(label).chars().take(label_w).collect();

@@ -46,12 +46,12 @@ fn fit(s: &str, width: usize, ellipsis: &str) -> String {
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme();
-    let (table_h, fleet_h) = app.overview_split();
+    let list = app.visible_subs();
+    let (table_h, fleet_h) = crate::tui::layout::overview_split(area.height, list.len());
     let [table_part, fleet_area] =
         Layout::vertical([Constraint::Length(table_h.min(area.height)), Constraint::Min(0)]).areas(area);
     let [summary, table_area, footer] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(table_part);
-    let list = app.visible_subs();
 
     let (mut crit, mut warn, mut stale) = (0, 0, 0);
     for s in &list {
