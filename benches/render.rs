@@ -2,7 +2,11 @@
 //! - `overview_500`: one redraw of the overview with 500 substations (24 h history each);
 //! - `detail`: one redraw of the detail view (four charts);
 //! - `first_frame_500`: building the state from the first poll's messages plus the first
-//!   draw, i.e. the work between data arriving and the first full screen.
+//!   draw, i.e. the work between data arriving and the first full screen;
+//! - `overview_fleet_500_200x60`: the overview with the fleet panel summing 500 substations
+//!   (24 h history and forecast each; a filter leaves two rows so the panel has room);
+//! - `heatmap_30d` / `heatmap_fleet_30d_500`: the heatmap over 30 days of hourly rollups,
+//!   one substation (30 rows x 24 h) and the fleet (500 substations x 24 h).
 //!
 //! `cargo bench --bench render`
 
@@ -41,6 +45,52 @@ fn bench(c: &mut Criterion) {
     c.bench_function("detail", |b| {
         b.iter(|| {
             term.draw(|f| view::render(black_box(&detail), f)).unwrap();
+        })
+    });
+
+    // Fleet panel over 500 substations: only drawn when the rows leave room, so a terminal
+    // taller than the table; the panel sums all 500 histories and forecasts.
+    let mut fleet = sample_app(AppConfig::default(), 500);
+    for i in 0..500 {
+        fleet.update(Msg::Forecast { location: testing::name(i), points: testing::forecast(i, t0()) });
+    }
+    fleet.overview_filter = "sub-00".into();
+    fleet.update(Msg::Resize(200, 60));
+    assert!(fleet.overview_split().1 > 0, "fleet panel drawn");
+    c.bench_function("overview_fleet_500_200x60", |b| {
+        b.iter(|| {
+            wide.draw(|f| view::render(black_box(&fleet), f)).unwrap();
+        })
+    });
+
+    // Heatmap over 30 days (720 hourly rollups).
+    let mut heat = sample_app(AppConfig::default(), 500);
+    let sel = heat.selected.clone().unwrap();
+    let idx = (0..500).find(|i| testing::name(*i) == sel).unwrap();
+    heat.update(Msg::Rollups { location: sel.clone(), rollups: testing::history(idx, t0(), 24 * 30) });
+    heat.update(Msg::Key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('-'),
+        crossterm::event::KeyModifiers::NONE,
+    )));
+    heat.update(Msg::Key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('-'),
+        crossterm::event::KeyModifiers::NONE,
+    )));
+    heat.view = gridwatch::tui::app::View::Heatmap;
+    let mut hterm = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    c.bench_function("heatmap_30d", |b| {
+        b.iter(|| {
+            hterm.draw(|f| view::render(black_box(&heat), f)).unwrap();
+        })
+    });
+    // The fleet heatmap over 30 days of 500 substations (360,000 rollups held).
+    for i in 0..500 {
+        heat.update(Msg::Rollups { location: testing::name(i), rollups: testing::history(i, t0(), 24 * 30) });
+    }
+    heat.heat_fleet = true;
+    c.bench_function("heatmap_fleet_30d_500", |b| {
+        b.iter(|| {
+            hterm.draw(|f| view::render(black_box(&heat), f)).unwrap();
         })
     });
 

@@ -299,7 +299,13 @@ async fn poll_cost(n: usize) -> Option<(u64, u64, u64, usize)> {
     seed_substations(&env, n, 24, last).await;
     let (store, counter) = counted_store(&env, true);
     let names: Vec<String> = (0..n).map(|i| format!("substation_{i:03}")).collect();
-    let interest = Interest { locations: names.iter().take(30).cloned().collect(), forecast_for: names.first().cloned(), range_hours: 24 };
+    let interest = Interest {
+        locations: names.iter().take(30).cloned().collect(),
+        forecasts: names.first().cloned().into_iter().collect(),
+        span: chrono::Duration::hours(24),
+        zoom: chrono::Duration::hours(24),
+        end: None,
+    };
     let mut poller = Poller::new(chrono::Duration::minutes(15));
     let now = last + chrono::Duration::hours(1);
     let (_, err) = poller.poll(&store, now, &interest).await;

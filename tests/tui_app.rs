@@ -5,13 +5,22 @@ use chrono::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use gridwatch::backend::{LogLevel, LogLine};
 use gridwatch::model::AlertRule;
-use gridwatch::tui::app::{AlarmState, App, AppConfig, StatusLevel, TimeRange, View};
+use gridwatch::tui::app::{AlarmState, App, AppConfig, Prompt, SortKey, StatusLevel, View};
+use gridwatch::tui::cursor::{Follow, WindowMode, Zoom};
 use gridwatch::tui::keys::KeyMap;
 use gridwatch::tui::msg::{Command, Msg};
 use gridwatch::tui::testing::{self, render_to_test_backend, sample_app, screen_text, t0};
 
+/// The sample in name order (the tests below were written against it; the default
+/// worst-first order has its own tests).
 fn app() -> App {
-    sample_app(AppConfig::default(), 8)
+    by_name(sample_app(AppConfig::default(), 8))
+}
+
+fn by_name(mut app: App) -> App {
+    app.sort = SortKey::Name;
+    app.selected = Some("Ashford North".into());
+    app
 }
 
 fn press(app: &mut App, code: KeyCode) -> Vec<Command> {
@@ -65,9 +74,10 @@ fn navigation_and_views() {
     assert_eq!(app.view, View::Overview);
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
     assert_eq!(app.view, View::Alarms);
     press(&mut app, KeyCode::BackTab);
-    assert_eq!(app.view, View::Detail);
+    assert_eq!(app.view, View::Heatmap);
     // Enter on an alarm opens its substation.
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Enter);
@@ -138,7 +148,7 @@ fn reprocess_cancel_and_failure() {
 
 #[test]
 fn reprocess_disabled_in_read_only() {
-    let mut app = sample_app(AppConfig { read_only: true, ..AppConfig::default() }, 8);
+    let mut app = by_name(sample_app(AppConfig { read_only: true, ..AppConfig::default() }, 8));
     assert!(ch(&mut app, 'r').is_empty());
     assert!(app.confirm.is_none());
     assert_eq!(app.status.as_ref().unwrap().level, StatusLevel::Error);
@@ -150,6 +160,7 @@ fn reprocess_disabled_in_read_only() {
 #[test]
 fn ack_follows_isa_18_2() {
     let mut app = app();
+    press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab);
     assert_eq!(app.view, View::Alarms);
@@ -205,6 +216,7 @@ fn ack_all_only_in_the_alarm_view_and_only_what_is_listed() {
     assert_eq!(app.unacked_alarms(), 2, "not from the overview");
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
     ch(&mut app, '/');
     type_text(&mut app, "cedar");
     press(&mut app, KeyCode::Enter);
@@ -225,6 +237,7 @@ fn ack_all_only_in_the_alarm_view_and_only_what_is_listed() {
 #[test]
 fn acknowledged_cleared_alarms_stay_gone_when_fetched_again() {
     let mut app = app();
+    press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab);
     ch(&mut app, 'A');
@@ -274,7 +287,7 @@ fn ack_on_overview_acks_the_selected_substation() {
 fn filter_edit_keep_and_clear() {
     let mut app = app();
     ch(&mut app, '/');
-    assert!(app.editing_filter);
+    assert_eq!(app.prompt, Some(Prompt::Filter));
     type_text(&mut app, "ceX");
     press(&mut app, KeyCode::Backspace);
     assert_eq!(app.overview_filter, "ce");
@@ -282,12 +295,12 @@ fn filter_edit_keep_and_clear() {
     assert_eq!(names, ["Cedar Ridge"]);
     assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"), "selection moves into the filtered list");
     press(&mut app, KeyCode::Enter);
-    assert!(!app.editing_filter);
+    assert_eq!(app.prompt, None);
     assert_eq!(app.visible_subs().len(), 1, "Enter keeps the filter");
     // Filter by status word.
     ch(&mut app, '/');
     press(&mut app, KeyCode::Esc);
-    assert!(app.overview_filter.is_empty() && !app.editing_filter);
+    assert!(app.overview_filter.is_empty() && app.prompt.is_none());
     ch(&mut app, '/');
     type_text(&mut app, "warn");
     press(&mut app, KeyCode::Enter);
@@ -344,7 +357,7 @@ fn log_scrolls_back_and_stays_put() {
     app.update(Msg::Logs(vec![LogLine { timestamp: t0(), level: LogLevel::Info, message: "x".into() }]));
     assert_eq!(app.log_scroll, 3, "scrolled back: the same lines stay on screen");
     press(&mut app, KeyCode::Home);
-    assert_eq!(app.log_scroll, 31 - gridwatch::tui::view::log_rows(&app), "top: the oldest line is on screen");
+    assert_eq!(app.log_scroll, 31 - app.log_rows(), "top: the oldest line is on screen");
     press(&mut app, KeyCode::End);
     assert_eq!((app.log_scroll, app.log_unseen), (0, 0));
 }
@@ -404,24 +417,26 @@ fn help_overlay_closes_on_any_key() {
 #[test]
 fn time_range_toggles_and_is_asked_for() {
     let mut app = app();
-    assert_eq!(app.interest().range_hours, 24);
+    assert_eq!(app.interest().span, Duration::hours(24));
     ch(&mut app, 't');
-    assert_eq!(app.range, TimeRange::Week);
-    assert_eq!(app.interest().range_hours, 168);
+    assert_eq!(app.cursor.zoom, Zoom::Week);
+    assert_eq!(app.interest().span, Duration::hours(168));
     ch(&mut app, 't');
-    assert_eq!(app.range, TimeRange::Day);
+    assert_eq!(app.cursor.zoom, Zoom::Month);
+    ch(&mut app, 't');
+    assert_eq!(app.cursor.zoom, Zoom::Day);
 }
 
 #[test]
 fn interest_follows_the_visible_rows() {
-    let mut app = sample_app(AppConfig::default(), 500);
+    let mut app = by_name(sample_app(AppConfig::default(), 500));
     app.update(Msg::Resize(80, 24));
     let rows = app.list_rows();
     assert_eq!(rows, 18);
     let i = app.interest();
     assert_eq!(i.locations.len(), rows);
     assert_eq!(i.locations[0], "Ashford North");
-    assert_eq!(i.forecast_for, None, "the overview draws no forecast");
+    assert!(i.forecasts.is_empty(), "the overview of 500 draws no forecast (no fleet panel)");
     press(&mut app, KeyCode::End);
     let i = app.interest();
     assert_eq!(i.locations.len(), rows);
@@ -432,8 +447,10 @@ fn interest_follows_the_visible_rows() {
     press(&mut app, KeyCode::Enter);
     let i = app.interest();
     assert_eq!(i.locations, ["SUB-481"]);
-    assert_eq!(i.forecast_for.as_deref(), Some("SUB-481"));
+    assert_eq!(i.forecasts, ["SUB-481"]);
     press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Alarms);
     assert!(app.interest().locations.is_empty());
 }
 
@@ -462,7 +479,7 @@ fn rollups_merge_by_hour() {
 #[test]
 fn custom_keymap_applies() {
     let keys = KeyMap::from_toml_str("reprocess = \"R\"\nquit = \"x\"", "test").unwrap();
-    let mut app = sample_app(AppConfig { keys, ..AppConfig::default() }, 8);
+    let mut app = by_name(sample_app(AppConfig { keys, ..AppConfig::default() }, 8));
     ch(&mut app, 'r');
     assert!(app.confirm.is_none());
     ch(&mut app, 'R');
@@ -486,4 +503,263 @@ fn redraw_only_when_something_changed() {
     assert!(!app.dirty);
     app.update(Msg::Tick(t0()));
     assert!(app.dirty);
+}
+
+// ---- time cursor -------------------------------------------------------------------
+
+/// The sample data seen 200 days later (an archive, the January sample data).
+fn old_app() -> App {
+    let mut app = by_name(sample_app(AppConfig::default(), 8));
+    app.update(Msg::Tick(t0() + Duration::days(200)));
+    app
+}
+
+#[test]
+fn stored_history_anchors_at_the_newest_data() {
+    let mut app = old_app();
+    let newest = t0() - Duration::minutes(5);
+    let w = app.window();
+    assert_eq!(w.mode, WindowMode::Newest(newest));
+    assert_eq!((w.start, w.end), (newest - Duration::hours(24), newest));
+    // Staleness against each substation's own data, not the wall clock: only Granite
+    // Falls (quiet for 2 h before the others) is stale, as at t0.
+    let stale: Vec<_> = app.subs.values().filter(|s| app.is_stale(s)).map(|s| s.name.as_str()).collect();
+    assert_eq!(stale, ["Granite Falls"]);
+    assert_eq!(app.interest().end, None, "following: the poller anchors the same way");
+    app.update(Msg::Resize(120, 30));
+    let text = screen_text(&render_to_test_backend(&app, 120, 30));
+    assert!(text.lines().next().unwrap().contains("history · newest 2025-06-01 11:55 · 24h"), "{text}");
+    assert!(text.contains("2h STALE") && !text.contains("200d"), "{text}");
+}
+
+#[test]
+fn fresh_data_follows_live() {
+    let app = app();
+    let w = app.window();
+    assert_eq!((w.end, w.mode), (t0(), WindowMode::Live));
+    let text = screen_text(&render_to_test_backend(&app, 80, 24));
+    assert!(text.lines().next().unwrap().contains("24h 06-01 12:00"), "{text}");
+    assert!(!text.contains("history"));
+}
+
+#[test]
+fn moving_back_and_forward_and_returning_to_live() {
+    let mut app = app();
+    ch(&mut app, '[');
+    assert_eq!(app.cursor.follow, Follow::At(t0() - Duration::hours(12)));
+    assert_eq!(app.window().mode, WindowMode::Pinned);
+    assert_eq!(app.interest().end, Some(t0() - Duration::hours(12)));
+    ch(&mut app, '[');
+    assert_eq!(app.cursor.follow, Follow::At(t0() - Duration::hours(24)));
+    let text = screen_text(&render_to_test_backend(&app, 80, 24));
+    assert!(text.contains("hist 05-31 12:00 24h"), "{text}");
+    assert!(text.contains("L:live"), "the key bar offers the way back: {text}");
+    ch(&mut app, ']');
+    ch(&mut app, ']');
+    assert_eq!(app.cursor.follow, Follow::Live, "forward to now follows again");
+    ch(&mut app, '[');
+    ch(&mut app, 'L');
+    assert_eq!(app.cursor.follow, Follow::Live);
+    assert_eq!(app.interest().end, None);
+    // Granite Falls (quiet since 09:45) had data at the end of a window 6 h back.
+    ch(&mut app, '[');
+    let granite = &app.subs["Granite Falls"];
+    assert!(!app.is_stale(granite), "not stale at 00:00");
+}
+
+#[test]
+fn goto_jumps_and_bad_times_say_why() {
+    let mut app = app();
+    ch(&mut app, ':');
+    assert_eq!(app.prompt, Some(Prompt::Command));
+    type_text(&mut app, "goto 2025-05-30 06:00");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.prompt, None);
+    assert_eq!(app.cursor.follow, Follow::At(t0() - Duration::hours(42)), "centred: 05-30 18:00");
+    assert_eq!(app.crosshair, Some(t0() - Duration::hours(54)));
+    ch(&mut app, ':');
+    type_text(&mut app, "goto yesterday");
+    press(&mut app, KeyCode::Enter);
+    let s = app.status.clone().unwrap();
+    assert_eq!(s.level, StatusLevel::Error);
+    assert!(s.text.contains("\"yesterday\" is not a time"), "{}", s.text);
+    ch(&mut app, ':');
+    type_text(&mut app, "live");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.cursor.follow, Follow::Live);
+    ch(&mut app, ':');
+    type_text(&mut app, "zoom 7d");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.cursor.zoom, Zoom::Week);
+    ch(&mut app, ':');
+    type_text(&mut app, "frobnicate");
+    press(&mut app, KeyCode::Enter);
+    assert!(app.status.clone().unwrap().text.contains("unknown command \"frobnicate\""));
+    // Esc abandons a command.
+    ch(&mut app, ':');
+    type_text(&mut app, "zoom 1h");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!((app.prompt, app.cursor.zoom), (None, Zoom::Week));
+}
+
+#[test]
+fn zoom_from_one_hour_to_thirty_days() {
+    let mut app = app();
+    ch(&mut app, '+');
+    assert_eq!(app.cursor.zoom, Zoom::SixHours);
+    ch(&mut app, '+');
+    ch(&mut app, '+');
+    assert_eq!(app.cursor.zoom, Zoom::Hour, "stops at 1 h");
+    for _ in 0..6 {
+        ch(&mut app, '-');
+    }
+    assert_eq!(app.cursor.zoom, Zoom::Month, "stops at 30 d");
+    assert_eq!(app.interest().span, Duration::days(30));
+    // A pinned window keeps its end when zooming.
+    ch(&mut app, '[');
+    let end = app.window().end;
+    ch(&mut app, '+');
+    assert_eq!(app.window().end, end);
+}
+
+// ---- overview order ------------------------------------------------------------------
+
+#[test]
+fn worst_first_by_default_then_load_name_age() {
+    let mut app = sample_app(AppConfig::default(), 8);
+    let order = |app: &App| app.visible_subs().iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+    assert_eq!(app.sort, SortKey::Worst);
+    let o = order(&app);
+    assert_eq!(o[..3], ["Cedar Ridge", "Fairmont", "Granite Falls"], "critical, warning, stale");
+    assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"), "the worst is selected first");
+    ch(&mut app, 's');
+    assert_eq!(app.sort, SortKey::Load);
+    let loads: Vec<f64> = app.visible_subs().iter().map(|s| s.state.latest.load_avg_mw).collect();
+    assert!(loads.windows(2).all(|w| w[0] >= w[1]), "{loads:?}");
+    ch(&mut app, 's');
+    assert_eq!(order(&app)[0], "Ashford North");
+    ch(&mut app, 's');
+    assert_eq!(order(&app)[0], "Granite Falls", "oldest data first");
+    let text = screen_text(&render_to_test_backend(&app, 80, 24));
+    assert!(text.contains("sorted by age"), "{text}");
+}
+
+// ---- detail crosshair ----------------------------------------------------------------
+
+#[test]
+fn crosshair_steps_by_hour_and_shows_exact_values() {
+    let mut app = app();
+    ch(&mut app, 'j');
+    ch(&mut app, 'j');
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"));
+    press(&mut app, KeyCode::Left);
+    assert_eq!(app.crosshair, Some(t0() - Duration::hours(1)), "starts at the newest full hour");
+    press(&mut app, KeyCode::Left);
+    assert_eq!(app.crosshair, Some(t0() - Duration::hours(2)));
+    let r = app.subs["Cedar Ridge"].history[&(t0() - Duration::hours(2))].clone();
+    let text = screen_text(&render_to_test_backend(&app, 100, 30));
+    assert!(text.contains(&format!("06-01 10:00  load {:.1} MW gen {:.1}", r.load_avg_mw, r.generation_avg_mw)), "{text}");
+    assert!(text.contains(&format!("V {:.2} ({:.2}-{:.2})", r.voltage_avg_kv, r.voltage_min_kv, r.voltage_max_kv)));
+    assert!(text.contains("alarms: undervoltage"), "the sag was active then: {text}");
+    for _ in 0..40 {
+        press(&mut app, KeyCode::Left);
+    }
+    assert_eq!(app.crosshair, Some(t0() - Duration::hours(24)), "stays in the window");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!((app.crosshair, app.view), (None, View::Detail), "Esc drops the crosshair first");
+}
+
+// ---- export ----------------------------------------------------------------------------
+
+#[test]
+fn export_writes_the_current_view() {
+    let dir = std::path::PathBuf::from("/tmp/exports");
+    let mut app = by_name(sample_app(AppConfig { export_dir: dir.clone(), ..AppConfig::default() }, 8));
+    let cmds = ch(&mut app, 'e');
+    let [Command::Export { path, contents }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    assert_eq!(path, &dir.join("gridwatch-overview-20250601T1200.csv"));
+    let lines: Vec<&str> = contents.lines().collect();
+    assert_eq!(lines.len(), 1 + 8);
+    assert!(lines[0].starts_with("substation,status,stale,load_mw"));
+    assert!(lines[1].starts_with("Ashford North,normal,false,"), "{}", lines[1]);
+    // The detail view: the window's hours and the forecast after it.
+    press(&mut app, KeyCode::Enter);
+    let cmds = ch(&mut app, 'e');
+    let [Command::Export { path, contents }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    assert!(path.ends_with("gridwatch-detail-Ashford_North-20250601T1200.csv"));
+    assert_eq!(contents.lines().count(), 1 + 24 + 24, "header, 24 h, 24 forecast points");
+    app.update(Msg::Exported(Ok("exported 49 lines to /tmp/exports/x.csv".into())));
+    assert!(app.status.clone().unwrap().text.contains("/tmp/exports/x.csv"));
+    app.update(Msg::Exported(Err("/nope/x.csv: Permission denied".into())));
+    let s = app.status.clone().unwrap();
+    assert_eq!((s.level, s.text.as_str()), (StatusLevel::Error, "export failed: /nope/x.csv: Permission denied"));
+}
+
+// ---- logs ---------------------------------------------------------------------------
+
+#[test]
+fn logs_filter_by_level_and_substation_and_search() {
+    let mut app = app();
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.view, View::Logs);
+    assert_eq!(app.visible_logs().len(), 30);
+    ch(&mut app, 'v');
+    ch(&mut app, 'v');
+    assert_eq!(app.log_level, LogLevel::Warn);
+    assert_eq!(app.visible_logs().len(), 6, "3 warn + 3 error of 30");
+    ch(&mut app, 'v');
+    assert_eq!(app.visible_logs().len(), 3);
+    ch(&mut app, 'v');
+    assert_eq!(app.log_level, LogLevel::Debug);
+    // Only the selected substation (Ashford North -> "ashford").
+    app.update(Msg::Logs(vec![LogLine { timestamp: t0(), level: LogLevel::Info, message: "Ashford North: 4 rows".into() }]));
+    ch(&mut app, 'o');
+    assert_eq!(app.visible_logs().len(), 4 + 1, "lines 0, 8, 16, 24 of the sample name it, and the new one");
+    ch(&mut app, 'o');
+    // Search: the newest match at or above the bottom, then n/N.
+    ch(&mut app, 'f');
+    assert_eq!(app.prompt, Some(Prompt::Search));
+    type_text(&mut app, "delta");
+    press(&mut app, KeyCode::Enter);
+    let lines = app.visible_logs();
+    let hits: Vec<usize> =
+        lines.iter().enumerate().filter(|(_, l)| l.message.contains("delta")).map(|(i, _)| i).collect();
+    let n = lines.len();
+    assert_eq!(hits.len(), 4, "delta is every 8th line");
+    assert_eq!(app.log_scroll, n - 1 - hits[3]);
+    ch(&mut app, 'N');
+    assert_eq!(app.log_scroll, n - 1 - hits[2]);
+    ch(&mut app, 'n');
+    assert_eq!(app.log_scroll, n - 1 - hits[3]);
+    assert!(app.status.clone().unwrap().text.contains("match 4 of 4"));
+    // Wrap and sideways scroll.
+    press(&mut app, KeyCode::Right);
+    assert_eq!(app.log_hscroll, 8);
+    ch(&mut app, 'w');
+    assert!(app.log_wrap);
+    assert_eq!(app.log_hscroll, 0);
+    press(&mut app, KeyCode::Esc);
+    assert!(app.log_search.is_empty(), "Esc clears the search first");
+}
+
+// ---- what the poller is asked for -------------------------------------------------------
+
+#[test]
+fn fleet_panel_and_heatmap_ask_for_what_they_draw() {
+    let mut app = app();
+    app.update(Msg::Resize(80, 24));
+    assert!(app.overview_split().1 > 0, "8 rows leave room for the fleet panel at 80x24");
+    let i = app.interest();
+    assert_eq!(i.locations.len(), 8, "the fleet panel sums every substation");
+    assert_eq!(i.forecasts.len(), 8);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Heatmap);
+    let i = app.interest();
+    assert_eq!(i.span, Duration::days(7), "the heatmap needs days");
+    assert!(i.locations.contains(&"Ashford North".to_string()));
+    assert!(i.forecasts.is_empty());
+    ch(&mut app, 'F');
+    assert_eq!(app.interest().locations.len(), 8);
 }

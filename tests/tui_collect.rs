@@ -14,8 +14,10 @@ use tokio::sync::{Notify, mpsc, watch};
 fn interest(locs: &[&str], range_hours: i64) -> Interest {
     Interest {
         locations: locs.iter().map(|s| s.to_string()).collect(),
-        forecast_for: locs.first().map(|s| s.to_string()),
-        range_hours,
+        forecasts: locs.first().map(|s| s.to_string()).into_iter().collect(),
+        span: Duration::hours(range_hours),
+        zoom: Duration::hours(range_hours),
+        end: None,
     }
 }
 
@@ -26,6 +28,9 @@ fn kinds(msgs: &[Msg]) -> Vec<String> {
             Msg::Rollups { location, rollups } => format!("rollups {location} {}", rollups.len()),
             Msg::Forecast { location, points } => format!("forecast {location} {}", points.len()),
             Msg::Alerts(v) => format!("alerts {}", v.len()),
+            Msg::HistoryKept { location, from, to } => {
+                format!("kept {location} {} {}", from.format("%m-%dT%H:%M"), to.format("%m-%dT%H:%M"))
+            }
             other => format!("{other:?}"),
         })
         .collect()
@@ -199,4 +204,63 @@ async fn reprocess_job_reports_back() {
     collect::reprocess(shared, "Bayview".into(), tx).await;
     assert!(matches!(rx.recv().await.unwrap(), Msg::ReprocessDone { result: Err(e), .. } if e == "no raw data"));
     assert_eq!(store.describe(), "fake: in memory");
+}
+
+/// Stored history older than the window (an archive, the January sample data): the
+/// poller asks for the window ending at the newest data, then only for what a moved
+/// window lacks; a jump starts over and tells the UI what to keep.
+#[tokio::test]
+async fn poller_follows_history_windows() {
+    let data_end = t0();
+    let store = FakeStore::sample(2, data_end, 24 * 10);
+    let now = data_end + Duration::days(200); // 2025-12-18 12:00: the data is old
+    let mut p = Poller::new(Duration::minutes(15));
+    let mut want = interest(&["Ashford North"], 24);
+
+    // Following: anchored at the newest reading (Ashford North, 06-01 11:55), not at now.
+    let (msgs, err) = p.poll(&store, now, &want).await;
+    assert!(err.is_none());
+    assert_eq!(kinds(&msgs), ["subs 2", "rollups Ashford North 25", "forecast Ashford North 24", "alerts 3"]);
+    assert_eq!(
+        store.calls(),
+        ["substations", "rollups Ashford North 05-31T10:55 12-18T14:00", "forecast Ashford North", "alerts 05-31T10:55"]
+    );
+
+    // Pinned half a window back: only the older twelve hours, and what lies far ahead is let go.
+    want.end = Some(data_end - Duration::minutes(5) - Duration::hours(12));
+    let (msgs, _) = p.poll(&store, now, &want).await;
+    assert_eq!(
+        kinds(&msgs),
+        ["subs 2", "rollups Ashford North 12", "kept Ashford North 05-30T22:55 06-02T00:55", "alerts 3"]
+    );
+    assert_eq!(
+        store.calls(),
+        ["substations", "rollups Ashford North 05-30T22:55 05-31T10:55", "alerts 05-30T22:55"]
+    );
+
+    // A jump a week back: disjoint from what is held, so start over with just that window.
+    want.end = Some(data_end - Duration::days(7));
+    want.forecasts.clear();
+    let (msgs, _) = p.poll(&store, now, &want).await;
+    assert_eq!(
+        kinds(&msgs),
+        ["subs 2", "kept Ashford North 05-24T11:00 05-25T13:00", "rollups Ashford North 26", "alerts 3"]
+    );
+    assert_eq!(store.calls(), ["substations", "rollups Ashford North 05-24T11:00 05-25T13:00", "alerts 05-24T11:00"]);
+
+    // Back to following: the newest window again.
+    want.end = None;
+    let (msgs, _) = p.poll(&store, now, &want).await;
+    assert_eq!(kinds(&msgs)[1..3], ["kept Ashford North 05-31T10:55 12-18T14:00", "rollups Ashford North 25"]);
+    store.calls();
+
+    // New data while anchored at the newest data: only the newest hour on.
+    {
+        let mut d = store.data.lock().unwrap();
+        let s = d.substations.iter_mut().find(|s| s.location == "Ashford North").unwrap();
+        s.last_reading += Duration::minutes(15);
+    }
+    p.poll(&store, now, &want).await;
+    let calls = store.calls();
+    assert_eq!(calls[1], "rollups Ashford North 06-01T11:00 12-18T14:00", "{calls:?}");
 }

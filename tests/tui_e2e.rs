@@ -129,12 +129,12 @@ fn demo_live_keys_and_clean_exit() {
 
     // ? opens the help overlay.
     tmux.keys(&["?"]);
-    tmux.wait_for("help overlay", Duration::from_secs(10), |s| s.contains("Keys") && s.contains("reprocess selected"));
+    tmux.wait_for("help overlay", Duration::from_secs(10), |s| s.contains("Keys") && s.contains("reprocess (asks y/n)"));
 
     // Tab closes help and moves to the detail view with its charts.
     tmux.keys(&["Tab"]);
     tmux.wait_for("detail view", Duration::from_secs(10), |s| {
-        s.contains("[Detail]") && s.contains("Load MW") && s.contains("Voltage kV") && !s.contains("reprocess selected")
+        s.contains("[Detail]") && s.contains("Load MW") && s.contains("Voltage kV") && !s.contains("reprocess (asks y/n)")
     });
 
     // Resize: too small says so, enlarging brings the view back.
@@ -179,6 +179,77 @@ fn demo_ascii_no_color_on_a_c_locale() {
     for code in ["[31m", "[32m", "[33m", "[36m", "[38;", "[41m", "[48;"] {
         assert!(!styled.contains(code), "colour escape {code:?} under NO_COLOR");
     }
+    tmux.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file, Duration::from_secs(20)), "EXIT=0");
+}
+
+/// The bundled sample data (January 2025) analysed into a fresh data folder, then
+/// `gridwatch dashboard`: the window anchors at the newest stored reading, so the
+/// sparklines, the fleet panel and the detail charts show the stored history instead
+/// of 600-day-old STALE rows.
+#[test]
+fn sample_data_history_is_visible() {
+    if !Tmux::available() {
+        eprintln!("note: tmux not installed, skipping the sample-data dashboard test (apt-get install tmux)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = (dir.path().join("data"), dir.path().join("config"));
+    std::fs::create_dir_all(&config).unwrap();
+    let bin = env!("CARGO_BIN_EXE_gridwatch");
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample_data");
+    let out = Command::new(bin)
+        .arg("analyze")
+        .arg(&samples)
+        .env("GRIDWATCH_DATA_DIR", &data)
+        .env("XDG_CONFIG_HOME", &config)
+        .output()
+        .expect("run gridwatch analyze");
+    assert!(out.status.success(), "analyze failed: {}", String::from_utf8_lossy(&out.stderr));
+
+    let exit_file = dir.path().join("exit");
+    let cmd = format!(
+        "env GRIDWATCH_DATA_DIR='{}' XDG_CONFIG_HOME='{}' LANG=C.UTF-8 LC_ALL= TERM=xterm-256color '{bin}' dashboard \
+         --export-dir '{}' ; echo EXIT=$? > '{}'",
+        data.display(),
+        config.display(),
+        dir.path().display(),
+        exit_file.display()
+    );
+    let tmux = Tmux::start("sample", 120, 36, &cmd);
+    let s = tmux.wait_for("the anchored overview", Duration::from_secs(60), |s| {
+        s.contains("history · newest 2025-01-15 23:45") && s.contains("substation_001")
+    });
+    // Sparklines drawn from stored rollups: every substation row has block characters.
+    let rows: Vec<&str> = s.lines().filter(|l| l.contains("substation_0")).collect();
+    assert!(!rows.is_empty(), "{s}");
+    for r in &rows {
+        let blocks = r.chars().filter(|c| ('▁'..='█').contains(c)).count();
+        assert!(blocks >= 10, "empty sparkline in {r:?}\n{s}");
+        assert!(!r.contains("STALE"), "stored history is not stale at its own end: {r:?}");
+    }
+    assert!(s.contains("Fleet 8 substations") || s.contains("Fleet"), "fleet panel: {s}");
+
+    // The detail view: load chart with data points.
+    tmux.keys(&["Enter"]);
+    // (All four charts in the predicate: a capture can land in the middle of a redraw.)
+    tmux.wait_for("detail charts", Duration::from_secs(20), |s| {
+        s.contains("[Detail]") && s.contains("Load MW") && s.contains("Voltage kV") && s.matches('•').count() > 40
+    });
+
+    // Crosshair and export.
+    tmux.keys(&["Left"]);
+    tmux.wait_for("crosshair readout", Duration::from_secs(10), |s| s.contains("01-15 23:00") && s.contains("load "));
+    tmux.keys(&["e"]);
+    let s = tmux.wait_for("export message", Duration::from_secs(10), |s| s.contains("exported "));
+    let csv = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with("gridwatch-detail-"))
+        .unwrap_or_else(|| panic!("no export file; screen:\n{s}"));
+    let text = std::fs::read_to_string(csv.path()).unwrap();
+    assert!(text.lines().count() > 20, "{text}");
+
     tmux.keys(&["q"]);
     assert_eq!(wait_exit(&exit_file, Duration::from_secs(20)), "EXIT=0");
 }

@@ -131,10 +131,8 @@ fn detail_80x24() {
 
 #[test]
 fn detail_with_alarm_ascii() {
+    // Worst first: Cedar Ridge (the active sag) is the first row.
     let mut app = app(true, true);
-    for _ in 0..2 {
-        key(&mut app, KeyCode::Down);
-    }
     key(&mut app, KeyCode::Enter);
     let term = snap(&mut app, 80, 24);
     insta::assert_snapshot!(term.backend());
@@ -161,6 +159,7 @@ fn detail_too_small() {
 #[test]
 fn alarms_80x24() {
     let mut app = app(true, false);
+    key(&mut app, KeyCode::Tab);
     key(&mut app, KeyCode::Tab);
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.view, View::Alarms);
@@ -288,4 +287,248 @@ fn hostile_substation_name() {
     for c in term.backend().buffer().content.iter() {
         assert!(!c.symbol().chars().any(|ch| ch.is_control()));
     }
+}
+
+// ---- time cursor, fleet panel, heatmap, crosshair, logs ----------------------------------
+
+fn chars(app: &mut App, s: &str) {
+    for c in s.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+/// The sample seen 200 days later: stored history, anchored at its newest reading.
+fn old(color: bool, ascii: bool) -> App {
+    let mut app = app(color, ascii);
+    app.update(Msg::Tick(t0() + chrono::Duration::days(200)));
+    app
+}
+
+#[test]
+fn history_anchored_80x24() {
+    let mut app = old(true, false);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    let text = screen_text(&term);
+    assert!(text.lines().next().unwrap().contains("hist 06-01 11:55 24h"), "{text}");
+    assert_eq!(text.matches("STALE").count(), 1 + 1, "Granite Falls and the legend, not everyone");
+}
+
+#[test]
+fn history_anchored_wide_ascii() {
+    let mut app = old(false, true);
+    let term = snap(&mut app, 140, 36);
+    insta::assert_snapshot!(term.backend());
+    assert_all_ascii(&term);
+    assert!(screen_text(&term).lines().next().unwrap().contains("history - newest 2025-06-01 11:55 - 24h"));
+}
+
+#[test]
+fn history_pinned_detail_7d_envelope() {
+    let mut app = app(true, false);
+    app.update(Msg::Rollups {
+        location: "Ashford North".into(),
+        rollups: gridwatch::tui::testing::history(0, t0(), 24 * 9),
+    });
+    key(&mut app, KeyCode::Char('t'));
+    chars(&mut app, ":goto 2025-05-28 12:00");
+    key(&mut app, KeyCode::Enter);
+    // The worst-first order starts at Cedar Ridge; pick Ashford North (9 days of history).
+    app.selected = Some("Ashford North".into());
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Detail);
+    let term = snap(&mut app, 120, 36);
+    insta::assert_snapshot!(term.backend());
+    let text = screen_text(&term);
+    assert!(text.contains("min/max"), "7 d over 50 columns: an envelope: {text}");
+    assert!(text.contains("05-28 12:00"), "the crosshair sits on the goto time: {text}");
+}
+
+#[test]
+fn detail_crosshair_80x24() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Left);
+    insta::assert_snapshot!(snap(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn detail_crosshair_wide_ascii() {
+    let mut app = app(false, true);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Left);
+    let term = snap(&mut app, 140, 40);
+    insta::assert_snapshot!(term.backend());
+    assert_all_ascii(&term);
+    assert_no_colour(&term);
+}
+
+#[test]
+fn overview_fleet_panel_120x36() {
+    let mut app = app(true, false);
+    for i in 0..8 {
+        let name = gridwatch::tui::testing::name(i);
+        app.update(Msg::Forecast { location: name, points: gridwatch::tui::testing::forecast(i, t0()) });
+    }
+    let term = snap(&mut app, 120, 36);
+    insta::assert_snapshot!(term.backend());
+    let text = screen_text(&term);
+    assert!(text.contains("Fleet 8 substations") && text.contains("Fleet now"), "{text}");
+    assert!(text.contains("alarms/10m") && text.contains("flood 10"));
+    assert!(text.contains("sorted by worst"));
+}
+
+#[test]
+fn overview_fleet_panel_ascii_80x24() {
+    let mut app = app(false, true);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    assert_all_ascii(&term);
+}
+
+#[test]
+fn heatmap_one_substation_80x24() {
+    let mut app = app(true, false);
+    app.update(Msg::Rollups {
+        location: "Cedar Ridge".into(),
+        rollups: gridwatch::tui::testing::history(2, t0(), 24 * 8),
+    });
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Heatmap);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    let text = screen_text(&term);
+    assert!(text.contains("load peak MW | Cedar Ridge: hour of day x day | 7d"), "{text}");
+    assert!(text.contains("06-01 Sun") && text.contains("05-25 Sun"), "one row per day: {text}");
+}
+
+#[test]
+fn heatmap_voltage_ascii_wide() {
+    let mut app = app(false, true);
+    app.update(Msg::Rollups {
+        location: "Cedar Ridge".into(),
+        rollups: gridwatch::tui::testing::history(2, t0(), 24 * 8),
+    });
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('m'));
+    let term = snap(&mut app, 120, 30);
+    insta::assert_snapshot!(term.backend());
+    assert_all_ascii(&term);
+    assert!(screen_text(&term).contains("voltage min kV"));
+}
+
+#[test]
+fn heatmap_fleet_80x24() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('F'));
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    let text = screen_text(&term);
+    assert!(text.contains("fleet: substation x hour of day"));
+    assert!(text.contains("Harbor Point"));
+}
+
+#[test]
+fn logs_search_and_level_80x24() {
+    let mut app = app(true, false);
+    key(&mut app, KeyCode::BackTab);
+    app.update(Msg::Logs(vec![LogLine {
+        timestamp: t0(),
+        level: LogLevel::Warn,
+        message: "a very long warning line that goes on and on past the right edge of an eighty column \
+                  terminal, so it needs wrapping or sideways scrolling to be read: bayview 13.2 kV"
+            .into(),
+    }]));
+    chars(&mut app, "v");
+    key(&mut app, KeyCode::Char('f'));
+    chars(&mut app, "bayview");
+    key(&mut app, KeyCode::Enter);
+    chars(&mut app, "w");
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    let text = screen_text(&term);
+    assert!(text.contains("read: bayview 13.2 kV"), "wrapped: the end of the long line is on screen: {text}");
+}
+
+#[test]
+fn logs_scrolled_sideways_ascii() {
+    let mut app = app(false, true);
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::Right);
+    key(&mut app, KeyCode::Right);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    assert!(screen_text(&term).contains("+16 cols"));
+}
+
+#[test]
+fn command_prompt_80x24() {
+    let mut app = app(true, false);
+    chars(&mut app, ":goto 2025-05-31 0");
+    insta::assert_snapshot!(snap(&mut app, 80, 24).backend());
+}
+
+/// The README's text screenshots (assets/screenshots/*.txt), rendered from the sample
+/// at 120x36. They must match what the code draws: regenerate with
+/// `UPDATE_SCREENSHOTS=1 cargo test --test tui_snapshots screenshots`.
+#[test]
+fn screenshots() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/screenshots");
+    let update = std::env::var_os("UPDATE_SCREENSHOTS").is_some();
+    // The sample with 8 days of history and every forecast.
+    let full = || {
+        let mut a = app(true, false);
+        for i in 0..8 {
+            let name = gridwatch::tui::testing::name(i);
+            a.update(Msg::Rollups { location: name.clone(), rollups: gridwatch::tui::testing::history(i, t0(), 24 * 8) });
+            a.update(Msg::Forecast { location: name, points: gridwatch::tui::testing::forecast(i, t0()) });
+        }
+        a
+    };
+    let overview = full();
+    let mut detail = full();
+    key(&mut detail, KeyCode::Enter);
+    key(&mut detail, KeyCode::Left);
+    key(&mut detail, KeyCode::Left);
+    let mut heat = full();
+    for _ in 0..2 {
+        key(&mut heat, KeyCode::Tab);
+    }
+    let mut alarms = full();
+    for _ in 0..3 {
+        key(&mut alarms, KeyCode::Tab);
+    }
+    let mut logs = full();
+    key(&mut logs, KeyCode::BackTab);
+    let mut history = full();
+    history.update(Msg::Tick(t0() + chrono::Duration::days(200)));
+    key(&mut history, KeyCode::Char('t'));
+    let shots = [
+        ("overview", overview),
+        ("detail", detail),
+        ("heatmap", heat),
+        ("alarms", alarms),
+        ("logs", logs),
+        ("history", history),
+    ];
+    let mut stale = Vec::new();
+    for (name, mut app) in shots {
+        let text = screen_text(&snap(&mut app, 120, 36));
+        let path = dir.join(format!("{name}.txt"));
+        if update {
+            std::fs::write(&path, &text).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "screenshots out of date: {stale:?}; run UPDATE_SCREENSHOTS=1 cargo test --test tui_snapshots screenshots"
+    );
 }

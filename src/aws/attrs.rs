@@ -212,7 +212,7 @@ pub fn forecast_from_item(item: &Item) -> Result<ForecastPoint, ItemError> {
     Ok(ForecastPoint { location: r.str(PK)?.to_string(), timestamp, load_mw: r.f64("load_mw")? })
 }
 
-/// An alert item's attributes as stored: the severity is `alert_status` (as on rollups),
+/// An alert item's attributes as stored: the status level is `alert_status` (as on rollups) beside the priority,
 /// times are whole seconds (they are part of the key), the location is the partition key.
 #[derive(Serialize, Deserialize)]
 struct StoredAlert {

@@ -206,7 +206,8 @@ mod with_aws {
 
         pub fn label(&self, sdk: &aws_config::SdkConfig) -> String {
             let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "no region".into());
-            match &self.endpoint_url {
+            // An endpoint from AWS_ENDPOINT_URL or a profile counts too (moto, LocalStack).
+            match self.endpoint_url.as_deref().or(sdk.endpoint_url()) {
                 Some(url) => format!("({region}, {url})"),
                 None => format!("({region})"),
             }

@@ -69,11 +69,14 @@ pub struct ViewArgs {
     /// Seconds between store polls.
     #[arg(long, default_value_t = 1.0)]
     pub poll_seconds: f64,
+    /// Folder where `e` (export) writes the current view as CSV.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub export_dir: PathBuf,
 }
 
 impl Default for ViewArgs {
     fn default() -> Self {
-        Self { ascii: false, read_only: false, keys: None, poll_seconds: 1.0 }
+        Self { ascii: false, read_only: false, keys: None, poll_seconds: 1.0, export_dir: PathBuf::from(".") }
     }
 }
 
@@ -88,6 +91,7 @@ fn options(view: &ViewArgs, settings: &Settings, interval_minutes: u32, title: S
         keys: crate::tui::load_keymap(view.keys.as_deref())?,
         analysis: settings.analysis.clone(),
         title,
+        export_dir: view.export_dir.clone(),
     })
 }
 

@@ -2,10 +2,12 @@
 //! deterministic: key events and data arrive as [`Msg`]s, side effects leave as
 //! [`Command`]s, so tests drive the whole UI without a terminal or a runtime.
 
+use super::cursor::{self, Follow, TimeCursor, Window, Zoom};
 use super::keys::{Action, KeyMap};
+use super::layout;
 use super::msg::{Command, Msg};
 use super::theme::Theme;
-use crate::backend::LogLine;
+use crate::backend::{LogLevel, LogLine};
 use crate::config::AnalysisConfig;
 use crate::model::{Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
 use crate::sanitize::sanitize_for_terminal;
@@ -17,23 +19,26 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub const LOG_CAPACITY: usize = 5_000;
 /// Alarms held at most; beyond this the oldest cleared ones are dropped (and counted).
 pub const MAX_ALARMS: usize = 2_000;
-/// Rollup history kept per substation (the longest time range plus a margin).
-const HISTORY_KEEP: Duration = Duration::hours(7 * 24 + 2);
+/// The fleet panel and the fleet heatmap fetch every substation up to this many; beyond
+/// it they use the substations on screen and say so (polling stays bounded).
+pub const FLEET_FETCH_MAX: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum View {
     Overview,
     Detail,
+    Heatmap,
     Alarms,
     Logs,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [View::Overview, View::Detail, View::Alarms, View::Logs];
+    pub const ALL: [View; 5] = [View::Overview, View::Detail, View::Heatmap, View::Alarms, View::Logs];
     pub fn name(self) -> &'static str {
         match self {
             View::Overview => "Overview",
             View::Detail => "Detail",
+            View::Heatmap => "Heatmap",
             View::Alarms => "Alarms",
             View::Logs => "Logs",
         }
@@ -49,31 +54,71 @@ impl View {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TimeRange {
-    Day,
-    Week,
+/// Order of the overview rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SortKey {
+    /// Critical, then warning, then stale, then the rest; by name within each.
+    #[default]
+    Worst,
+    /// Highest load first.
+    Load,
+    Name,
+    /// Oldest data first.
+    Age,
 }
 
-impl TimeRange {
-    pub fn duration(self) -> Duration {
-        match self {
-            TimeRange::Day => Duration::hours(24),
-            TimeRange::Week => Duration::days(7),
-        }
-    }
+impl SortKey {
+    pub const ALL: [SortKey; 4] = [SortKey::Worst, SortKey::Load, SortKey::Name, SortKey::Age];
     pub fn label(self) -> &'static str {
         match self {
-            TimeRange::Day => "24h",
-            TimeRange::Week => "7d",
+            SortKey::Worst => "worst",
+            SortKey::Load => "load",
+            SortKey::Name => "name",
+            SortKey::Age => "age",
         }
     }
-    pub fn toggle(self) -> Self {
+    pub fn next(self) -> SortKey {
+        let i = SortKey::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        SortKey::ALL[(i + 1) % SortKey::ALL.len()]
+    }
+    pub fn parse(s: &str) -> Option<SortKey> {
+        SortKey::ALL.into_iter().find(|k| k.label() == s.trim().to_ascii_lowercase())
+    }
+}
+
+/// What the heatmap colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum HeatMetric {
+    #[default]
+    LoadPeak,
+    VoltageMin,
+    Renewable,
+    Alarms,
+}
+
+impl HeatMetric {
+    pub const ALL: [HeatMetric; 4] =
+        [HeatMetric::LoadPeak, HeatMetric::VoltageMin, HeatMetric::Renewable, HeatMetric::Alarms];
+    pub fn label(self) -> &'static str {
         match self {
-            TimeRange::Day => TimeRange::Week,
-            TimeRange::Week => TimeRange::Day,
+            HeatMetric::LoadPeak => "load peak MW",
+            HeatMetric::VoltageMin => "voltage min kV",
+            HeatMetric::Renewable => "renewable %",
+            HeatMetric::Alarms => "alarms",
         }
     }
+    pub fn next(self) -> HeatMetric {
+        let i = HeatMetric::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        HeatMetric::ALL[(i + 1) % HeatMetric::ALL.len()]
+    }
+}
+
+/// The one-line input at the bottom: a filter (`/`), a log search, or a `:` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    Filter,
+    Search,
+    Command,
 }
 
 /// Settings that do not change while the dashboard runs.
@@ -87,6 +132,8 @@ pub struct AppConfig {
     pub title: String,
     /// The store's `describe()`, shown in the help overlay.
     pub store_name: String,
+    /// Where `e` writes CSV files.
+    pub export_dir: std::path::PathBuf,
 }
 
 impl Default for AppConfig {
@@ -99,6 +146,7 @@ impl Default for AppConfig {
             analysis: AnalysisConfig::default(),
             title: String::new(),
             store_name: String::new(),
+            export_dir: std::path::PathBuf::from("."),
         }
     }
 }
@@ -180,13 +228,27 @@ pub struct Status {
 }
 
 /// What the store poller should fetch, derived from what is on screen.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interest {
     /// Substations whose rollups are drawn (visible rows and the selected one).
     pub locations: Vec<String>,
-    /// The substation whose forecast is drawn.
-    pub forecast_for: Option<String>,
-    pub range_hours: i64,
+    /// Substations whose forecast is drawn.
+    pub forecasts: Vec<String>,
+    /// Length of the window drawn.
+    pub span: Duration,
+    /// The cursor's zoom: decides, as in [`cursor::live_end`], whether following means
+    /// "now" or "the newest data".
+    pub zoom: Duration,
+    /// Where the window ends; `None` follows live data (now, or the newest data when
+    /// that is older than the window: the poller applies [`TimeCursor::live_end`]).
+    pub end: Option<DateTime<Utc>>,
+}
+
+impl Default for Interest {
+    fn default() -> Self {
+        let day = Zoom::Day.duration();
+        Self { locations: Vec::new(), forecasts: Vec::new(), span: day, zoom: day, end: None }
+    }
 }
 
 #[derive(Debug)]
@@ -196,17 +258,39 @@ pub struct App {
     /// Terminal size (columns, rows).
     pub size: (u16, u16),
     pub view: View,
-    pub range: TimeRange,
+    /// Which window of history is drawn.
+    pub cursor: TimeCursor,
+    /// Detail charts: the time whose exact values are shown (←/→).
+    pub crosshair: Option<DateTime<Utc>>,
+    pub sort: SortKey,
+    pub heat_metric: HeatMetric,
+    /// Heatmap of the fleet (substation x hour) instead of the selected substation.
+    pub heat_fleet: bool,
     pub subs: BTreeMap<String, Substation>,
     /// Newest reading per substation, kept current even while paused (alarm clearing).
     pub last_seen: BTreeMap<String, DateTime<Utc>>,
+    /// The newest of `last_seen` (kept with it: asked for on every staleness check).
+    newest_seen: Option<DateTime<Utc>>,
     pub selected: Option<String>,
     /// First overview row drawn; kept so the selection stays visible.
     pub overview_offset: usize,
     pub overview_filter: String,
     pub alarm_filter: String,
     pub log_filter: String,
-    pub editing_filter: bool,
+    /// Logs: lowest level shown.
+    pub log_level: LogLevel,
+    /// Logs: only lines naming the selected substation.
+    pub log_only_selected: bool,
+    /// Logs: long lines wrap instead of scrolling sideways.
+    pub log_wrap: bool,
+    /// Logs: columns scrolled to the right (when not wrapping).
+    pub log_hscroll: usize,
+    /// Logs: highlighted text; n/N jump between matching lines.
+    pub log_search: String,
+    /// The input line being edited, if any.
+    pub prompt: Option<Prompt>,
+    /// Text of a `:` command being typed.
+    pub command_line: String,
     /// Sorted: unacknowledged first, then by severity and time.
     pub alarms: Vec<Alarm>,
     pub alarm_selected: Option<String>,
@@ -242,15 +326,26 @@ impl App {
             now,
             size: (80, 24),
             view: View::Overview,
-            range: TimeRange::Day,
+            cursor: TimeCursor::default(),
+            crosshair: None,
+            sort: SortKey::Worst,
+            heat_metric: HeatMetric::LoadPeak,
+            heat_fleet: false,
             subs: BTreeMap::new(),
             last_seen: BTreeMap::new(),
+            newest_seen: None,
             selected: None,
             overview_offset: 0,
             overview_filter: String::new(),
             alarm_filter: String::new(),
             log_filter: String::new(),
-            editing_filter: false,
+            log_level: LogLevel::Debug,
+            log_only_selected: false,
+            log_wrap: false,
+            log_hscroll: 0,
+            log_search: String::new(),
+            prompt: None,
+            command_line: String::new(),
             alarms: Vec::new(),
             alarm_selected: None,
             alarm_offset: 0,
@@ -275,13 +370,46 @@ impl App {
         self.cfg.theme
     }
 
+    /// The expected reading interval when a substation's own cadence is unknown.
     pub fn interval(&self) -> Duration {
         Duration::minutes(i64::from(self.cfg.data_interval_minutes.max(1)))
     }
 
-    /// Older than two data intervals: the substation stopped reporting (or the pipeline did).
+    /// Newest reading of any substation (where the window anchors when data is old).
+    pub fn newest_data(&self) -> Option<DateTime<Utc>> {
+        self.newest_seen
+    }
+
+    /// The window of history drawn now.
+    pub fn window(&self) -> Window {
+        self.cursor.window(self.now, self.newest_data())
+    }
+
+    /// The window a view draws: the heatmap covers at least 7 days ending where the
+    /// cursor's window ends (one row per day needs days).
+    pub fn view_window(&self) -> Window {
+        let w = self.window();
+        if self.view == View::Heatmap && w.duration() < Duration::days(7) {
+            Window { start: w.end - Duration::days(7), ..w }
+        } else {
+            w
+        }
+    }
+
+    /// The substation's own reading interval (from its rollups' counts).
+    pub fn cadence(&self, sub: &Substation) -> Duration {
+        cursor::cadence(&sub.history, self.interval())
+    }
+
+    /// Age of the substation's data at the window's end (the wall clock only when live).
+    pub fn data_age(&self, sub: &Substation) -> Option<Duration> {
+        cursor::data_age(sub.state.last_reading, &sub.history, self.window().end)
+    }
+
+    /// No data for more than two of the substation's own intervals before the window's
+    /// end: it stopped reporting (or the pipeline did).
     pub fn is_stale(&self, sub: &Substation) -> bool {
-        self.now - sub.state.last_reading > self.interval() * 2
+        cursor::is_stale(self.data_age(sub), self.cadence(sub))
     }
 
     /// The worse of the newest hour's status and the substation's active alarms.
@@ -296,13 +424,36 @@ impl App {
         sub.state.latest.alert_status.max(alarms)
     }
 
-    /// Substations matching the overview filter (name or status word), in name order.
+    /// Substations matching the overview filter (name or status word), in the chosen order.
     pub fn visible_subs(&self) -> Vec<&Substation> {
         let f = self.overview_filter.to_lowercase();
-        self.subs
+        let mut list: Vec<&Substation> = self
+            .subs
             .values()
             .filter(|s| f.is_empty() || s.name.to_lowercase().contains(&f) || self.sub_status(s).as_str().contains(&f))
-            .collect()
+            .collect();
+        match self.sort {
+            // Name order is the map's order; the sorts below are stable, so ties keep it.
+            SortKey::Name => {}
+            SortKey::Worst => {
+                // Active alarm severity per substation, once (not once per row per alarm).
+                let mut active: std::collections::HashMap<&str, AlertStatus> = std::collections::HashMap::new();
+                for a in self.alarms.iter().filter(|a| a.active) {
+                    let e = active.entry(a.alert.location.as_str()).or_default();
+                    *e = (*e).max(a.alert.status());
+                }
+                let status = |s: &Substation| {
+                    s.state.latest.alert_status.max(active.get(s.location.as_str()).copied().unwrap_or_default())
+                };
+                let mut keyed: Vec<_> =
+                    list.into_iter().map(|s| ((std::cmp::Reverse(status(s)), !self.is_stale(s)), s)).collect();
+                keyed.sort_by_key(|(k, _)| *k);
+                list = keyed.into_iter().map(|(_, s)| s).collect();
+            }
+            SortKey::Load => list.sort_by(|a, b| b.state.latest.load_avg_mw.total_cmp(&a.state.latest.load_avg_mw)),
+            SortKey::Age => list.sort_by_key(|s| s.state.last_reading),
+        }
+        list
     }
 
     pub fn selected_sub(&self) -> Option<&Substation> {
@@ -329,19 +480,28 @@ impl App {
             .collect()
     }
 
+    /// Log lines passing the text filter, the level filter and the substation filter.
     pub fn visible_logs(&self) -> Vec<&LogLine> {
         let f = self.log_filter.to_lowercase();
-        self.logs.iter().filter(|l| f.is_empty() || l.message.to_lowercase().contains(&f)).collect()
+        let sel = self.log_only_selected.then(|| self.selected.as_deref().map(str::to_lowercase)).flatten();
+        self.logs
+            .iter()
+            .filter(|l| l.level >= self.log_level)
+            .filter(|l| {
+                (f.is_empty() || l.message.to_lowercase().contains(&f))
+                    && sel.as_ref().is_none_or(|s| l.message.to_lowercase().contains(s.as_str()))
+            })
+            .collect()
     }
 
     pub fn unacked_alarms(&self) -> usize {
         self.alarms.iter().filter(|a| !a.acked).count()
     }
 
-    /// The filter of the current view (Detail shares the overview's).
+    /// The filter of the current view (Detail and Heatmap share the overview's).
     pub fn filter(&self) -> &str {
         match self.view {
-            View::Overview | View::Detail => &self.overview_filter,
+            View::Overview | View::Detail | View::Heatmap => &self.overview_filter,
             View::Alarms => &self.alarm_filter,
             View::Logs => &self.log_filter,
         }
@@ -349,38 +509,98 @@ impl App {
 
     fn filter_mut(&mut self) -> &mut String {
         match self.view {
-            View::Overview | View::Detail => &mut self.overview_filter,
+            View::Overview | View::Detail | View::Heatmap => &mut self.overview_filter,
             View::Alarms => &mut self.alarm_filter,
             View::Logs => &mut self.log_filter,
         }
     }
 
-    /// Rows of the overview table / alarm list that fit on screen (mirrors the layout in `view`).
+    /// The text being edited in the input line.
+    pub fn prompt_text(&self) -> &str {
+        match self.prompt {
+            Some(Prompt::Filter) => self.filter(),
+            Some(Prompt::Search) => &self.log_search,
+            Some(Prompt::Command) => &self.command_line,
+            None => "",
+        }
+    }
+
+    fn prompt_text_mut(&mut self) -> &mut String {
+        match self.prompt {
+            Some(Prompt::Search) => &mut self.log_search,
+            Some(Prompt::Command) => &mut self.command_line,
+            _ => self.filter_mut(),
+        }
+    }
+
+    fn body_height(&self) -> u16 {
+        layout::body_height(self.size, self.banner.is_some() || self.log_error.is_some())
+    }
+
+    /// Heights of the overview's table part and fleet panel.
+    pub fn overview_split(&self) -> (u16, u16) {
+        layout::overview_split(self.body_height(), self.visible_subs().len())
+    }
+
+    /// Rows of the overview table / alarm list that fit on screen.
     pub fn list_rows(&self) -> usize {
-        super::view::list_rows(self)
+        let h = if matches!(self.view, View::Overview | View::Detail | View::Heatmap) {
+            self.overview_split().0
+        } else {
+            self.body_height()
+        };
+        h.saturating_sub(layout::LIST_CHROME) as usize
+    }
+
+    /// Log lines on screen (the log view has one header line).
+    pub fn log_rows(&self) -> usize {
+        self.body_height().saturating_sub(1) as usize
+    }
+
+    /// Whether the fleet panel (or fleet heatmap) can fetch every substation.
+    pub fn fleet_complete(&self) -> bool {
+        self.subs.len() <= FLEET_FETCH_MAX
     }
 
     /// What the poller should fetch now: rollups of what the current view draws (the
-    /// overview's visible rows, the detail's substation), the forecast only for the detail.
+    /// overview's visible rows and, with the fleet panel, every substation up to
+    /// [`FLEET_FETCH_MAX`]; the detail's substation), forecasts only where drawn.
     pub fn interest(&self) -> Interest {
         let mut locations: Vec<String> = Vec::new();
-        if self.view == View::Overview {
+        let mut forecasts: Vec<String> = Vec::new();
+        let fleet = (self.view == View::Overview && self.overview_split().1 > 0)
+            || (self.view == View::Heatmap && self.heat_fleet);
+        if fleet && self.fleet_complete() {
+            locations = self.subs.keys().cloned().collect();
+            if self.view == View::Overview {
+                forecasts = locations.clone();
+            }
+        } else if matches!(self.view, View::Overview | View::Heatmap) {
             let list = self.visible_subs();
             let start = self.overview_offset.min(list.len());
             let end = (start + self.list_rows().max(1)).min(list.len());
             locations = list[start..end].iter().map(|s| s.location.clone()).collect();
         }
         let selected = self.selected.clone().filter(|s| self.subs.contains_key(s));
-        if matches!(self.view, View::Overview | View::Detail)
+        if matches!(self.view, View::Overview | View::Detail | View::Heatmap)
             && let Some(sel) = &selected
             && !locations.contains(sel)
         {
             locations.push(sel.clone());
         }
+        if self.view == View::Detail {
+            forecasts = selected.into_iter().collect();
+        }
+        let w = self.view_window();
         Interest {
             locations,
-            forecast_for: selected.filter(|_| self.view == View::Detail),
-            range_hours: self.range.duration().num_hours(),
+            forecasts,
+            span: w.duration(),
+            zoom: self.cursor.zoom.duration(),
+            end: match self.cursor.follow {
+                Follow::Live => None,
+                Follow::At(t) => Some(t),
+            },
         }
     }
 
@@ -406,6 +626,7 @@ impl App {
                 for s in &list {
                     let e = self.last_seen.entry(s.location.clone()).or_insert(s.last_reading);
                     *e = (*e).max(s.last_reading);
+                    self.newest_seen = self.newest_seen.max(Some(*e));
                 }
                 self.refresh_alarm_activity();
                 if self.paused {
@@ -415,8 +636,24 @@ impl App {
                     self.apply_substations(list);
                 }
             }
-            m @ (Msg::Rollups { .. } | Msg::Forecast { .. }) if self.paused => self.held.push(m),
+            m @ (Msg::Rollups { .. } | Msg::Forecast { .. } | Msg::HistoryKept { .. }) if self.paused => {
+                self.held.push(m)
+            }
             Msg::Rollups { location, rollups } => self.apply_rollups(&location, rollups),
+            Msg::HistoryKept { location, from, to } => {
+                if let Some(sub) = self.subs.get_mut(&location) {
+                    let before = sub.history.len();
+                    sub.history.retain(|t, _| *t >= from && *t < to);
+                    self.dirty |= sub.history.len() != before;
+                }
+            }
+            Msg::Exported(result) => {
+                match result {
+                    Ok(desc) => self.set_status(StatusLevel::Info, sanitize_for_terminal(&desc)),
+                    Err(e) => self.set_status(StatusLevel::Error, format!("export failed: {}", sanitize_for_terminal(&e))),
+                }
+                self.dirty = true;
+            }
             Msg::Forecast { location, points } => {
                 if let Some(sub) = self.subs.get_mut(&location)
                     && sub.forecast != points
@@ -508,17 +745,15 @@ impl App {
         self.keep_selection_visible();
     }
 
+    /// Merges rollups by hour. What is kept is bounded by the poller (see
+    /// [`Msg::HistoryKept`]), which knows what it fetched.
     fn apply_rollups(&mut self, location: &str, rollups: Vec<HourlyRollup>) {
-        let cutoff = self.now - HISTORY_KEEP;
         let Some(sub) = self.subs.get_mut(location) else { return };
         for r in rollups {
-            if r.timestamp >= cutoff && sub.history.get(&r.timestamp) != Some(&r) {
+            if sub.history.get(&r.timestamp) != Some(&r) {
                 sub.history.insert(r.timestamp, r);
                 self.dirty = true;
             }
-        }
-        while sub.history.first_key_value().is_some_and(|(t, _)| *t < cutoff) {
-            sub.history.pop_first();
         }
     }
 
@@ -655,21 +890,33 @@ impl App {
             }
             return;
         }
-        if self.editing_filter {
+        if let Some(prompt) = self.prompt {
             match ev.code {
                 KeyCode::Esc => {
-                    self.filter_mut().clear();
-                    self.editing_filter = false;
+                    self.prompt_text_mut().clear();
+                    self.prompt = None;
                 }
-                KeyCode::Enter => self.editing_filter = false,
+                KeyCode::Enter => {
+                    self.prompt = None;
+                    match prompt {
+                        Prompt::Command => {
+                            let line = std::mem::take(&mut self.command_line);
+                            self.run_command(&line, cmds);
+                        }
+                        Prompt::Search => self.search_step(0),
+                        Prompt::Filter => {}
+                    }
+                }
                 KeyCode::Backspace => {
-                    self.filter_mut().pop();
+                    self.prompt_text_mut().pop();
                 }
-                KeyCode::Char('u') if ctrl => self.filter_mut().clear(),
-                KeyCode::Char(c) if !ctrl && !c.is_control() => self.filter_mut().push(c),
+                KeyCode::Char('u') if ctrl => self.prompt_text_mut().clear(),
+                KeyCode::Char(c) if !ctrl && !c.is_control() => self.prompt_text_mut().push(c),
                 _ => {}
             }
-            self.after_filter_change();
+            if prompt == Prompt::Filter {
+                self.after_filter_change();
+            }
             return;
         }
         let action = self.cfg.keys.action_for(&ev);
@@ -694,7 +941,7 @@ impl App {
             Action::Top => self.move_by(isize::MIN / 2),
             Action::Bottom => self.move_by(isize::MAX / 2),
             Action::Open => match self.view {
-                View::Overview if self.selected.is_some() => self.view = View::Detail,
+                View::Overview | View::Heatmap if self.selected.is_some() => self.view = View::Detail,
                 View::Alarms => {
                     let loc = self
                         .alarm_selected
@@ -711,8 +958,13 @@ impl App {
             },
             Action::Back => {
                 self.status = None;
-                // Esc first clears the view's filter, then goes back to the overview.
-                if self.view != View::Detail && !self.filter().is_empty() {
+                // Esc first drops the crosshair, then clears the view's filter, then goes
+                // back to the overview.
+                if self.view == View::Detail && self.crosshair.is_some() {
+                    self.crosshair = None;
+                } else if self.view == View::Logs && !self.log_search.is_empty() {
+                    self.log_search.clear();
+                } else if self.view != View::Detail && !self.filter().is_empty() {
                     self.filter_mut().clear();
                     self.after_filter_change();
                 } else {
@@ -725,7 +977,7 @@ impl App {
                 if self.view == View::Detail {
                     self.view = View::Overview;
                 }
-                self.editing_filter = true;
+                self.prompt = Some(Prompt::Filter);
             }
             Action::Reprocess => self.ask_reprocess(),
             Action::Ack => self.ack(),
@@ -743,9 +995,198 @@ impl App {
                     }
                 }
             }
-            Action::TimeRange => self.range = self.range.toggle(),
+            Action::TimeRange => self.set_zoom(self.cursor.zoom.cycle()),
+            Action::ZoomIn => self.set_zoom(self.cursor.zoom.zoom_in()),
+            Action::ZoomOut => self.set_zoom(self.cursor.zoom.out()),
+            Action::Earlier => self.shift_window(-1),
+            Action::Later => self.shift_window(1),
+            Action::Live => {
+                self.cursor.follow = Follow::Live;
+                self.crosshair = None;
+                self.set_status(StatusLevel::Info, "following live data");
+            }
+            Action::Command => {
+                self.command_line.clear();
+                self.prompt = Some(Prompt::Command);
+            }
+            Action::Left => self.left_right(-1),
+            Action::Right => self.left_right(1),
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.set_status(StatusLevel::Info, format!("overview sorted by {}", self.sort.label()));
+                self.overview_offset = 0;
+                self.keep_selection_visible();
+            }
+            Action::Export => self.export(cmds),
+            Action::Metric => {
+                self.heat_metric = self.heat_metric.next();
+                if self.view != View::Heatmap {
+                    self.set_status(StatusLevel::Info, format!("heatmap metric: {}", self.heat_metric.label()));
+                }
+            }
+            Action::FleetHeatmap => self.heat_fleet = !self.heat_fleet,
+            Action::Search => {
+                if self.view == View::Logs {
+                    self.log_search.clear();
+                    self.prompt = Some(Prompt::Search);
+                } else {
+                    self.set_status(StatusLevel::Info, "search: open the log view first");
+                }
+            }
+            Action::SearchNext => self.search_step(1),
+            Action::SearchPrev => self.search_step(-1),
+            Action::LogWrap => {
+                self.log_wrap = !self.log_wrap;
+                self.log_hscroll = 0;
+            }
+            Action::LogLevel => {
+                self.log_level = match self.log_level {
+                    LogLevel::Debug => LogLevel::Info,
+                    LogLevel::Info => LogLevel::Warn,
+                    LogLevel::Warn => LogLevel::Error,
+                    LogLevel::Error => LogLevel::Debug,
+                };
+                self.after_filter_change_in(View::Logs);
+            }
+            Action::LogSelected => {
+                self.log_only_selected = !self.log_only_selected;
+                self.after_filter_change_in(View::Logs);
+            }
             Action::Help => self.help = !self.help,
             Action::Quit => cmds.push(Command::Quit),
+        }
+    }
+
+    fn set_zoom(&mut self, zoom: Zoom) {
+        let newest = self.newest_data();
+        self.cursor.set_zoom(zoom, self.now, newest);
+        self.clamp_crosshair();
+    }
+
+    fn shift_window(&mut self, steps: i32) {
+        let newest = self.newest_data();
+        self.cursor.shift(steps, self.now, newest);
+        self.clamp_crosshair();
+    }
+
+    /// Keeps the crosshair inside the window (a moved window carries it along).
+    fn clamp_crosshair(&mut self) {
+        if let Some(t) = self.crosshair {
+            let w = self.window();
+            self.crosshair = Some(t.clamp(w.start, w.end));
+        }
+    }
+
+    /// ←/→: the crosshair on the detail charts, sideways scrolling in the log.
+    fn left_right(&mut self, dir: i32) {
+        match self.view {
+            View::Detail => {
+                let w = self.window();
+                // One hour per press, or one chart column's worth on long windows.
+                let step = (w.duration() / 60).max(Duration::hours(1));
+                let hour = |t: DateTime<Utc>| t - Duration::seconds(t.timestamp().rem_euclid(3600));
+                let next = match self.crosshair {
+                    None => hour(w.end - Duration::seconds(1)),
+                    Some(t) => hour(t + step * dir),
+                };
+                self.crosshair = Some(next.clamp(hour(w.start), hour(w.end - Duration::seconds(1))));
+            }
+            View::Logs if !self.log_wrap => {
+                self.log_hscroll = if dir < 0 { self.log_hscroll.saturating_sub(8) } else { self.log_hscroll + 8 };
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves to the next (`dir` 1), previous (-1) or nearest (0) log line containing the
+    /// search text, scrolling it onto the screen.
+    fn search_step(&mut self, dir: i32) {
+        if self.log_search.is_empty() {
+            return;
+        }
+        let q = self.log_search.to_lowercase();
+        let lines = self.visible_logs();
+        let hits: Vec<usize> =
+            lines.iter().enumerate().filter(|(_, l)| l.message.to_lowercase().contains(&q)).map(|(i, _)| i).collect();
+        let n = lines.len();
+        if hits.is_empty() {
+            self.set_status(StatusLevel::Info, format!("not found: {}", self.log_search));
+            return;
+        }
+        // The line at the bottom of the screen is the reference.
+        let bottom = n - 1 - self.log_scroll.min(n - 1);
+        let target = match dir {
+            d if d > 0 => hits.iter().find(|&&i| i > bottom).or(hits.first()),
+            d if d < 0 => hits.iter().rev().find(|&&i| i < bottom).or(hits.last()),
+            _ => hits.iter().rev().find(|&&i| i <= bottom).or(hits.last()),
+        };
+        let Some(&target) = target else { return };
+        self.log_scroll = n - 1 - target;
+        let pos = hits.iter().position(|&i| i == target).unwrap_or(0) + 1;
+        self.set_status(StatusLevel::Info, format!("match {pos} of {} for \"{}\"", hits.len(), self.log_search));
+    }
+
+    /// A `:` command: `goto <time>`, `live`, `zoom <1h|6h|24h|7d|30d>`, `sort <key>`,
+    /// `export`, `level <debug|info|warn|error>`.
+    fn run_command(&mut self, line: &str, cmds: &mut Vec<Command>) {
+        let line = line.trim();
+        let (verb, arg) = line.split_once(char::is_whitespace).map_or((line, ""), |(v, a)| (v, a.trim()));
+        let newest = self.newest_data();
+        match verb {
+            "" => {}
+            "goto" | "g" => match cursor::parse_time(arg, self.window().end) {
+                Ok(t) => {
+                    self.cursor.goto(t, self.now, newest);
+                    self.crosshair = Some(t);
+                    self.clamp_crosshair();
+                    self.set_status(StatusLevel::Info, format!("window around {}", t.format("%Y-%m-%d %H:%M")));
+                }
+                Err(e) => self.set_status(StatusLevel::Error, e),
+            },
+            "live" | "now" => self.on_action(Action::Live, cmds),
+            "zoom" | "z" => match Zoom::parse(arg) {
+                Some(z) => self.set_zoom(z),
+                None => self.set_status(StatusLevel::Error, format!("zoom: {arg:?}: use 1h, 6h, 24h, 7d or 30d")),
+            },
+            "sort" => match SortKey::parse(arg) {
+                Some(k) => {
+                    self.sort = k;
+                    self.keep_selection_visible();
+                }
+                None => self.set_status(StatusLevel::Error, format!("sort: {arg:?}: use worst, load, name or age")),
+            },
+            "export" | "w" => self.export(cmds),
+            "level" => {
+                let level = match arg.to_ascii_lowercase().as_str() {
+                    "debug" | "all" => Some(LogLevel::Debug),
+                    "info" => Some(LogLevel::Info),
+                    "warn" | "warning" => Some(LogLevel::Warn),
+                    "error" => Some(LogLevel::Error),
+                    _ => None,
+                };
+                match level {
+                    Some(l) => {
+                        self.log_level = l;
+                        self.after_filter_change_in(View::Logs);
+                    }
+                    None => self.set_status(StatusLevel::Error, format!("level: {arg:?}: use debug, info, warn or error")),
+                }
+            }
+            other => self.set_status(
+                StatusLevel::Error,
+                format!("unknown command {other:?} (goto <time>, live, zoom <1h..30d>, sort <key>, export, level <lvl>)"),
+            ),
+        }
+    }
+
+    /// Writes what the current view shows to a CSV file (the UI loop does the writing).
+    fn export(&mut self, cmds: &mut Vec<Command>) {
+        match super::export::view_csv(self) {
+            Ok((name, contents)) => {
+                let path = self.cfg.export_dir.join(name);
+                cmds.push(Command::Export { path, contents });
+            }
+            Err(e) => self.set_status(StatusLevel::Error, e),
         }
     }
 
@@ -787,7 +1228,7 @@ impl App {
                     a.acked = true;
                 }
             }
-            View::Overview | View::Detail => {
+            View::Overview | View::Detail | View::Heatmap => {
                 if let Some(loc) = self.selected.clone() {
                     for a in self.alarms.iter_mut().filter(|a| a.alert.location == loc) {
                         a.acked = true;
@@ -822,7 +1263,7 @@ impl App {
 
     fn move_by(&mut self, delta: isize) {
         match self.view {
-            View::Overview | View::Detail => {
+            View::Overview | View::Detail | View::Heatmap => {
                 let list = self.visible_subs();
                 if list.is_empty() {
                     return;
@@ -843,7 +1284,7 @@ impl App {
             }
             View::Logs => {
                 // Up scrolls back in time.
-                let max = self.visible_logs().len().saturating_sub(super::view::log_rows(self)) as isize;
+                let max = self.visible_logs().len().saturating_sub(self.log_rows()) as isize;
                 self.log_scroll = (self.log_scroll as isize).saturating_sub(delta).clamp(0, max) as usize;
                 if self.log_scroll == 0 {
                     self.log_unseen = 0;
@@ -854,8 +1295,12 @@ impl App {
     }
 
     fn after_filter_change(&mut self) {
-        match self.view {
-            View::Overview | View::Detail => {
+        self.after_filter_change_in(self.view);
+    }
+
+    fn after_filter_change_in(&mut self, view: View) {
+        match view {
+            View::Overview | View::Detail | View::Heatmap => {
                 let list = self.visible_subs();
                 if self.selected_index(&list).is_none() {
                     self.selected = list.first().map(|s| s.location.clone());

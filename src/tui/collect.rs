@@ -2,6 +2,7 @@
 //! the UI loop. Nothing here touches the terminal or the app state.
 
 use super::app::Interest;
+use super::cursor;
 use super::msg::Msg;
 use crate::backend::{GridStore, LogSource, SharedClock, SharedStore};
 use chrono::{DateTime, Duration, Utc};
@@ -9,26 +10,34 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, watch};
 
-/// What the poller has already fetched for one substation.
+/// What the poller has fetched for one substation: every rollup with `from <= t < to`
+/// that existed when its newest reading was `last_reading` is held by the UI.
 #[derive(Debug, Clone, Copy)]
 struct Fetched {
-    /// Rollups from here on are held by the UI.
     from: DateTime<Utc>,
-    /// Newest hour fetched; the next query starts there (that hour may have grown).
+    to: DateTime<Utc>,
+    /// Newest hour fetched; a later query starts there (that hour may have grown).
     newest_hour: DateTime<Utc>,
-    /// `last_reading` when we last fetched: unchanged means nothing new to ask for.
+    /// `last_reading` when we last looked: newer data can only lie after it.
     last_reading: DateTime<Utc>,
 }
 
-/// Incremental store polling. Each poll asks only for what changed since the last one:
-/// rollups from the newest hour already held, alerts since the previous newest reading of
-/// substations that got new data, the forecast when its substation got new data.
+/// Rollups held per substation beyond the window on either side, in windows; more
+/// than this is dropped (and the UI told so) as one browses through history.
+const KEEP_WINDOWS: i32 = 1;
+
+/// Incremental store polling. Each poll asks only for what changed since the last one
+/// or what came on screen: rollups of the window for substations that got new data or
+/// became visible, the part of a moved or zoomed window not yet held, alerts since the
+/// previous newest reading of substations that got new data, forecasts when their
+/// substation got new data. Every query is bounded by location and time (no Scan).
 #[derive(Debug)]
 pub struct Poller {
     data_interval: Duration,
     rollups: HashMap<String, Fetched>,
     last_readings: HashMap<String, DateTime<Utc>>,
-    forecast: Option<(String, DateTime<Utc>)>,
+    /// Location -> its `last_reading` when the forecast was fetched.
+    forecasts: HashMap<String, DateTime<Utc>>,
     /// Alerts are held from here on.
     alerts_from: Option<DateTime<Utc>>,
     /// Set by [`Poller::invalidate`]: re-fetch recent data even if nothing seems new.
@@ -41,7 +50,7 @@ impl Poller {
             data_interval,
             rollups: HashMap::new(),
             last_readings: HashMap::new(),
-            forecast: None,
+            forecasts: HashMap::new(),
             alerts_from: None,
             forced: false,
         }
@@ -78,72 +87,123 @@ impl Poller {
             subs.iter().map(|s| (s.location.clone(), s.last_reading)).collect();
         out.push(Msg::Substations(subs));
 
-        let range = Duration::hours(interest.range_hours.max(1));
-        // One hour of margin: the oldest hour bucket starts before now - range.
-        let range_start = now - range - Duration::hours(1);
+        let span = interest.span.max(Duration::hours(1));
+        // The same rule as the UI's cursor: follow now, or the newest data when older.
+        let end = match interest.end {
+            Some(t) => t,
+            None => {
+                let newest = current.values().max().copied();
+                cursor::live_end(interest.zoom, now, newest).0
+            }
+        };
+        // One hour of margin: the oldest hour bucket starts before the window.
+        let window_from = end - span - Duration::hours(1);
         for loc in &interest.locations {
             let Some(&last) = current.get(loc) else { continue };
-            let to = now.max(last) + Duration::hours(2);
-            match self.rollups.get(loc).copied() {
-                None => {
-                    let rs = store.rollups(loc, range_start, to).await?;
-                    let newest = rs.last().map_or(range_start, |r| r.timestamp);
-                    self.rollups
-                        .insert(loc.clone(), Fetched { from: range_start, newest_hour: newest, last_reading: last });
-                    out.push(Msg::Rollups { location: loc.clone(), rollups: rs });
-                }
-                Some(mut f) => {
-                    if range_start < f.from {
-                        // The time range grew (24 h -> 7 d): fetch only the older part.
-                        let rs = store.rollups(loc, range_start, f.from).await?;
-                        f.from = range_start;
-                        out.push(Msg::Rollups { location: loc.clone(), rollups: rs });
-                    }
-                    if last > f.last_reading || forced {
-                        let rs = store.rollups(loc, f.newest_hour, to).await?;
-                        if let Some(r) = rs.last() {
-                            f.newest_hour = f.newest_hour.max(r.timestamp);
-                        }
-                        f.last_reading = last;
-                        out.push(Msg::Rollups { location: loc.clone(), rollups: rs });
-                    }
-                    self.rollups.insert(loc.clone(), f);
-                }
-            }
+            // Following: up to past the newest reading; pinned: just past the window's end.
+            let window_to = match interest.end {
+                None => now.max(last) + Duration::hours(2),
+                Some(t) => t + Duration::hours(1),
+            };
+            self.fetch_rollups(store, loc, last, window_from, window_to, span, forced, out).await?;
         }
 
-        if let Some(loc) = &interest.forecast_for
-            && let Some(&last) = current.get(loc)
-        {
-            let key = (loc.clone(), last);
-            if forced || self.forecast.as_ref() != Some(&key) {
+        for loc in &interest.forecasts {
+            let Some(&last) = current.get(loc) else { continue };
+            if forced || self.forecasts.get(loc) != Some(&last) {
                 let points = store.forecast(loc).await?;
-                self.forecast = Some(key);
+                self.forecasts.insert(loc.clone(), last);
                 out.push(Msg::Forecast { location: loc.clone(), points });
             }
         }
 
-        // Alerts: everything in the range the first time (or when the range grows);
-        // afterwards only episodes that can have changed, i.e. those still running at the
-        // previous newest reading of a substation that got new data.
+        // Alerts: everything from the window's start the first time (or when the window
+        // reaches further back); afterwards only episodes that can have changed, i.e.
+        // those still running at the previous newest reading of a substation that got
+        // new data.
         let since = match self.alerts_from {
-            Some(from) if from <= range_start && !forced => current
+            Some(from) if from <= window_from && !forced => current
                 .iter()
                 .filter_map(|(loc, last)| match self.last_readings.get(loc) {
                     Some(prev) if prev >= last => None,
                     Some(prev) => Some(*prev - self.data_interval),
-                    None => Some(range_start),
+                    None => Some(window_from),
                 })
                 .min(),
-            // First poll, a grown range, or a forced refresh.
-            _ => Some(range_start),
+            // First poll, a window further back, or a forced refresh.
+            _ => Some(window_from),
         };
         if let Some(since) = since {
             let alerts = store.alerts(since).await?;
-            self.alerts_from = Some(self.alerts_from.map_or(range_start, |f| f.min(range_start)));
+            self.alerts_from = Some(self.alerts_from.map_or(window_from, |f| f.min(window_from)));
             out.push(Msg::Alerts(alerts));
         }
         self.last_readings = current;
+        Ok(())
+    }
+
+    /// Brings one substation's held rollups to cover `from..to`, querying only what is
+    /// missing or may have changed.
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_rollups(
+        &mut self,
+        store: &dyn GridStore,
+        loc: &str,
+        last: DateTime<Utc>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        span: Duration,
+        forced: bool,
+        out: &mut Vec<Msg>,
+    ) -> Result<(), crate::store::StoreError> {
+        let mut f = match self.rollups.get(loc).copied() {
+            // Disjoint from what is held (a jump): start over with just the window.
+            Some(f) if to >= f.from && from <= f.to => f,
+            previous => {
+                let rs = store.rollups(loc, from, to).await?;
+                let newest_hour = rs.last().map_or(from, |r| r.timestamp);
+                if previous.is_some() {
+                    out.push(Msg::HistoryKept { location: loc.to_string(), from, to });
+                }
+                out.push(Msg::Rollups { location: loc.to_string(), rollups: rs });
+                self.rollups.insert(loc.to_string(), Fetched { from, to, newest_hour, last_reading: last });
+                return Ok(());
+            }
+        };
+        if from < f.from {
+            // Zoomed out or moved back: only the older part.
+            let rs = store.rollups(loc, from, f.from).await?;
+            f.from = from;
+            out.push(Msg::Rollups { location: loc.to_string(), rollups: rs });
+        }
+        let mut fetch_from: Option<DateTime<Utc>> = None;
+        // New data (after the newest reading we knew) inside what we hold.
+        if (forced || last > f.last_reading) && f.to > f.last_reading {
+            fetch_from = Some(f.newest_hour.max(f.from));
+        }
+        // The window reaches past what we hold, into times that have data.
+        if to > f.to && f.to <= last {
+            fetch_from = Some(fetch_from.map_or(f.to, |s| s.min(f.to)));
+        }
+        let hi = to.max(f.to);
+        if let Some(start) = fetch_from {
+            let rs = store.rollups(loc, start, hi).await?;
+            if let Some(r) = rs.last() {
+                f.newest_hour = f.newest_hour.max(r.timestamp);
+            }
+            out.push(Msg::Rollups { location: loc.to_string(), rollups: rs });
+        }
+        f.to = hi;
+        f.last_reading = last;
+        // Browsing far: keep the window and one window either side, drop the rest.
+        let keep = span * KEEP_WINDOWS;
+        if f.from < from - keep || f.to > to + keep {
+            f.from = f.from.max(from - keep);
+            f.to = f.to.min(to + keep);
+            f.newest_hour = f.newest_hour.min(f.to);
+            out.push(Msg::HistoryKept { location: loc.to_string(), from: f.from, to: f.to });
+        }
+        self.rollups.insert(loc.to_string(), f);
         Ok(())
     }
 }
@@ -243,32 +303,14 @@ pub async fn reprocess(store: SharedStore, location: String, tx: mpsc::Sender<Ms
     let _ = tx.send(Msg::ReprocessDone { location, result }).await;
 }
 
-/// Reads terminal events on a plain thread (crossterm's blocking API) and forwards keys
-/// and resizes. Stops when the UI loop drops its receiver.
-pub fn spawn_key_reader(tx: mpsc::Sender<Msg>) -> std::thread::JoinHandle<()> {
-    use crossterm::event::{self, Event, KeyEventKind};
-    std::thread::Builder::new()
-        .name("gridwatch-keys".into())
-        .spawn(move || {
-            while !tx.is_closed() {
-                // A timeout so the thread notices the UI has gone.
-                match event::poll(std::time::Duration::from_millis(250)) {
-                    Ok(false) => continue,
-                    Ok(true) => {}
-                    Err(_) => return,
-                }
-                let msg = match event::read() {
-                    Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => Msg::Key(k),
-                    Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
-                    Ok(_) => continue,
-                    Err(_) => return,
-                };
-                if tx.blocking_send(msg).is_err() {
-                    return;
-                }
-            }
-        })
-        .expect("spawn key reader thread")
+/// A terminal event as a message: keys (not releases) and resizes; others are ignored.
+pub fn terminal_event(ev: crossterm::event::Event) -> Option<Msg> {
+    use crossterm::event::{Event, KeyEventKind};
+    match ev {
+        Event::Key(k) if k.kind != KeyEventKind::Release => Some(Msg::Key(k)),
+        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        _ => None,
+    }
 }
 
 /// SIGTERM / SIGHUP (SSH session dropped) end the dashboard cleanly, restoring the terminal.

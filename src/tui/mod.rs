@@ -8,7 +8,12 @@
 
 pub mod app;
 pub mod collect;
+pub mod cursor;
+pub mod export;
+pub mod fleet;
+pub mod heatmap;
 pub mod keys;
+pub mod layout;
 pub mod msg;
 pub mod terminal;
 #[doc(hidden)]
@@ -22,6 +27,7 @@ pub use msg::{Command, Msg};
 pub use theme::Theme;
 
 use crate::backend::{LogSource, SharedClock, SharedStore};
+use futures::StreamExt;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
@@ -43,6 +49,8 @@ pub struct DashboardOptions {
     pub analysis: crate::config::AnalysisConfig,
     /// Shown in the title bar after "gridwatch" (e.g. "demo").
     pub title: String,
+    /// Where `e` writes CSV exports.
+    pub export_dir: std::path::PathBuf,
 }
 
 impl Default for DashboardOptions {
@@ -56,6 +64,7 @@ impl Default for DashboardOptions {
             keys: KeyMap::default(),
             analysis: crate::config::AnalysisConfig::default(),
             title: String::new(),
+            export_dir: std::path::PathBuf::from("."),
         }
     }
 }
@@ -100,6 +109,7 @@ pub async fn run(
         analysis: opts.analysis.clone(),
         title: opts.title.clone(),
         store_name: store.describe(),
+        export_dir: opts.export_dir.clone(),
     };
     let mut app = App::new(cfg, clock.now());
     let mut guard = terminal::setup()?;
@@ -136,7 +146,8 @@ async fn ui_loop(
     tasks.spawn(collect::log_tailer(logs, tx.clone(), log_every));
     #[cfg(unix)]
     tasks.spawn(collect::signals(tx.clone()));
-    let _keys = collect::spawn_key_reader(tx.clone());
+    // Terminal input arrives as a stream in the select! below (no polling thread).
+    let mut events = crossterm::event::EventStream::new();
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -150,6 +161,14 @@ async fn ui_loop(
                 None => return Ok(()),
             },
             _ = tick.tick() => Msg::Tick(clock.now()),
+            ev = events.next() => match ev {
+                Some(Ok(ev)) => match collect::terminal_event(ev) {
+                    Some(m) => m,
+                    None => continue,
+                },
+                Some(Err(e)) => anyhow::bail!("reading the terminal failed: {e}"),
+                None => return Ok(()),
+            },
             Some(done) = tasks.join_next() => {
                 if let Err(e) = done
                     && e.is_panic()
@@ -174,6 +193,12 @@ async fn ui_loop(
                     tasks.spawn(collect::reprocess(store.clone(), loc, tx.clone()));
                 }
                 Command::Refresh => refresh.notify_one(),
+                Command::Export { path, contents } => {
+                    let result = std::fs::write(&path, contents.as_bytes())
+                        .map(|()| format!("exported {} lines to {}", contents.lines().count(), path.display()))
+                        .map_err(|e| format!("{}: {e}", path.display()));
+                    app.update(Msg::Exported(result));
+                }
             }
         }
         let want = app.interest();

@@ -18,6 +18,13 @@ pub enum Msg {
         location: String,
         rollups: Vec<HourlyRollup>,
     },
+    /// The poller keeps only this span of a substation's rollups (`from <= t < to`);
+    /// the rest is dropped, so memory stays bounded however far one browses.
+    HistoryKept {
+        location: String,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
     Forecast {
         location: String,
         points: Vec<ForecastPoint>,
@@ -39,6 +46,8 @@ pub enum Msg {
         location: String,
         result: Result<String, String>,
     },
+    /// An export finished: where it went, or why not.
+    Exported(Result<String, String>),
     /// SIGTERM / SIGHUP (e.g. the SSH session to the jump host dropped).
     Shutdown,
 }
@@ -50,4 +59,6 @@ pub enum Command {
     Reprocess(String),
     /// Poll the store now instead of at the next interval.
     Refresh,
+    /// Write `contents` to `path` (the current view as CSV).
+    Export { path: std::path::PathBuf, contents: String },
 }

@@ -37,6 +37,8 @@ pub struct Markers {
     pub nominal: char,
     /// The vertical "now" line between history and forecast.
     pub now: char,
+    /// The crosshair on the detail charts.
+    pub crosshair: char,
 }
 
 impl Theme {
@@ -84,9 +86,9 @@ impl Theme {
 
     pub fn markers(&self) -> Markers {
         if self.ascii {
-            Markers { data: '*', secondary: '.', forecast: '+', limit: '-', nominal: '=', now: ':' }
+            Markers { data: '*', secondary: '.', forecast: '+', limit: '-', nominal: '=', now: ':', crosshair: '|' }
         } else {
-            Markers { data: '•', secondary: '·', forecast: '+', limit: '-', nominal: '=', now: ':' }
+            Markers { data: '•', secondary: '·', forecast: '+', limit: '-', nominal: '=', now: ':', crosshair: '│' }
         }
     }
 

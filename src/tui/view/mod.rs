@@ -4,37 +4,34 @@
 mod alarms;
 mod detail;
 mod dialog;
+mod fleet;
+mod heatmap;
 mod help;
 mod logs;
 mod overview;
 
-use super::app::{App, StatusLevel, View};
+use super::app::{App, Prompt, StatusLevel, View};
+use super::cursor::WindowMode;
 use super::keys::{Action, KeyBinding};
+use super::layout::{self, MIN_HEIGHT, MIN_WIDTH};
 use super::theme::Theme;
 use crate::model::HourlyRollup;
 use chrono::{DateTime, Duration, Utc};
 use crossterm::event::KeyCode;
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::layout::{Alignment, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
-
-/// Below this the dashboard says so instead of drawing a broken layout.
-pub const MIN_WIDTH: u16 = 60;
-pub const MIN_HEIGHT: u16 = 16;
-
-/// Lines around a list in the body: summary above, column header, footer below.
-const LIST_CHROME: u16 = 3;
 
 /// Draws the whole screen for `app`.
 pub fn render(app: &App, frame: &mut Frame) {
     let theme = app.theme();
     let area = frame.area();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+    if layout::too_small(area) {
         too_small(frame, area);
     } else {
-        let areas = screen_layout(app, area);
+        let areas = layout::screen(area, app.banner.is_some() || app.log_error.is_some());
         title_bar(app, frame, areas.title);
         if let Some(banner) = areas.banner {
             banner_line(app, frame, banner);
@@ -42,6 +39,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         match app.view {
             View::Overview => overview::render(app, frame, areas.body),
             View::Detail => detail::render(app, frame, areas.body),
+            View::Heatmap => heatmap::render(app, frame, areas.body),
             View::Alarms => alarms::render(app, frame, areas.body),
             View::Logs => logs::render(app, frame, areas.body),
         }
@@ -57,43 +55,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     theme.finish(frame.buffer_mut());
 }
 
-struct ScreenAreas {
-    title: Rect,
-    banner: Option<Rect>,
-    body: Rect,
-    status: Rect,
-    keys: Rect,
-}
-
-fn screen_layout(app: &App, area: Rect) -> ScreenAreas {
-    let banner_h = u16::from(app.banner.is_some() || app.log_error.is_some());
-    let [title, banner, body, status, keys] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(banner_h),
-        Constraint::Min(0),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    ScreenAreas { title, banner: (banner_h > 0).then_some(banner), body, status, keys }
-}
-
-/// Rows available to the overview table and the alarm list (used to keep the selection visible).
-pub fn list_rows(app: &App) -> usize {
-    body_height(app).saturating_sub(LIST_CHROME) as usize
-}
-
 /// Log lines on screen (the log view has one header line).
 pub fn log_rows(app: &App) -> usize {
-    body_height(app).saturating_sub(1) as usize
-}
-
-fn body_height(app: &App) -> u16 {
-    let area = Rect::new(0, 0, app.size.0, app.size.1);
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        return 1;
-    }
-    screen_layout(app, area).body.height
+    app.log_rows()
 }
 
 fn too_small(frame: &mut Frame, area: Rect) {
@@ -111,6 +75,8 @@ fn title_bar(app: &App, frame: &mut Frame, area: Rect) {
     let wide = area.width >= 80;
     // The title replaces the product name when it already starts with it ("gridwatch demo").
     let title = theme.text(&crate::sanitize::sanitize_for_terminal(&app.cfg.title)).into_owned();
+    // Looking at history: the window's label matters more than the title text.
+    let wide = wide && (app.window().is_live() || area.width >= 110);
     let head = if wide && title.starts_with("gridwatch") {
         format!(" {title}")
     } else if wide && !title.is_empty() {
@@ -135,15 +101,10 @@ fn title_bar(app: &App, frame: &mut Frame, area: Rect) {
     let room = (area.width as usize).saturating_sub(left.width() + 1);
     frame.render_widget(Paragraph::new(left), area);
 
-    // Right side: the most that fits of "PAUSED 24h 06-01 12:00".
+    // Right side: the most that fits of the window ("24h 06-01 12:00" live,
+    // "history · newest 2025-01-15 23:45 · 24h" anchored at old data).
     let paused = if app.paused { "PAUSED " } else { "" };
-    let candidates = [
-        format!("{} {} ", app.range.label(), app.now.format("%m-%d %H:%M")),
-        format!("{} {} ", app.range.label(), app.now.format("%H:%M")),
-        format!("{} ", app.range.label()),
-        String::new(),
-    ];
-    let tail = candidates.into_iter().find(|c| paused.len() + c.len() <= room).unwrap_or_default();
+    let tail = window_label(app, room.saturating_sub(paused.len()));
     let mut right = Vec::new();
     if app.paused {
         right.push(Span::styled("PAUSED", theme.banner()));
@@ -155,6 +116,34 @@ fn title_bar(app: &App, frame: &mut Frame, area: Rect) {
     let r = Rect::new(area.right() - w, area.y, w, 1);
     frame.render_widget(Clear, r);
     frame.render_widget(Paragraph::new(line), r);
+}
+
+/// The window's description, the longest variant that fits in `room` columns.
+fn window_label(app: &App, room: usize) -> String {
+    let theme = app.theme();
+    let w = app.window();
+    let zoom = app.cursor.zoom.label();
+    let dot = if theme.ascii { "-" } else { "·" };
+    let candidates = match w.mode {
+        WindowMode::Live => vec![
+            format!("{zoom} {} ", app.now.format("%m-%d %H:%M")),
+            format!("{zoom} {} ", app.now.format("%H:%M")),
+            format!("{zoom} "),
+        ],
+        WindowMode::Newest(n) => vec![
+            format!("history {dot} newest {} {dot} {zoom} ", n.format("%Y-%m-%d %H:%M")),
+            format!("history {dot} newest {} {zoom} ", n.format("%m-%d %H:%M")),
+            format!("hist {} {zoom} ", n.format("%m-%d %H:%M")),
+            format!("hist {zoom} "),
+        ],
+        WindowMode::Pinned => vec![
+            format!("history {dot} until {} {dot} {zoom} ", w.end.format("%Y-%m-%d %H:%M")),
+            format!("history {dot} until {} {zoom} ", w.end.format("%m-%d %H:%M")),
+            format!("hist {} {zoom} ", w.end.format("%m-%d %H:%M")),
+            format!("hist {zoom} "),
+        ],
+    };
+    candidates.into_iter().find(|c| c.chars().count() <= room).unwrap_or_default()
 }
 
 fn banner_line(app: &App, frame: &mut Frame, area: Rect) {
@@ -174,12 +163,17 @@ fn banner_line(app: &App, frame: &mut Frame, area: Rect) {
 
 fn status_line(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme();
-    let line = if app.editing_filter {
+    let line = if let Some(prompt) = app.prompt {
+        let (label, hint) = match prompt {
+            Prompt::Filter => (" filter /", "  Enter keeps, Esc clears"),
+            Prompt::Search => (" search ", "  Enter finds, n/N next/previous, Esc clears"),
+            Prompt::Command => (" :", "  goto <time> | live | zoom 7d | sort load | export | level warn"),
+        };
         Line::from(vec![
-            Span::styled(" filter /", theme.key()),
-            Span::raw(theme.text(app.filter()).into_owned()),
+            Span::styled(label, theme.key()),
+            Span::raw(theme.text(app.prompt_text()).into_owned()),
             Span::styled("_", theme.selected()),
-            Span::styled("  Enter keeps, Esc clears", theme.dim()),
+            Span::styled(hint, theme.dim()),
         ])
     } else if let Some(s) = &app.status {
         let style = match s.level {
@@ -228,8 +222,26 @@ fn key_bar(app: &App, frame: &mut Frame, area: Rect) {
     }
     items.push((short_key(app, Action::Ack), "ack", 1));
     items.push((short_key(app, Action::Pause), if app.paused { "resume" } else { "pause" }, 2));
-    let range = if app.range == super::app::TimeRange::Day { "7d" } else { "24h" };
-    items.push((short_key(app, Action::TimeRange), range, 3));
+    items.push((format!("{}/{}", short_key(app, Action::Earlier), short_key(app, Action::Later)), "time", 2));
+    items.push((short_key(app, Action::TimeRange), app.cursor.zoom.cycle().label(), 3));
+    if !app.window().is_live() {
+        items.push((short_key(app, Action::Live), "live", 1));
+    }
+    match app.view {
+        View::Overview => items.push((short_key(app, Action::Sort), "sort", 4)),
+        View::Detail => items.push((format!("{}/{}", short_key(app, Action::Left), short_key(app, Action::Right)), "cursor", 3)),
+        View::Heatmap => {
+            items.push((short_key(app, Action::Metric), "metric", 2));
+            items.push((short_key(app, Action::FleetHeatmap), if app.heat_fleet { "one" } else { "fleet" }, 3));
+        }
+        View::Logs => {
+            items.push((short_key(app, Action::Search), "find", 2));
+            items.push((short_key(app, Action::LogLevel), "level", 3));
+            items.push((short_key(app, Action::LogWrap), "wrap", 4));
+        }
+        View::Alarms => {}
+    }
+    items.push((short_key(app, Action::Command), "cmd", 4));
     items.push((short_key(app, Action::Quit), "quit", 0));
     // "move" with both keys unbound would read "/".
     items.retain(|(k, what, _)| !(k.is_empty() || *what == "move" && k == "/"));
