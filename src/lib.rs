@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod items;
 pub mod keys;
 pub mod model;
+pub mod optimize;
 #[cfg(any(feature = "local", feature = "aws-core"))]
 pub mod rejected;
 pub mod sanitize;

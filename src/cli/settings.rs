@@ -11,6 +11,8 @@ pub struct Settings {
     pub analysis: AnalysisConfig,
     /// `[aws]`: backend, profile, region, endpoint_url, table, bucket, function, log_group.
     pub aws: super::aws_args::AwsSettings,
+    /// `[optimize]`: targets, battery, flexibility, reverse-flow limit, tariff.
+    pub optimize: crate::optimize::OptimizeConfig,
 }
 
 impl Settings {
@@ -35,6 +37,7 @@ impl Settings {
         let settings: Settings =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
         settings.analysis.validate().map_err(|e| anyhow::anyhow!("config file {}: [analysis] {e}", path.display()))?;
+        settings.optimize.validate().map_err(|e| anyhow::anyhow!("config file {}: [optimize] {e}", path.display()))?;
         Ok(settings)
     }
 }
