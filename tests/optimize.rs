@@ -234,8 +234,9 @@ fn bad_curves_are_named_errors() {
     assert!(e.to_string().contains("load at 2025-01-14"), "{e}");
     assert!(matches!(Curve::from_load(&[(t, -1.0)], 1.0), Err(OptimizeError::BadValue { what: "load", .. })));
     assert_eq!(Curve::from_load(&[(t, 1.0)], 0.0), Err(OptimizeError::BadStep(0.0)));
+    assert!(matches!(Curve::new(vec![t], vec![1.0], vec![], vec![0.0], 1.0), Err(OptimizeError::LengthMismatch { solar: 0, .. })));
     let gaps = Curve::from_load(&[(t, 1.0), (t + Duration::hours(1), 1.0), (t + Duration::hours(4), 1.0)], 1.0).unwrap();
-    assert_eq!(gaps.missing_steps, 2);
+    assert_eq!(gaps.missing_steps(), 2);
 }
 
 // ---------------------------------------------------------------- the LP

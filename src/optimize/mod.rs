@@ -30,18 +30,21 @@ pub enum OptimizeError {
     BadValue { what: &'static str, at: DateTime<Utc>, value: f64 },
     #[error("step must be a positive number of hours, got {0}")]
     BadStep(f64),
+    #[error("{timestamps} timestamps but {load} load, {solar} solar and {wind} wind values")]
+    LengthMismatch { timestamps: usize, load: usize, solar: usize, wind: usize },
 }
 
-/// An evenly stepped curve: load, solar and wind (MW) per step, with the start of each step.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// An evenly stepped curve: load, solar and wind (MW) per step, with the start of each
+/// step. Only built through [`Curve::new`] (checked: never empty, finite, in order).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Curve {
-    pub timestamps: Vec<DateTime<Utc>>,
-    pub load: Vec<f64>,
-    pub solar: Vec<f64>,
-    pub wind: Vec<f64>,
-    pub step_hours: f64,
+    timestamps: Vec<DateTime<Utc>>,
+    load: Vec<f64>,
+    solar: Vec<f64>,
+    wind: Vec<f64>,
+    step_hours: f64,
     /// Steps absent between the first and the last timestamp.
-    pub missing_steps: usize,
+    missing_steps: usize,
 }
 
 impl Curve {
@@ -73,7 +76,11 @@ impl Curve {
         if !(step_hours.is_finite() && step_hours > 0.0) {
             return Err(OptimizeError::BadStep(step_hours));
         }
-        if timestamps.is_empty() {
+        let n = timestamps.len();
+        if load.len() != n || solar.len() != n || wind.len() != n {
+            return Err(OptimizeError::LengthMismatch { timestamps: n, load: load.len(), solar: solar.len(), wind: wind.len() });
+        }
+        if n == 0 {
             return Err(OptimizeError::Empty);
         }
         let step_secs = step_hours * 3600.0;
@@ -99,8 +106,34 @@ impl Curve {
         self.load.len()
     }
 
+    /// Always false: a curve has at least one step.
     pub fn is_empty(&self) -> bool {
         self.load.is_empty()
+    }
+
+    pub fn timestamps(&self) -> &[DateTime<Utc>] {
+        &self.timestamps
+    }
+
+    pub fn load(&self) -> &[f64] {
+        &self.load
+    }
+
+    pub fn solar(&self) -> &[f64] {
+        &self.solar
+    }
+
+    pub fn wind(&self) -> &[f64] {
+        &self.wind
+    }
+
+    pub fn step_hours(&self) -> f64 {
+        self.step_hours
+    }
+
+    /// Steps absent between the first and the last timestamp.
+    pub fn missing_steps(&self) -> usize {
+        self.missing_steps
     }
 
     /// Index ranges of the UTC days, in order.
