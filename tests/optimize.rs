@@ -75,6 +75,8 @@ fn no_battery_when_the_load_stays_under_the_cap() {
     let t = &r.targets[0];
     assert_eq!((t.cap_mw, t.storage.power_mw, t.storage.energy_mwh), (8.0, 0.0, 0.0));
     assert!(t.storage.sizing_days.is_empty() && t.storage.power_set_at.is_none());
+    // Nothing above the cap in the peak hours: +0, not the -0 of an empty float sum ("-0.00").
+    assert!(t.shifting.shifted_mwh == 0.0 && t.shifting.shifted_mwh.is_sign_positive(), "{:?}", t.shifting);
     assert_eq!(t.cost.payback_years, None);
     assert_eq!(summary_line(t), "peak shaving: the load never exceeds 100 % (8.0 MW), no battery needed");
 }

@@ -370,8 +370,9 @@ fn shift_for(curve: &Curve, cfg: &OptimizeConfig, cap: f64) -> (Vec<f64>, ShiftR
     let (peak_after, factor_after) = peak_and_factor(&shifted);
     let peak_hours: Vec<String> = (0..24u32).filter(|&h| is_peak_hour(h)).map(|h| format!("{h:02}")).collect();
     let result = ShiftResult {
-        shifted_mwh: days.iter().map(|d| d.shifted_mwh).sum(),
-        shiftable_mwh: days.iter().map(|d| d.shiftable_mwh).sum(),
+        // fold from +0.0: an empty f64 sum is -0.0, which would print as "-0.00"
+        shifted_mwh: days.iter().fold(0.0, |a, d| a + d.shifted_mwh),
+        shiftable_mwh: days.iter().fold(0.0, |a, d| a + d.shiftable_mwh),
         days_with_shift: days.iter().filter(|d| d.shifted_mwh > 0.0).count(),
         peak_after_mw: peak_after,
         load_factor_after: factor_after,

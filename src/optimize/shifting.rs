@@ -30,8 +30,9 @@ pub fn shift_day(
     step_hours: f64,
 ) -> DayShiftOutcome {
     let removable = |l: f64| (l - threshold_mw).max(0.0).min(flexible_share * l);
-    let shiftable_mw: f64 = loads.iter().zip(is_peak).filter(|(_, p)| **p).map(|(&l, _)| removable(l)).sum();
-    let room_mw: f64 = loads.iter().zip(is_peak).filter(|(_, p)| !**p).map(|(&l, _)| (threshold_mw - l).max(0.0)).sum();
+    // Folded from +0.0 (an empty f64 sum is -0.0).
+    let shiftable_mw = loads.iter().zip(is_peak).filter(|(_, p)| **p).fold(0.0, |a, (&l, _)| a + removable(l));
+    let room_mw = loads.iter().zip(is_peak).filter(|(_, p)| !**p).fold(0.0, |a, (&l, _)| a + (threshold_mw - l).max(0.0));
     let moved_mw = shiftable_mw.min(room_mw);
     let outcome = DayShiftOutcome { shiftable_mwh: shiftable_mw * step_hours, shifted_mwh: moved_mw * step_hours };
     if moved_mw <= 0.0 {
