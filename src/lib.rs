@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod backend;
 pub mod config;
 pub mod model;
+pub mod optimize;
 pub mod retry;
 pub mod sanitize;
 pub mod store;

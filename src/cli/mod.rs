@@ -6,6 +6,7 @@ pub mod aws_args;
 pub mod backends;
 pub mod forecast_eval;
 pub mod generate;
+pub mod optimize;
 pub mod query;
 pub mod settings;
 pub mod sql;
@@ -60,6 +61,8 @@ pub enum Command {
     /// Upload data files to the S3 bucket's raw/ prefix (each upload triggers the analysis Lambda).
     #[cfg(feature = "aws")]
     Upload(upload::UploadArgs),
+    /// Peak shaving and battery sizing, load shifting, renewable hosting and cost scenarios from stored history.
+    Optimize(optimize::OptimizeArgs),
     /// Measure the load forecast against seasonal-naive baselines on a series (MAPE, RMSE).
     ForecastEval(forecast_eval::ForecastEvalArgs),
 }
@@ -93,6 +96,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "aws")]
         Some(Command::Upload(args)) => upload::run(&settings.aws, args),
         Some(Command::ForecastEval(args)) => forecast_eval::run(args),
+        Some(Command::Optimize(args)) => optimize::run(&cli.data_dir, &settings, args),
     }
 }
 

@@ -14,6 +14,8 @@ pub struct Settings {
     pub alarms: Option<crate::config::AlarmConfig>,
     /// `[aws]`: backend, profile, region, endpoint_url, table, bucket, function, log_group.
     pub aws: super::aws_args::AwsSettings,
+    /// `[optimize]`: targets, battery, flexibility, reverse-flow limit, tariff.
+    pub optimize: crate::optimize::OptimizeConfig,
 }
 
 impl Settings {
@@ -41,6 +43,7 @@ impl Settings {
             settings.analysis.alarms = alarms;
         }
         settings.analysis.validate().map_err(|e| anyhow::anyhow!("config file {}: [analysis] {e}", path.display()))?;
+        settings.optimize.validate().map_err(|e| anyhow::anyhow!("config file {}: [optimize] {e}", path.display()))?;
         Ok(settings)
     }
 }
