@@ -28,6 +28,8 @@ pub mod pipeline;
 pub mod cli;
 #[cfg(feature = "tui")]
 pub mod tui;
+#[cfg(feature = "report")]
+pub mod report;
 #[cfg(feature = "tui")]
 pub mod simulator;
 #[cfg(feature = "aws-core")]

@@ -5,6 +5,8 @@ pub mod aws_args;
 pub mod forecast_eval;
 pub mod generate;
 pub mod query;
+#[cfg(feature = "report")]
+pub mod report;
 pub mod settings;
 pub mod sql;
 #[cfg(feature = "aws")]
@@ -57,6 +59,9 @@ pub enum Command {
     Upload(upload::UploadArgs),
     /// Measure the load forecast against seasonal-naive baselines on a series (MAPE, RMSE).
     ForecastEval(forecast_eval::ForecastEvalArgs),
+    /// Figures and summary tables for a time range: an HTML page, PNG/SVG/PDF per figure, CSV/JSON.
+    #[cfg(feature = "report")]
+    Report(report::ReportArgs),
 }
 
 /// Runs the parsed command line.
@@ -87,6 +92,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "aws")]
         Some(Command::Upload(args)) => upload::run(&settings.aws, args),
         Some(Command::ForecastEval(args)) => forecast_eval::run(args),
+        #[cfg(feature = "report")]
+        Some(Command::Report(args)) => report::run(&cli.data_dir, &settings, args),
     }
 }
 
