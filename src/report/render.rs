@@ -181,7 +181,7 @@ const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 fn y_decimals(lo: f64, hi: f64) -> usize {
     let span = (hi - lo).abs();
-    if span >= 50.0 { 0 } else if span >= 5.0 { 1 } else if span >= 0.5 { 2 } else { 3 }
+    if span >= 10.0 { 0 } else if span >= 1.0 { 1 } else if span >= 0.1 { 2 } else { 3 }
 }
 
 // ---------------------------------------------------------------------------------
@@ -287,6 +287,23 @@ fn draw_layers<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueTy
     Ok(())
 }
 
+fn map_layer(l: &Layer, f: &dyn Fn(f64) -> f64) -> Layer {
+    let kind = match &l.kind {
+        LayerKind::Line { points, width, dashed } => {
+            LayerKind::Line { points: points.iter().map(|&(x, y)| (x, f(y))).collect(), width: *width, dashed: *dashed }
+        }
+        LayerKind::Band { points, opacity } => {
+            LayerKind::Band { points: points.iter().map(|&(x, a, b)| (x, f(a), f(b))).collect(), opacity: *opacity }
+        }
+        LayerKind::Zone { lo, hi, opacity } => LayerKind::Zone { lo: f(*lo), hi: f(*hi), opacity: *opacity },
+        LayerKind::HLine { y, dashed } => LayerKind::HLine { y: f(*y), dashed: *dashed },
+        LayerKind::Bars { points, width, base } => {
+            LayerKind::Bars { points: points.iter().map(|&(x, y)| (x, f(y))).collect(), width: *width, base: f(*base) }
+        }
+    };
+    Layer { name: l.name.clone(), color: l.color, kind }
+}
+
 fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> Res {
     let (head, plot) = area.split_vertically(24);
     let mut items = legend_items(&c.layers);
@@ -301,10 +318,8 @@ fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> R
         XAxis::HourOfWeek => ((0..7).map(|d| d as f64 * 24.0 + 12.0).collect(), false),
     };
     let mut builder = ChartBuilder::on(&plot);
-    builder.margin_right(if c.secondary.is_some() { 4 } else { 24 }).x_label_area_size(26).y_label_area_size(62);
-    if c.secondary.is_some() {
-        builder.right_y_label_area_size(62);
-    }
+    builder.margin_right(if c.secondary.is_some() { 70 } else { 24 }).x_label_area_size(26).y_label_area_size(62);
+    let y_labels = (plot.dim_in_pixel().1 as usize / 45).clamp(3, 8);
     let mut chart = builder.build_cartesian_2d(ticked(x0..x1, ticks.clone()), y0..y1).map_err(err)?;
     let x_fmt = |x: &f64| match c.x {
         XAxis::Time { origin } => time_label(origin, *x, days),
@@ -321,7 +336,7 @@ fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> R
         .axis_desc_style(font(14, palette::MUTED))
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
-        .y_labels(6)
+        .y_labels(y_labels)
         .y_desc(c.y_label.as_str())
         .draw()
         .map_err(err)?;
@@ -334,20 +349,31 @@ fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> R
     }
     draw_layers(chart.plotting_area(), &c.layers, c.x_range, c.y_range)?;
     if let Some(s) = &c.secondary {
+        // The secondary axis is drawn by hand: plotters repeats the primary labels in a
+        // right label area. Its layers are mapped onto the primary y range.
         let (s0, s1) = s.y_range;
+        let to_primary = |v: f64| if s1 > s0 { y0 + (v - s0) / (s1 - s0) * (y1 - y0) } else { y0 };
+        let mapped: Vec<Layer> = s.layers.iter().map(|l| map_layer(l, &to_primary)).collect();
+        draw_layers(chart.plotting_area(), &mapped, c.x_range, c.y_range)?;
+        let style = font(14, palette::MUTED).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Left,
+            plotters::style::text_anchor::VPos::Center,
+        ));
         let sdec = y_decimals(s0, s1);
-        let s_fmt = |y: &f64| format!("{y:.sdec$}");
-        let mut dual = chart.set_secondary_coord(ticked(x0..x1, ticks), s0..s1);
-        dual.configure_secondary_axes()
-            .axis_style(color(palette::AXIS))
-            .label_style(font(14, palette::MUTED))
-            .axis_desc_style(font(14, palette::MUTED))
-            .y_label_formatter(&s_fmt)
-            .y_labels(6)
-            .y_desc(s.y_label.as_str())
-            .draw()
-            .map_err(err)?;
-        draw_layers(dual.secondary_plotting_area(), &s.layers, c.x_range, s.y_range)?;
+        let base = plot.get_base_pixel();
+        for i in 0..=5 {
+            let v = s0 + (s1 - s0) * i as f64 / 5.0;
+            let (px, py) = chart.backend_coord(&(x1, to_primary(v)));
+            plot.draw(&PathElement::new(vec![(px - base.0, py - base.1), (px - base.0 + 4, py - base.1)], color(palette::AXIS)))
+                .map_err(err)?;
+            plot.draw_text(&format!("{v:.sdec$}"), &style, (px - base.0 + 7, py - base.1)).map_err(err)?;
+        }
+        let (px, _) = chart.backend_coord(&(x1, y0));
+        let (_, ptop) = chart.backend_coord(&(x1, y1));
+        let (_, pbot) = chart.backend_coord(&(x1, y0));
+        plot.draw(&PathElement::new(vec![(px - base.0, ptop - base.1), (px - base.0, pbot - base.1)], color(palette::AXIS))).map_err(err)?;
+        let desc = font(14, palette::MUTED).transform(FontTransform::Rotate90);
+        plot.draw_text(&s.y_label, &desc, (px - base.0 + 52, (ptop + pbot) / 2 - base.1 - 30)).map_err(err)?;
     }
     Ok(())
 }
