@@ -183,10 +183,13 @@ impl Layer {
     }
 }
 
+/// `(x bounds, y bounds)` of a chart's data; `None` when it has no point.
+pub type DataBounds = (Option<(f64, f64)>, Option<(f64, f64)>);
+
 impl Chart {
     /// The data's x and y bounds over the primary layers (zones excluded: they may
     /// extend past the view on purpose, e.g. "above the high limit").
-    pub fn data_bounds(&self) -> (Option<(f64, f64)>, Option<(f64, f64)>) {
+    pub fn data_bounds(&self) -> DataBounds {
         let pts: Vec<(Option<f64>, f64)> = self
             .layers
             .iter()

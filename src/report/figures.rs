@@ -246,7 +246,7 @@ pub fn voltage_frequency(id: &str, title: &str, voltage: &[EnvHour], frequency: 
         let env = gapped(&env, (f64::NAN, f64::NAN)).into_iter().map(|(x, (a, b))| (x, a, b)).collect();
         let avg = gapped(&hours.iter().map(|h| (mid(o, h.0), h.1)).collect::<Vec<_>>(), f64::NAN);
         let mut layers = vec![
-            band("min–max per hour", color, env, 0.25),
+            band("min–max per hour", color, env, 0.35),
             line(&format!("{} (hourly mean)", name.to_lowercase()), color, avg, 2, false),
             hline(&format!("nominal {nominal} {unit}"), GREY, nominal, true),
             hline(&format!("alarm limits {lo:.2}–{hi:.2} {unit}"), RED, lo, true),
@@ -457,13 +457,16 @@ pub fn forecast_accuracy(means: &[MethodMean], all: &[Accuracy], limit: usize) -
         y_label: "MAPE %".into(),
         y_range: (0.0, padded(0.0, hi, 0.1).1),
     };
+    let fleet_h = 80 + 36 * means.len() as u32;
+    let per_h = 80 + 42 * per.categories.len().max(1) as u32;
     Figure {
         id: "fleet_forecast_accuracy".into(),
         title: "Fleet — day-ahead forecast accuracy".into(),
         subtitle: "24 h forecasts from every midnight of the range, model vs seasonal-naive baselines (rolling origin)".into(),
         width: WIDTH,
-        height: 620,
-        panels: vec![(1, Panel::Bars(fleet)), (2, Panel::Bars(per))],
+        // About 40 px per bar group, so 30 substations stay readable.
+        height: 64 + fleet_h + per_h,
+        panels: vec![(fleet_h, Panel::Bars(fleet)), (per_h, Panel::Bars(per))],
     }
 }
 

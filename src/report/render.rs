@@ -319,7 +319,7 @@ fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> R
     };
     let mut builder = ChartBuilder::on(&plot);
     builder.margin_right(if c.secondary.is_some() { 70 } else { 24 }).x_label_area_size(26).y_label_area_size(62);
-    let y_labels = (plot.dim_in_pixel().1 as usize / 45).clamp(3, 8);
+    let y_labels = (plot.dim_in_pixel().1 as usize / 36).clamp(4, 8);
     let mut chart = builder.build_cartesian_2d(ticked(x0..x1, ticks.clone()), y0..y1).map_err(err)?;
     let x_fmt = |x: &f64| match c.x {
         XAxis::Time { origin } => time_label(origin, *x, days),
