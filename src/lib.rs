@@ -22,5 +22,7 @@ pub mod cli;
 pub mod simulator;
 #[cfg(feature = "tui")]
 pub mod tui;
+#[cfg(feature = "report")]
+pub mod report;
 #[cfg(feature = "aws-core")]
 pub mod aws;

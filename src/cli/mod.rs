@@ -8,6 +8,8 @@ pub mod forecast_eval;
 pub mod generate;
 pub mod optimize;
 pub mod query;
+#[cfg(feature = "report")]
+pub mod report;
 pub mod settings;
 pub mod sql;
 pub mod time_arg;
@@ -65,6 +67,9 @@ pub enum Command {
     Optimize(optimize::OptimizeArgs),
     /// Measure the load forecast against seasonal-naive baselines on a series (MAPE, RMSE).
     ForecastEval(forecast_eval::ForecastEvalArgs),
+    /// Figures and summary tables for a time range: an HTML page, PNG/SVG/PDF per figure, CSV/JSON.
+    #[cfg(feature = "report")]
+    Report(report::ReportArgs),
 }
 
 /// Runs the parsed command line.
@@ -97,6 +102,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Upload(args)) => upload::run(&settings.aws, args),
         Some(Command::ForecastEval(args)) => forecast_eval::run(args),
         Some(Command::Optimize(args)) => optimize::run(&cli.data_dir, &settings, args),
+        #[cfg(feature = "report")]
+        Some(Command::Report(args)) => report::run(&cli.data_dir, &settings, args),
     }
 }
 
