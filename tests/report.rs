@@ -214,7 +214,7 @@ fn alarm_kpis_count_by_rule_and_priority_within_the_range() {
     );
     let rule_band = bands.iter().find(|b| b.row == 1).unwrap();
     assert_eq!((rule_band.start, rule_band.status), (t("2025-03-03T01:00:00Z"), AlertStatus::Critical));
-    assert!(rule_band.label.contains("undervoltage critical") && rule_band.label.contains("13.200 kV"), "{}", rule_band.label);
+    assert!(rule_band.label.contains("undervoltage high") && rule_band.label.contains("13.200 kV"), "{}", rule_band.label);
 }
 
 fn state(location: &str, last: &str) -> SubstationState {

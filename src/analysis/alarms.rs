@@ -28,7 +28,7 @@ pub struct Pending {
 pub struct Episode {
     pub started: i64,
     pub activated: i64,
-    /// The last reading in alarm (beyond the limit, or inside it but within the deadband).
+    /// The last reading beyond the limit.
     pub last: i64,
     pub worst: f64,
     pub samples: u64,
@@ -45,8 +45,6 @@ pub struct Episode {
 pub struct Tracker {
     pub pending: Option<Pending>,
     pub active: Option<Episode>,
-    /// Inside the deadband since (the off-delay is running).
-    pub clear_since: Option<i64>,
     /// Activation times within the chattering window.
     pub recent_activations: Vec<i64>,
     /// Shelved automatically (chattering) until this time.
@@ -66,7 +64,9 @@ pub enum Step {
 impl Tracker {
     /// Feeds one reading; readings must come in time order. The on-delay counts from the
     /// first reading beyond the limit to the current one (15 min = two readings at 15-min
-    /// data), the off-delay likewise from the first reading back inside the deadband.
+    /// data); an active alarm clears at a reading inside the deadband once no reading has
+    /// been beyond the limit for the off-delay (noise inside the deadband neither clears
+    /// it nor keeps it standing).
     pub fn step(&mut self, spec: &RuleSpec, alarms: &AlarmConfig, ts: i64, value: f64) -> Step {
         if let Some(ep) = self.active.as_mut() {
             if spec.violates(value) {
@@ -76,16 +76,9 @@ impl Tracker {
                     ep.worst = value;
                 }
                 ep.priority = ep.priority.max(spec.priority_at(value));
-                self.clear_since = None;
-            } else if spec.cleared(value) {
-                let since = *self.clear_since.get_or_insert(ts);
-                if ts - since >= spec.off_delay_s {
-                    return self.end();
-                }
-            } else {
-                // Inside the limit but within the deadband: still in alarm.
-                ep.last = ts;
-                self.clear_since = None;
+            } else if spec.cleared(value) && ts - ep.last >= spec.off_delay_s {
+                // Back inside the deadband, and nothing beyond the limit for the off-delay.
+                return self.end();
             }
             return Step::Nothing;
         }
@@ -136,12 +129,10 @@ impl Tracker {
             }
         }
         self.active = Some(ep);
-        self.clear_since = None;
     }
 
     /// Ends the active episode (returned to normal, or the data stopped).
     pub fn end(&mut self) -> Step {
-        self.clear_since = None;
         self.pending = None;
         match self.active.take() {
             Some(ep) => Step::Ended(ep),
