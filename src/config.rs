@@ -166,10 +166,11 @@ impl Default for AlarmConfig {
     fn default() -> Self {
         use Priority::*;
         Self {
-            undervoltage: RuleSettings::new(Medium, Some((13.0, High)), 0.05, 15.0, 15.0),
-            overvoltage: RuleSettings::new(Medium, Some((14.4, High)), 0.05, 15.0, 15.0),
-            frequency_deviation: RuleSettings::new(Medium, Some((0.2, High)), 0.01, 15.0, 30.0),
-            overload: RuleSettings::new(Low, Some((1.0, Medium)), 0.02, 45.0, 30.0),
+            // Why these values: README, "Alarms".
+            undervoltage: RuleSettings::new(Low, Some((13.0, High)), 0.05, 15.0, 15.0),
+            overvoltage: RuleSettings::new(Low, Some((14.4, High)), 0.05, 15.0, 15.0),
+            frequency_deviation: RuleSettings::new(Low, Some((0.2, High)), 0.01, 15.0, 30.0),
+            overload: RuleSettings::new(Low, Some((1.0, Medium)), 0.02, 60.0, 30.0),
             low_stability: RuleSettings::new(High, Some((0.7, Critical)), 0.01, 0.0, 15.0),
             no_data: RuleSettings::new(Medium, None, 0.0, 0.0, 0.0),
             rejected_rows: RuleSettings::new(Low, Some((0.5, Medium)), 0.0, 0.0, 0.0),

@@ -5,8 +5,8 @@ for people. Policies are checked as deployed: the viewer's actions only read, th
 operator adds only invoking the function and writing raw/ and Athena results, and the
 Lambda's role names only this stack's bucket, table, topic and log group.
 
-moto's CloudFormation skips AWS::S3::BucketPolicy, AWS::Glue::* and AWS::Athena::* (with a
-warning) and ignores the bucket's notification and public access block, the table's
+moto's CloudFormation skips AWS::S3::BucketPolicy, AWS::SNS::Subscription, AWS::Glue::* and
+AWS::Athena::* (with a warning) and ignores the bucket's notification and public access block, the table's
 point-in-time recovery and the function's architecture: test_template.py checks those as
 written."""
 
@@ -149,9 +149,32 @@ def test_function_configuration_and_s3_permission(stack, aws):
     assert perm["Condition"]["StringEquals"]["AWS:SourceAccount"] == ACCOUNT
 
 
-def test_topic_has_the_email_subscription(stack, aws):
-    subs = aws("sns").list_subscriptions_by_topic(TopicArn=stack["outputs"]["TopicArn"])["Subscriptions"]
-    assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "ops@example.com")]
+def test_the_email_filter_policy_passes_only_the_priorities_asked_for(stack, aws, template):
+    """moto's CloudFormation does not create AWS::SNS::Subscription (test_template.py checks
+    the resource as written), so the template's filter policy is applied here through the
+    API, on an SQS queue standing in for the mailbox, and messages shaped like the
+    handler's (a "priority" attribute) go through it."""
+    import json
+
+    sns, sqs = aws("sns"), aws("sqs")
+    props = template["Resources"]["AlertEmailSubscription"]["Properties"]
+    wanted = template["Parameters"]["AlertEmailPriorities"]["Default"].split(",")
+    assert props["FilterPolicy"] == {"priority": {"Ref": "AlertEmailPriorities"}}
+    queue = sqs.create_queue(QueueName=unique("mailbox"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = stack["outputs"]["TopicArn"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicyScope": props["FilterPolicyScope"], "FilterPolicy": json.dumps({"priority": wanted})},
+    )
+    for p in ("low", "medium", "high", "critical"):
+        sns.publish(TopicArn=topic, Message=p, MessageAttributes={"priority": {"DataType": "String", "StringValue": p}})
+    got = []
+    for _ in range(5):
+        got += [json.loads(m["Body"])["Message"] for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])]
+    assert sorted(got) == sorted(wanted), got
 
 
 def test_log_group_has_a_retention(stack, aws):

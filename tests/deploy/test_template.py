@@ -92,8 +92,8 @@ def test_defaults_match_the_cli_and_the_lambdas_environment(template):
     assert lg["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     # Every variable the template sets is one the handler reads.
     handler = (ROOT / "src/aws/handler.rs").read_text()
-    known = set(re.findall(r'\("([A-Z_]+)", "[a-z_]+"\)', handler)) | {"TABLE_NAME", "ALERT_TOPIC_ARN", "RUST_LOG"}
-    assert '"TABLE_NAME"' in handler and '"ALERT_TOPIC_ARN"' in handler
+    known = set(re.findall(r'\("([A-Z_]+)", "[a-z_]+"\)', handler)) | {"TABLE_NAME", "ALERT_TOPIC_ARN", "ALARMS", "RUST_LOG"}
+    assert '"TABLE_NAME"' in handler and '"ALERT_TOPIC_ARN"' in handler and 'get("ALARMS")' in handler
     env = template["Resources"]["AnalyzeFunction"]["Properties"]["Environment"]["Variables"]
     assert set(env) <= known, set(env) - known
     assert env["TABLE_NAME"] == {"Ref": "GridAnalysisTable"} and env["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}
@@ -103,10 +103,29 @@ def test_defaults_match_the_cli_and_the_lambdas_environment(template):
 def test_email_subscription_is_optional(template):
     assert template["Conditions"]["HasAlertEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]}
     assert template["Parameters"]["AlertEmail"]["Default"] == ""
-    sub = template["Resources"]["AlertTopic"]["Properties"]["Subscription"]
-    assert sub["Fn::If"][0] == "HasAlertEmail"
-    assert sub["Fn::If"][1] == [{"Protocol": "email", "Endpoint": {"Ref": "AlertEmail"}}]
-    assert sub["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    sub = template["Resources"]["AlertEmailSubscription"]
+    assert sub["Condition"] == "HasAlertEmail"
+    p = sub["Properties"]
+    assert (p["Protocol"], p["Endpoint"], p["TopicArn"]) == ("email", {"Ref": "AlertEmail"}, {"Ref": "AlertTopic"})
+
+
+def test_email_gets_only_the_priorities_asked_for(template):
+    """The filter policy selects on the attribute the handler sets on every message."""
+    p = template["Resources"]["AlertEmailSubscription"]["Properties"]
+    assert p["FilterPolicyScope"] == "MessageAttributes"
+    assert p["FilterPolicy"] == {"priority": {"Ref": "AlertEmailPriorities"}}
+    param = template["Parameters"]["AlertEmailPriorities"]
+    assert param["Type"] == "CommaDelimitedList" and param["Default"] == "high,critical"
+    handler = (ROOT / "src/aws/handler.rs").read_text()
+    assert '("priority", alert.priority.to_string())' in handler
+    priorities = re.findall(r'Priority::\w+ => "(\w+)"', (ROOT / "src/model.rs").read_text())
+    assert set(param["Default"].split(",")) <= set(priorities), priorities
+
+
+def test_alarm_checkpoints_expire(template):
+    ttl = template["Resources"]["GridAnalysisTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expires_at", "Enabled": True}
+    assert 'TTL_ATTRIBUTE: &str = "expires_at"' in (ROOT / "src/aws/attrs.rs").read_text()
 
 
 def test_athena_table_uses_partition_projection_on_day(template):
