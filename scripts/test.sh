@@ -84,6 +84,17 @@ start_cargo_lambda() {
   if [ ! -d lambda ]; then return 0; fi
   # Build first: `cargo lambda watch` would otherwise compile on the first request.
   cargo build -p gridwatch-lambda >&2
+  # The Lambda compiles the analysis and the AWS store only: no simulator, CLI, SQLite or
+  # terminal code (the library's features keep them out; this checks the binary itself).
+  local bin="${CARGO_TARGET_DIR:-target}/debug/gridwatch-lambda"
+  if command -v nm >/dev/null 2>&1 && [ -x "$bin" ]; then
+    if nm -C "$bin" | grep -qE 'gridwatch::(simulator|tui|cli|local|report)::'; then
+      log "the Lambda binary contains simulator, CLI, local-backend or dashboard code:"
+      nm -C "$bin" | grep -E 'gridwatch::(simulator|tui|cli|local|report)::' | head -5 >&2
+      exit 1
+    fi
+    log "Lambda binary: no simulator, CLI, local-backend or dashboard symbols"
+  fi
   # The function's environment: moto for every AWS service, and fixed resource names that
   # tests/aws_lambda.rs creates (the function's environment is set once, at start).
   export GRIDWATCH_TEST_LAMBDA_FUNCTION=gridwatch-lambda
