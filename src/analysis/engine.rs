@@ -765,7 +765,7 @@ fn reading_as_csv(r: &Reading) -> String {
 }
 
 /// Adds the 24 h forecast of every substation in the report, from its stored history
-/// (`stored`, e.g. the last two weeks of rollups) overlaid with the file's own hours.
+/// (`stored`: the `FORECAST_HISTORY_DAYS` (56) days of rollups before the file) overlaid with the file's own hours.
 pub fn attach_forecasts(
     outcome: &mut StreamOutcome,
     mut stored: impl FnMut(&str) -> Vec<(DateTime<Utc>, f64)>,

@@ -35,7 +35,9 @@ impl Default for HandlerConfig {
     }
 }
 
-/// Environment variables of the thresholds, with the field each one sets.
+/// Environment variables of the thresholds, with the `[analysis]` field each one sets
+/// (read by [`HandlerConfig::from_lookup`] through `envy`; the template's test checks its
+/// variables against this list).
 pub const THRESHOLD_VARS: [(&str, &str); 10] = [
     ("NOMINAL_VOLTAGE_KV", "nominal_voltage_kv"),
     ("NOMINAL_FREQUENCY_HZ", "nominal_frequency_hz"),
@@ -58,34 +60,63 @@ impl HandlerConfig {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let names = ["TABLE_NAME", "ALERT_TOPIC_ARN", "ALARMS"].into_iter().chain(THRESHOLD_VARS.iter().map(|(var, _)| *var));
+        let vars = names.filter_map(|name| Some((name.to_string(), get(name)?.trim().to_string()))).filter(|(_, v)| !v.is_empty());
+        let env: LambdaEnv = envy::from_iter(vars).map_err(|e| anyhow!("environment: {e}"))?;
         let mut cfg = HandlerConfig::default();
-        if let Some(t) = get("TABLE_NAME").filter(|t| !t.trim().is_empty()) {
-            cfg.table = t.trim().to_string();
+        if let Some(t) = env.table_name {
+            cfg.table = t;
         }
-        cfg.topic_arn = get("ALERT_TOPIC_ARN").map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-        let mut analysis = serde_json::to_value(&cfg.analysis)?;
-        for (var, field) in THRESHOLD_VARS {
-            let Some(text) = get(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else { continue };
-            let value: serde_json::Value = if field == "reorder_window_hours" && text.eq_ignore_ascii_case("none") {
-                serde_json::Value::Null
-            } else {
-                let number: f64 = text.parse().map_err(|_| anyhow!("environment variable {var}={text:?} is not a number"))?;
-                if field == "reorder_window_hours" || field == "max_alerts_per_location" {
-                    anyhow::ensure!(number >= 0.0 && number.fract() == 0.0, "environment variable {var}={text:?} must be a whole number");
-                    serde_json::json!(number as u64)
-                } else {
-                    serde_json::json!(number)
-                }
-            };
-            analysis[field] = value;
+        cfg.topic_arn = env.alert_topic_arn;
+        let a = &mut cfg.analysis;
+        let set = |slot: &mut f64, v: Option<f64>| {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        };
+        set(&mut a.nominal_voltage_kv, env.nominal_voltage_kv);
+        set(&mut a.nominal_frequency_hz, env.nominal_frequency_hz);
+        set(&mut a.voltage_low_kv, env.voltage_low_kv);
+        set(&mut a.voltage_high_kv, env.voltage_high_kv);
+        set(&mut a.frequency_deviation_hz, env.frequency_deviation_hz);
+        set(&mut a.overload_ratio, env.overload_ratio);
+        set(&mut a.stability_min, env.stability_min);
+        set(&mut a.default_power_factor, env.default_power_factor);
+        match env.reorder_window_hours.as_deref() {
+            None => {}
+            Some(v) if v.eq_ignore_ascii_case("none") => a.reorder_window_hours = None,
+            Some(v) => {
+                a.reorder_window_hours =
+                    Some(v.parse().map_err(|_| anyhow!("environment variable REORDER_WINDOW_HOURS={v:?} must be a whole number or \"none\""))?)
+            }
         }
-        if let Some(text) = get("ALARMS").filter(|t| !t.trim().is_empty()) {
-            analysis["alarms"] = serde_json::from_str(&text).context("environment variable ALARMS is not valid JSON")?;
+        if let Some(n) = env.max_alerts_per_location {
+            a.max_alerts_per_location = n;
         }
-        cfg.analysis = serde_json::from_value(analysis).context("invalid threshold environment variables")?;
+        if let Some(text) = env.alarms {
+            a.alarms = serde_json::from_str(&text).context("environment variable ALARMS is not valid JSON for [alarms]")?;
+        }
         cfg.analysis.validate().map_err(|e| anyhow!("invalid thresholds from the environment: {e}"))?;
         Ok(cfg)
     }
+}
+
+/// The Lambda's environment, as `envy` reads it (names upper-cased: `TABLE_NAME`, ...).
+#[derive(Debug, serde::Deserialize)]
+struct LambdaEnv {
+    table_name: Option<String>,
+    alert_topic_arn: Option<String>,
+    alarms: Option<String>,
+    nominal_voltage_kv: Option<f64>,
+    nominal_frequency_hz: Option<f64>,
+    voltage_low_kv: Option<f64>,
+    voltage_high_kv: Option<f64>,
+    frequency_deviation_hz: Option<f64>,
+    overload_ratio: Option<f64>,
+    stability_min: Option<f64>,
+    default_power_factor: Option<f64>,
+    reorder_window_hours: Option<String>,
+    max_alerts_per_location: Option<usize>,
 }
 
 /// The clients (built once per container) and the settings.

@@ -359,7 +359,7 @@ impl SqliteTable {
         Ok(ts.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc)))
     }
 
-    /// Counts items per kind (used by tests and `gridwatch status`).
+    /// Counts items per kind (used by tests).
     pub fn count(&self, kind: &str) -> anyhow::Result<u64> {
         Ok(self.conn.query_row("SELECT count(*) FROM grid_analysis WHERE kind = ?1", params![kind], |r| r.get::<_, i64>(0))? as u64)
     }
