@@ -445,3 +445,64 @@ async fn the_local_backend_and_the_lambda_store_the_same_items() {
     assert!(!alarms_local.is_empty(), "the data has alarms to compare");
     assert_eq!(normalised(&alarms_local), normalised(&sort(env.table.alerts(from).await.unwrap())));
 }
+
+/// Shelving and out-of-service set through one operator's dashboard store are seen by a
+/// second one on the same table; a read-only store refuses them; and while the substation
+/// is out of service its new activations are stored but not published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_actions_are_shared_between_dashboards_and_suppress_notifications() {
+    use gridwatch::backend::GridStore;
+    use gridwatch::store::operator::{ActionKind, OperatorAction};
+    let Some(ep) = endpoint(AWS_ENDPOINT_VAR) else { return };
+    let env = Env::create(&ep).await;
+    let (one, _) = counted_store(&env, false);
+    let (two, counter) = counted_store(&env, false);
+    let (viewer, _) = counted_store(&env, true);
+    let at = chrono::Utc::now();
+    let act = |location: &str, rule, kind| OperatorAction { location: location.into(), rule, kind, by: "ana@jump".into(), at, reason: "maintenance".into() };
+    one.operator_action(&act("sub_b", None, ActionKind::OutOfService)).await.unwrap();
+    one.operator_action(&act("sub_a", Some(AlertRule::Overload), ActionKind::Shelve { until: at + chrono::Duration::hours(1) })).await.unwrap();
+    let states = two.operator_states().await.unwrap();
+    assert_eq!(counter.take().into_iter().collect::<Vec<_>>(), [("Query".to_string(), 1)], "one Query reads every operator state");
+    assert!(states.iter().any(|s| s.location == "sub_b" && s.rule.is_none() && s.out_of_service && s.by == "ana@jump"), "{states:?}");
+    assert!(states.iter().any(|s| s.location == "sub_a" && s.rule == Some(AlertRule::Overload) && s.is_shelved(at)), "{states:?}");
+    let refused = viewer.operator_action(&act("sub_b", None, ActionKind::ReturnToService)).await.unwrap_err();
+    assert!(matches!(refused, gridwatch::store::StoreError::ReadOnly(_)), "{refused}");
+
+    // sub_b's sag (day_csv) is stored, not published: its substation is out of service.
+    let key = "raw/grid_data_2025-01-14.csv";
+    env.put(key, day_csv("2025-01-14")).await;
+    let r = env.pipeline().handle(&s3_event(&env.bucket, &[key])).await;
+    assert_eq!((r.records[0].alerts, r.records[0].new_alerts), (1, 1), "{r:?}");
+    assert!(env.alert_messages(std::time::Duration::from_secs(2)).await.is_empty());
+    assert_eq!(two.alerts(ts("2025-01-14T00:00:00Z")).await.unwrap().len(), 1);
+}
+
+/// A file that activates more alarms than `digest_over` is announced with one digest
+/// message (counts per substation and rule), not one message per alarm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_new_alarms_in_one_file_are_one_digest_message() {
+    let Some(ep) = endpoint(AWS_ENDPOINT_VAR) else { return };
+    let env = Env::create(&ep).await;
+    let mut body = String::from(CSV_HEADER);
+    body.push('\n');
+    // 12 substations, each with a deep sag (past the escalation limit: raised at once).
+    for i in 0..12 {
+        for q in 0..4 {
+            let v = if q == 1 { 12.8 } else { 13.8 };
+            body.push_str(&format!("2025-01-14T00:{:02}:00Z,s{i:02},50,100,{v},60,0,0\n", q * 15));
+        }
+    }
+    let key = "raw/storm.csv";
+    env.put(key, body).await;
+    let r = env.pipeline().handle(&s3_event(&env.bucket, &[key])).await;
+    assert_eq!(r.records[0].new_alerts, 12, "{r:?}");
+    let messages = env.alert_messages(std::time::Duration::from_secs(5)).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let m = &messages[0];
+    assert_eq!(m["digest"]["alarms"], 12);
+    assert_eq!(m["digest"]["flood"], true, "12 in 10 minutes is a flood");
+    assert_eq!(m["digest"]["counts"]["s03"]["undervoltage"], 1);
+    assert_eq!((m["_attributes"]["rule"].as_str(), m["_attributes"]["priority"].as_str()), (Some("digest"), Some("high")));
+    assert_eq!(m["_attributes"]["state"].as_str(), Some("flood"));
+}
