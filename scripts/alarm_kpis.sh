@@ -33,7 +33,8 @@ print("  by rule: " + ", ".join(f"{r} {c}" for r, c in Counter(a["rule"] for a i
 print("  by priority: " + ", ".join(f"{p} {c}" for p, c in Counter(a["priority"] for a in alarms).most_common()))
 print(f"  chattering notices: {sum(a.get('chattering', False) for a in alarms)}; still active at the end: {sum(a.get('active', False) for a in alarms)}")
 if truth:
-    on_delay = {"undervoltage": 15, "overvoltage": 15, "frequency_deviation": 15, "overload": 45}
+    # The default on-delays (src/config.rs): only anomalies longer than them must alarm.
+    on_delay = {"undervoltage": 15, "overvoltage": 15, "frequency_deviation": 15, "overload": 60}
     from datetime import datetime
     ts = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
     eps = list(csv.DictReader(open(truth)))

@@ -142,7 +142,7 @@ async fn store_poller_task_backs_off_and_recovers() {
     let first = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
     match first {
         Msg::StoreError { error, retry_in, attempt } => {
-            assert_eq!(error, "timeout");
+            assert_eq!(error, "timeout (unreachable)", "the kind of fault is said");
             assert_eq!(attempt, 1);
             assert_eq!(retry_in, std::time::Duration::from_secs(1));
         }

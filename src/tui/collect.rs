@@ -215,6 +215,9 @@ pub fn backoff(attempt: u32, poll_interval: std::time::Duration) -> std::time::D
     crate::retry::dashboard().nth(nth).unwrap_or_default().max(poll_interval)
 }
 
+/// An attempt number whose back-off is the policy's cap (1, 2, 4, 8, 16, 30 s: the sixth).
+const AT_THE_CAP: u32 = 16;
+
 /// Polls the store until the UI goes away.
 pub async fn store_poller(
     store: SharedStore,
@@ -245,8 +248,11 @@ pub async fn store_poller(
             }
             Some(e) => {
                 attempt += 1;
-                let retry_in = backoff(attempt, poll_interval);
-                if tx.send(Msg::StoreError { error: e.to_string(), retry_in, attempt }).await.is_err() {
+                // Faults that may pass (network, throttling) back off and retry; the others
+                // (not found, refused, invalid) will not fix themselves: wait the longest.
+                let retry_in = backoff(if e.is_retryable() { attempt } else { AT_THE_CAP }, poll_interval);
+                let error = format!("{} ({})", e, e.kind());
+                if tx.send(Msg::StoreError { error, retry_in, attempt }).await.is_err() {
                     return;
                 }
                 retry_in
