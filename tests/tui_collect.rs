@@ -265,3 +265,88 @@ async fn poller_follows_history_windows() {
     let calls = store.calls();
     assert_eq!(calls[2], "rollups Ashford North 06-01T11:00 12-18T14:00", "{calls:?}");
 }
+
+/// Two dashboards on one data folder (two `LocalBackend`s, so two SQLite connections):
+/// what one operator acknowledges or takes out of service, the other's next poll shows.
+#[tokio::test]
+async fn operator_actions_reach_a_second_dashboard_through_sqlite() {
+    use gridwatch::local::DataDir;
+    use gridwatch::local::backend::LocalBackend;
+    use gridwatch::simulator::generator::{self, DataFormat, Generator, GeneratorConfig};
+    use gridwatch::store::operator::ActionKind;
+    use gridwatch::tui::app::{AlarmState, App, AppConfig};
+    use gridwatch::tui::msg::Command;
+
+    let dir = tempfile::tempdir().unwrap();
+    let open = || LocalBackend::open(DataDir::new(dir.path().join("data")), Default::default()).unwrap();
+    let (a, b) = (open(), open());
+    let cfg = GeneratorConfig {
+        substations: 3,
+        days: 2,
+        start: "2025-01-14T00:00:00Z".parse().unwrap(),
+        ..GeneratorConfig::default()
+    };
+    let file = dir.path().join("grid_data_2025-01-14.csv");
+    let synthetic = Generator::new(cfg);
+    generator::write_readings(DataFormat::Csv, true, synthetic.readings(), std::fs::File::create(&file).unwrap()).unwrap();
+    let key = a.import(&file, false).unwrap();
+    a.process_key(&key).unwrap();
+
+    let now: chrono::DateTime<chrono::Utc> = "2025-01-16T00:00:00Z".parse().unwrap();
+    let new_app = |name: &str| {
+        let mut app = App::new(AppConfig { operator: name.into(), ..AppConfig::default() }, now);
+        app.update(Msg::Resize(120, 40));
+        app
+    };
+    let (mut app_a, mut app_b) = (new_app("ana"), new_app("ben"));
+    let (mut poll_a, mut poll_b) = (Poller::new(Duration::minutes(15)), Poller::new(Duration::minutes(15)));
+    async fn poll(p: &mut Poller, store: &LocalBackend, app: &mut App, now: chrono::DateTime<chrono::Utc>) {
+        let (msgs, err) = p.poll(store, now, &app.interest()).await;
+        assert!(err.is_none(), "{err:?}");
+        for m in msgs {
+            app.update(m);
+        }
+    }
+    poll(&mut poll_a, &a, &mut app_a, now).await;
+    poll(&mut poll_b, &b, &mut app_b, now).await;
+    assert!(!app_a.alarms.is_empty(), "the generator injects anomalies");
+    let ids = |app: &App| app.alarms.iter().map(|x| (x.id.clone(), x.state())).collect::<Vec<_>>();
+    assert_eq!(ids(&app_a), ids(&app_b), "both see the same alarms");
+    let target = app_a.alarms[0].clone();
+    assert!(target.unacked());
+
+    // Dashboard A acknowledges its first alarm; the UI loop hands the command to the store.
+    while app_a.view != gridwatch::tui::app::View::Alarms {
+        app_a.update(Msg::Key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Tab)));
+    }
+    app_a.alarm_selected = Some(target.id.clone());
+    let cmds = app_a.update(Msg::Key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char('a'))));
+    let [Command::Operator(action)] = cmds.as_slice() else { panic!("{cmds:?}") };
+    assert_eq!(action.kind, ActionKind::Acknowledge { started_at: target.alert.started_at });
+    let result = a.operator_action(action).await.map_err(|e| e.to_string());
+    app_a.update(Msg::OperatorDone { action: action.clone(), result });
+
+    // Dashboard B's next poll reads it from SQLite: acknowledged (or gone, if it had returned).
+    poll(&mut poll_b, &b, &mut app_b, now).await;
+    let seen = app_b.alarms.iter().find(|x| x.id == target.id).map(|x| x.state());
+    let expected = if target.active { Some(AlarmState::Acknowledged) } else { None };
+    assert_eq!(seen, expected);
+    let stored = b.operator_states().await.unwrap();
+    assert!(stored.iter().any(|s| s.location == target.alert.location && s.by == "ana"), "{stored:?}");
+
+    // B takes a substation with alarms listed out of service; A sees every alarm there as OOS.
+    let site = app_a.alarms.first().expect("more than one alarm").alert.location.clone();
+    let oos = gridwatch::store::operator::OperatorAction {
+        location: site.clone(),
+        rule: None,
+        kind: ActionKind::OutOfService,
+        by: "ben".into(),
+        at: now,
+        reason: "relay test".into(),
+    };
+    b.operator_action(&oos).await.unwrap();
+    poll(&mut poll_a, &a, &mut app_a, now).await;
+    let there: Vec<_> = app_a.alarms.iter().filter(|x| x.alert.location == site).collect();
+    assert!(!there.is_empty() && there.iter().all(|x| x.state() == AlarmState::OutOfService), "{there:?}");
+    assert_eq!(app_a.site_state(&site).map(|s| (s.reason.as_str(), s.by.as_str())), Some(("relay test", "ben")));
+}
