@@ -175,7 +175,7 @@ fn status_line(app: &App, frame: &mut Frame, area: Rect) {
             Prompt::Command if app.prompt_text().starts_with("oos") => {
                 (" :", "  type the reason, Enter takes the substation out of service, Esc cancels")
             }
-            Prompt::Command => (" :", "  goto <time> | live | zoom 7d | sort load | export | shelve 120 | oos <why>"),
+            Prompt::Command => (" :", "  goto <time> | zoom 7d | shelve 120 | oos <why> | live | sort load | export"),
         };
         Line::from(vec![
             Span::styled(label, theme.key()),
