@@ -9,7 +9,9 @@ use gridwatch::tui::app::{AlarmState, App, AppConfig, Prompt, SortKey, StatusLev
 use gridwatch::tui::cursor::{Follow, WindowMode, Zoom};
 use gridwatch::tui::keys::KeyMap;
 use gridwatch::tui::msg::{Command, Msg};
-use gridwatch::tui::testing::{self, render_to_test_backend, sample_app, screen_text, t0};
+use gridwatch::backend::GridStore;
+use gridwatch::store::operator::{ActionKind, OperatorAction};
+use gridwatch::tui::testing::{self, FakeStore, render_to_test_backend, sample_app, screen_text, t0};
 
 /// The sample in name order (the tests below were written against it; the default
 /// worst-first order has its own tests).
@@ -47,9 +49,9 @@ fn sample_starts_on_overview_with_first_substation_selected() {
     assert_eq!(app.view, View::Overview);
     assert_eq!(app.selected.as_deref(), Some("Ashford North"));
     assert_eq!(app.subs.len(), 8);
-    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveUnack));
-    assert_eq!(alarm_state(&app, AlertRule::FrequencyDeviation), Some(AlarmState::ClearedUnack));
-    assert_eq!(alarm_state(&app, AlertRule::Overload), Some(AlarmState::ActiveAck));
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Unacknowledged));
+    assert_eq!(alarm_state(&app, AlertRule::FrequencyDeviation), Some(AlarmState::ReturnedUnacknowledged));
+    assert_eq!(alarm_state(&app, AlertRule::Overload), Some(AlarmState::Acknowledged));
 }
 
 #[test]
@@ -157,36 +159,92 @@ fn reprocess_disabled_in_read_only() {
     assert!(!text.contains("r:reprocess"), "the key bar does not offer it");
 }
 
-#[test]
-fn ack_follows_isa_18_2() {
-    let mut app = app();
-    press(&mut app, KeyCode::Tab);
-    press(&mut app, KeyCode::Tab);
-    press(&mut app, KeyCode::Tab);
-    assert_eq!(app.view, View::Alarms);
-    // Sorted: ACTIVE-UNACK first.
-    assert_eq!(app.alarms[0].state(), AlarmState::ActiveUnack);
-    ch(&mut app, 'a');
-    // Acknowledged but still active: stays, as ACTIVE-ACK.
-    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveAck));
-    assert_eq!(app.alarms.len(), 3);
-    // The cleared one leaves the list once acknowledged.
-    let idx = app.alarms.iter().position(|a| a.state() == AlarmState::ClearedUnack).unwrap();
-    let sel = app.alarms.iter().position(|a| Some(&a.id) == app.alarm_selected.as_ref()).unwrap();
-    for _ in sel..idx {
-        ch(&mut app, 'j');
+/// The store answers every operator action in `cmds` (as the UI loop does); returns the
+/// commands the answers produced.
+fn store_answers(app: &mut App, store: &FakeStore, cmds: Vec<Command>) -> Vec<Command> {
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let mut out = Vec::new();
+    for c in cmds {
+        if let Command::Operator(action) = c {
+            let result = rt.block_on(store.operator_action(&action)).map_err(|e| e.to_string());
+            out.extend(app.update(Msg::OperatorDone { action, result }));
+        }
     }
-    for _ in idx..sel {
-        ch(&mut app, 'k');
+    out
+}
+
+/// A store holding the sample's operator states (Fairmont's overload acknowledged).
+fn op_store() -> FakeStore {
+    let store = FakeStore::default();
+    store.data.lock().unwrap().operator = testing::operator_states(t0());
+    store
+}
+
+fn operator_actions(cmds: &[Command]) -> Vec<OperatorAction> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Operator(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn to_alarms(app: &mut App) {
+    while app.view != View::Alarms {
+        press(app, KeyCode::Tab);
     }
-    ch(&mut app, 'a');
-    assert_eq!(alarm_state(&app, AlertRule::FrequencyDeviation), None);
-    assert_eq!(app.alarms.len(), 2);
-    assert_eq!(app.unacked_alarms(), 0);
+}
+
+fn select_alarm(app: &mut App, rule: AlertRule) {
+    let id = app.alarms.iter().find(|a| a.alert.rule == rule).unwrap().id.clone();
+    app.alarm_selected = Some(id);
+}
+
+fn named(cfg: AppConfig) -> AppConfig {
+    AppConfig { operator: "ana".into(), ..cfg }
 }
 
 #[test]
-fn alarms_clear_when_newer_data_arrives() {
+fn ack_sends_an_acknowledge_and_the_stored_state_follows_isa_18_2() {
+    let mut app = by_name(sample_app(named(AppConfig::default()), 8));
+    let store = op_store();
+    to_alarms(&mut app);
+    // Sorted: unacknowledged first, then priority (high before low), then newest first.
+    assert_eq!(app.alarms[0].state(), AlarmState::Unacknowledged);
+    assert_eq!(app.alarms[0].alert.rule, AlertRule::Undervoltage);
+    assert_eq!(app.alarms[1].state(), AlarmState::ReturnedUnacknowledged);
+    assert_eq!(app.alarms[2].state(), AlarmState::Acknowledged);
+    let cmds = ch(&mut app, 'a');
+    let actions = operator_actions(&cmds);
+    assert_eq!(actions.len(), 1);
+    let sag = &testing::alerts(t0())[0];
+    assert_eq!(actions[0].location, "Cedar Ridge");
+    assert_eq!(actions[0].rule, Some(AlertRule::Undervoltage));
+    assert_eq!(actions[0].kind, ActionKind::Acknowledge { started_at: sag.started_at });
+    assert_eq!((actions[0].by.as_str(), actions[0].at), ("ana", t0()));
+    // Nothing changes until the store has answered.
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Unacknowledged));
+    let after = store_answers(&mut app, &store, cmds);
+    assert_eq!(after, vec![Command::Refresh], "re-polls after the store answered");
+    // Acknowledged but still active: stays, as ACKED.
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Acknowledged));
+    assert!(app.status.as_ref().unwrap().text.contains("acknowledged the alarm"));
+    assert_eq!(app.alarms.len(), 3);
+    // The returned one leaves the list once acknowledged (Normal).
+    select_alarm(&mut app, AlertRule::FrequencyDeviation);
+    let cmds = ch(&mut app, 'a');
+    store_answers(&mut app, &store, cmds);
+    assert_eq!(alarm_state(&app, AlertRule::FrequencyDeviation), None);
+    assert_eq!(app.alarms.len(), 2);
+    assert_eq!(app.unacked_alarms(), 0);
+    // Acknowledging an acknowledged alarm sends nothing.
+    select_alarm(&mut app, AlertRule::Undervoltage);
+    assert!(ch(&mut app, 'a').is_empty());
+    assert!(app.status.as_ref().unwrap().text.contains("nothing to acknowledge"));
+}
+
+#[test]
+fn alarms_return_when_newer_data_arrives() {
     let mut app = app();
     let later = t0() + Duration::minutes(15);
     // New readings for every substation, none breaking a rule.
@@ -198,65 +256,71 @@ fn alarms_clear_when_newer_data_arrives() {
         })
         .collect();
     app.update(Msg::Substations(states));
-    // Undervoltage was unacknowledged: it stays, as CLEARED-UNACK.
-    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ClearedUnack));
-    // Overload was acknowledged: cleared + acknowledged leaves the list.
+    // Undervoltage was unacknowledged: it stays, as RTN-UNACK.
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ReturnedUnacknowledged));
+    // Overload was acknowledged: returned + acknowledged leaves the list.
     assert_eq!(alarm_state(&app, AlertRule::Overload), None);
     // An alert that re-fires in a later poll extends the episode: active again.
     let mut a = testing::alerts(t0())[0].clone();
     a.ended_at = later;
     app.update(Msg::Alerts(vec![a]));
-    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveUnack));
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Unacknowledged));
 }
 
 #[test]
 fn ack_all_only_in_the_alarm_view_and_only_what_is_listed() {
     let mut app = app();
-    ch(&mut app, 'A');
-    assert_eq!(app.unacked_alarms(), 2, "not from the overview");
-    press(&mut app, KeyCode::Tab);
-    press(&mut app, KeyCode::Tab);
-    press(&mut app, KeyCode::Tab);
+    let store = op_store();
+    assert!(ch(&mut app, 'A').is_empty(), "not from the overview");
+    to_alarms(&mut app);
     ch(&mut app, '/');
     type_text(&mut app, "cedar");
     press(&mut app, KeyCode::Enter);
-    ch(&mut app, 'A');
-    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveAck));
+    let cmds = ch(&mut app, 'A');
+    assert_eq!(operator_actions(&cmds).len(), 1);
+    store_answers(&mut app, &store, cmds);
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Acknowledged));
     assert_eq!(
         alarm_state(&app, AlertRule::FrequencyDeviation),
-        Some(AlarmState::ClearedUnack),
+        Some(AlarmState::ReturnedUnacknowledged),
         "filtered out: untouched"
     );
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.view, View::Alarms, "Esc cleared the filter first");
-    ch(&mut app, 'A');
-    assert_eq!(app.alarms.len(), 2, "the cleared one left the list");
+    let cmds = ch(&mut app, 'A');
+    store_answers(&mut app, &store, cmds);
+    assert_eq!(app.alarms.len(), 2, "the returned one left the list");
     assert_eq!(app.unacked_alarms(), 0);
 }
 
 #[test]
-fn acknowledged_cleared_alarms_stay_gone_when_fetched_again() {
+fn acknowledged_returned_alarms_stay_gone_when_fetched_again() {
     let mut app = app();
-    press(&mut app, KeyCode::Tab);
-    press(&mut app, KeyCode::Tab);
-    press(&mut app, KeyCode::Tab);
-    ch(&mut app, 'A');
+    let store = op_store();
+    to_alarms(&mut app);
+    let cmds = ch(&mut app, 'A');
+    store_answers(&mut app, &store, cmds);
     assert_eq!(alarm_state(&app, AlertRule::FrequencyDeviation), None);
-    // A forced refresh (after a reprocess) or a 7 d range returns the old episodes again.
+    // A forced refresh (after a reprocess) or a 7 d range returns the old episodes again:
+    // the stored acknowledgement keeps them out.
     app.update(Msg::Alerts(testing::alerts(t0())));
     assert_eq!(alarm_state(&app, AlertRule::FrequencyDeviation), None, "no resurrection");
-    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveAck));
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Acknowledged));
+    // The poll's operator states (as stored) keep the same picture.
+    app.update(Msg::OperatorStates(store.data.lock().unwrap().operator.clone()));
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Acknowledged));
 }
 
 #[test]
 fn alarm_list_is_bounded() {
     let mut app = app();
     let cap = gridwatch::tui::app::MAX_ALARMS;
-    let base = testing::alerts(t0())[1].clone(); // a cleared episode
+    let base = testing::alerts(t0())[1].clone(); // a returned episode
     let flood: Vec<_> = (0..cap as i64 + 50)
         .map(|k| {
             let mut a = base.clone();
             a.started_at = t0() - Duration::days(2) + Duration::minutes(k);
+            a.activated_at = a.started_at;
             a.ended_at = a.started_at;
             a
         })
@@ -265,22 +329,190 @@ fn alarm_list_is_bounded() {
     assert_eq!(app.alarms.len(), cap);
     assert!(app.alarms_dropped >= 50);
     // Active alarms are never the ones dropped.
-    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveUnack));
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Unacknowledged));
 }
 
 #[test]
 fn ack_on_overview_acks_the_selected_substation() {
     let mut app = app();
+    let store = op_store();
     ch(&mut app, 'j');
     ch(&mut app, 'j');
-    ch(&mut app, 'a');
-    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::ActiveAck));
+    assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"));
+    let cmds = ch(&mut app, 'a');
+    let actions = operator_actions(&cmds);
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].location, "Cedar Ridge");
+    assert!(app.status.as_ref().unwrap().text.contains("acknowledging 1 alarm"));
+    store_answers(&mut app, &store, cmds);
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Acknowledged));
     assert_eq!(
         alarm_state(&app, AlertRule::FrequencyDeviation),
-        Some(AlarmState::ClearedUnack),
+        Some(AlarmState::ReturnedUnacknowledged),
         "other substations untouched"
     );
-    assert!(app.status.as_ref().unwrap().text.contains("acknowledged 1 alarm"));
+}
+
+#[test]
+fn shelve_defaults_to_an_hour_is_capped_and_expires() {
+    let mut cfg = named(AppConfig::default());
+    cfg.analysis.alarms.max_shelve_minutes = 90.0;
+    let mut app = by_name(sample_app(cfg, 8));
+    let store = op_store();
+    // Outside the alarm view there is no alarm selected to shelve.
+    assert!(ch(&mut app, 'S').is_empty());
+    assert!(app.status.as_ref().unwrap().text.contains("select an alarm"));
+    to_alarms(&mut app);
+    select_alarm(&mut app, AlertRule::Undervoltage);
+    let cmds = ch(&mut app, 'S');
+    let a = &operator_actions(&cmds)[0];
+    assert_eq!((a.location.as_str(), a.rule), ("Cedar Ridge", Some(AlertRule::Undervoltage)));
+    assert_eq!(a.kind, ActionKind::Shelve { until: t0() + Duration::minutes(60) });
+    store_answers(&mut app, &store, cmds);
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Shelved));
+    assert_eq!(app.unacked_alarms(), 1, "a shelved alarm does not count as unacknowledged");
+    assert_eq!(app.alarms.last().unwrap().alert.rule, AlertRule::Undervoltage, "shelved sorts last");
+    let text = screen_text(&render_to_test_backend(&app, 80, 24));
+    assert!(text.contains("SHELVED"), "{text}");
+    // The shelve expires on its own.
+    app.update(Msg::Tick(t0() + Duration::minutes(61)));
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Unacknowledged));
+    app.update(Msg::Tick(t0()));
+    // `:shelve 120` asks for more than the maximum of 90: capped, and said so.
+    select_alarm(&mut app, AlertRule::Undervoltage);
+    ch(&mut app, ':');
+    type_text(&mut app, "shelve 120");
+    let cmds = press(&mut app, KeyCode::Enter);
+    assert_eq!(operator_actions(&cmds)[0].kind, ActionKind::Shelve { until: t0() + Duration::minutes(90) });
+    assert!(app.status.as_ref().unwrap().text.contains("capped at the maximum of 90 min (asked 120)"));
+    store_answers(&mut app, &store, cmds);
+    // `U` unshelves.
+    select_alarm(&mut app, AlertRule::Undervoltage);
+    let cmds = ch(&mut app, 'U');
+    assert_eq!(operator_actions(&cmds)[0].kind, ActionKind::Unshelve);
+    store_answers(&mut app, &store, cmds);
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Unacknowledged));
+    assert!(ch(&mut app, 'U').is_empty(), "not shelved: nothing to send");
+    // A bad duration says why.
+    ch(&mut app, ':');
+    type_text(&mut app, "shelve soon");
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.status.as_ref().unwrap().text.contains("not a duration"));
+}
+
+#[test]
+fn out_of_service_asks_a_reason_and_return_to_service_ends_it() {
+    let mut app = by_name(sample_app(named(AppConfig::default()), 8));
+    let store = op_store();
+    to_alarms(&mut app);
+    select_alarm(&mut app, AlertRule::Undervoltage);
+    assert!(ch(&mut app, 'O').is_empty(), "asks first");
+    assert_eq!(app.prompt, Some(Prompt::Command));
+    assert_eq!(app.prompt_text(), "oos ");
+    // No reason: refused, nothing sent.
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.status.as_ref().unwrap().text.contains("needs a reason"));
+    ch(&mut app, 'O');
+    type_text(&mut app, "breaker maintenance");
+    let cmds = press(&mut app, KeyCode::Enter);
+    let a = &operator_actions(&cmds)[0];
+    assert_eq!((a.location.as_str(), a.rule, &a.kind), ("Cedar Ridge", None, &ActionKind::OutOfService));
+    assert_eq!((a.reason.as_str(), a.by.as_str()), ("breaker maintenance", "ana"));
+    store_answers(&mut app, &store, cmds);
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::OutOfService));
+    // Suppressed: Cedar Ridge's status no longer counts the sag.
+    let cedar = app.subs.get("Cedar Ridge").unwrap();
+    assert_eq!(app.sub_status(cedar), cedar.state.latest.alert_status);
+    let text = screen_text(&render_to_test_backend(&app, 120, 30));
+    assert!(text.contains("out of service by ana") && text.contains("breaker maintenance"), "{text}");
+    select_alarm(&mut app, AlertRule::Undervoltage);
+    let cmds = ch(&mut app, 'I');
+    assert_eq!(operator_actions(&cmds)[0].kind, ActionKind::ReturnToService);
+    store_answers(&mut app, &store, cmds);
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Unacknowledged));
+}
+
+#[test]
+fn operator_actions_are_refused_read_only_and_say_why() {
+    let mut app = by_name(sample_app(AppConfig { read_only: true, ..AppConfig::default() }, 8));
+    to_alarms(&mut app);
+    select_alarm(&mut app, AlertRule::Undervoltage);
+    for key in ['a', 'A', 'S', 'U', 'O', 'I'] {
+        app.status = None;
+        assert!(ch(&mut app, key).is_empty(), "{key}: nothing sent");
+        assert!(app.prompt.is_none(), "{key}: no reason asked");
+        let st = app.status.clone().unwrap();
+        assert_eq!(st.level, StatusLevel::Error, "{key}");
+        assert!(st.text.contains("refused") && st.text.contains("read-only"), "{key}: {}", st.text);
+    }
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Unacknowledged));
+    // A store that refuses (read-only backend) is reported the same way.
+    let mut app = by_name(sample_app(AppConfig::default(), 8));
+    to_alarms(&mut app);
+    select_alarm(&mut app, AlertRule::Undervoltage);
+    let action = operator_actions(&ch(&mut app, 'a'))[0].clone();
+    let e = gridwatch::store::StoreError::ReadOnly("this dashboard is read-only: operator actions are disabled".into());
+    assert!(app.update(Msg::OperatorDone { action, result: Err(e.to_string()) }).is_empty(), "no re-poll");
+    let st = app.status.clone().unwrap();
+    assert_eq!(st.level, StatusLevel::Error);
+    assert!(st.text.contains("acknowledge Cedar Ridge undervoltage refused") && st.text.contains("read-only"), "{}", st.text);
+    assert_eq!(alarm_state(&app, AlertRule::Undervoltage), Some(AlarmState::Unacknowledged));
+}
+
+/// `n` alarm activations, one a minute back from `newest`, at substation SUB-100.
+fn burst(n: i64, newest: chrono::DateTime<chrono::Utc>) -> Vec<gridwatch::model::Alert> {
+    let base = testing::alerts(t0())[0].clone();
+    (0..n)
+        .map(|k| {
+            let mut a = base.clone();
+            a.location = "SUB-100".into();
+            a.started_at = newest - Duration::seconds(50 * k);
+            a.activated_at = a.started_at;
+            a.ended_at = a.started_at;
+            a
+        })
+        .collect()
+}
+
+#[test]
+fn flood_banner_above_the_limit_of_the_last_ten_minutes() {
+    let mut cfg = AppConfig::default();
+    cfg.analysis.alarms.flood_alarms_per_10min = 10;
+    cfg.theme = gridwatch::tui::Theme::new(false, true);
+    let mut app = by_name(sample_app(cfg, 8));
+    assert_eq!(app.flood(), None);
+    // 10 activations 50 s apart (all within 10 min of the newest): at the limit, no flood.
+    let newest = t0() - Duration::minutes(20);
+    app.update(Msg::Alerts(burst(10, newest)));
+    assert_eq!(app.flood(), None);
+    assert!(!screen_text(&render_to_test_backend(&app, 80, 24)).contains("ALARM FLOOD"));
+    // An 11th, still inside the 10 minutes: a flood, shown under NO_COLOR as plain text.
+    app.update(Msg::Alerts(burst(11, newest)));
+    assert_eq!(app.flood(), Some(11));
+    let text = screen_text(&render_to_test_backend(&app, 80, 24));
+    assert!(text.lines().nth(1).unwrap().contains("ALARM FLOOD: 11 in 10 min"), "{text}");
+    // Acknowledging does not end a flood: it counts activations, not what is unacknowledged.
+    let store = op_store();
+    to_alarms(&mut app);
+    let cmds = ch(&mut app, 'A');
+    store_answers(&mut app, &store, cmds);
+    assert_eq!(app.flood(), Some(11));
+    // A newer activation 15 min later: the last 10 minutes hold just that one.
+    let mut later = burst(1, newest + Duration::minutes(15));
+    later[0].location = "SUB-101".into();
+    app.update(Msg::Alerts(later));
+    assert_eq!(app.flood(), None);
+}
+
+#[test]
+fn alarm_view_header_shows_the_kpis_of_the_window() {
+    let mut app = app();
+    to_alarms(&mut app);
+    let text = screen_text(&render_to_test_backend(&app, 80, 24));
+    // The sample: 3 episodes activated in the 24 h window (2 high, 1 low), none chattering.
+    let kpis = text.lines().find(|l| l.contains("/h avg")).unwrap_or_else(|| panic!("{text}"));
+    assert!(kpis.contains("24h: 0.1/h avg, peak 1/10min, flood 0%, chatter 0, stale 0, prio C0 H2 M0 L1"), "{kpis}");
+    assert!(kpis.chars().count() <= 80);
 }
 
 #[test]

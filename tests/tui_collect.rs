@@ -28,6 +28,7 @@ fn kinds(msgs: &[Msg]) -> Vec<String> {
             Msg::Rollups { location, rollups } => format!("rollups {location} {}", rollups.len()),
             Msg::Forecast { location, points } => format!("forecast {location} {}", points.len()),
             Msg::Alerts(v) => format!("alerts {}", v.len()),
+            Msg::OperatorStates(v) => format!("ops {}", v.len()),
             Msg::HistoryKept { location, from, to } => {
                 format!("kept {location} {} {}", from.format("%m-%dT%H:%M"), to.format("%m-%dT%H:%M"))
             }
@@ -48,12 +49,12 @@ async fn poller_fetches_incrementally() {
     assert!(err.is_none());
     assert_eq!(
         kinds(&msgs),
-        ["subs 8", "rollups Bayview 25", "rollups Cedar Ridge 25", "forecast Bayview 24", "alerts 3"]
+        ["subs 8", "ops 1", "rollups Bayview 25", "rollups Cedar Ridge 25", "forecast Bayview 24", "alerts 3"]
     );
     assert_eq!(
         store.calls(),
         [
-            "substations",
+            "substations", "operator",
             "rollups Bayview 05-31T11:00 06-01T14:00",
             "rollups Cedar Ridge 05-31T11:00 06-01T14:00",
             "forecast Bayview",
@@ -63,8 +64,8 @@ async fn poller_fetches_incrementally() {
 
     // Nothing new: one index read and nothing else.
     let (msgs, _) = p.poll(&store, now, &want).await;
-    assert_eq!(kinds(&msgs), ["subs 8"]);
-    assert_eq!(store.calls(), ["substations"]);
+    assert_eq!(kinds(&msgs), ["subs 8", "ops 1"]);
+    assert_eq!(store.calls(), ["substations", "operator"]);
 
     // Bayview gets a new reading: only its newest hour onwards, and alerts since its previous reading.
     {
@@ -74,10 +75,10 @@ async fn poller_fetches_incrementally() {
     }
     let later = now + Duration::minutes(15);
     let (msgs, _) = p.poll(&store, later, &want).await;
-    assert_eq!(kinds(&msgs), ["subs 8", "rollups Bayview 1", "forecast Bayview 24", "alerts 2"]);
+    assert_eq!(kinds(&msgs), ["subs 8", "ops 1", "rollups Bayview 1", "forecast Bayview 24", "alerts 2"]);
     assert_eq!(
         store.calls(),
-        ["substations", "rollups Bayview 06-01T11:00 06-01T14:15", "forecast Bayview", "alerts 06-01T11:35"]
+        ["substations", "operator", "rollups Bayview 06-01T11:00 06-01T14:15", "forecast Bayview", "alerts 06-01T11:35"]
     );
 
     // Range grows to 7 days: only the older part is fetched.
@@ -86,24 +87,24 @@ async fn poller_fetches_incrementally() {
     assert_eq!(
         store.calls(),
         [
-            "substations",
+            "substations", "operator",
             "rollups Bayview 05-25T11:15 05-31T11:00",
             "rollups Cedar Ridge 05-25T11:15 05-31T11:00",
             "alerts 05-25T11:15"
         ]
     );
-    assert_eq!(kinds(&msgs)[1], "rollups Bayview 143", "05-25 12:00 .. 05-31 10:00");
+    assert_eq!(kinds(&msgs)[2], "rollups Bayview 143", "05-25 12:00 .. 05-31 10:00");
 
     // A newly visible substation gets its full range once.
     let more = interest(&["Bayview", "Cedar Ridge", "Eastport"], 168);
     p.poll(&store, later, &more).await;
-    assert_eq!(store.calls(), ["substations", "rollups Eastport 05-25T11:15 06-01T14:15"]);
+    assert_eq!(store.calls(), ["substations", "operator", "rollups Eastport 05-25T11:15 06-01T14:15"]);
 
     // After a reprocess (invalidate) recent data is re-read even without new readings.
     p.invalidate();
     p.poll(&store, later, &more).await;
     let calls = store.calls();
-    assert_eq!(calls.len(), 1 + 3 + 1 + 1, "{calls:?}");
+    assert_eq!(calls.len(), 2 + 3 + 1 + 1, "{calls:?}");
 }
 
 #[tokio::test]
@@ -118,7 +119,7 @@ async fn poller_reports_errors_with_partial_results() {
     store.data.lock().unwrap().fail = None;
     let (msgs, err) = p.poll(&store, t0(), &interest(&["Bayview"], 24)).await;
     assert!(err.is_none());
-    assert_eq!(kinds(&msgs)[1], "rollups Bayview 24");
+    assert_eq!(kinds(&msgs)[2], "rollups Bayview 24");
 }
 
 /// The running poller task: error -> banner message with back-off, recovery -> StoreOk.
@@ -220,10 +221,10 @@ async fn poller_follows_history_windows() {
     // Following: anchored at the newest reading (Ashford North, 06-01 11:55), not at now.
     let (msgs, err) = p.poll(&store, now, &want).await;
     assert!(err.is_none());
-    assert_eq!(kinds(&msgs), ["subs 2", "rollups Ashford North 25", "forecast Ashford North 24", "alerts 3"]);
+    assert_eq!(kinds(&msgs), ["subs 2", "ops 1", "rollups Ashford North 25", "forecast Ashford North 24", "alerts 3"]);
     assert_eq!(
         store.calls(),
-        ["substations", "rollups Ashford North 05-31T10:55 12-18T14:00", "forecast Ashford North", "alerts 05-31T10:55"]
+        ["substations", "operator", "rollups Ashford North 05-31T10:55 12-18T14:00", "forecast Ashford North", "alerts 05-31T10:55"]
     );
 
     // Pinned half a window back: only the older twelve hours, and what lies far ahead is let go.
@@ -231,11 +232,11 @@ async fn poller_follows_history_windows() {
     let (msgs, _) = p.poll(&store, now, &want).await;
     assert_eq!(
         kinds(&msgs),
-        ["subs 2", "rollups Ashford North 12", "kept Ashford North 05-30T22:55 06-02T00:55", "alerts 3"]
+        ["subs 2", "ops 1", "rollups Ashford North 12", "kept Ashford North 05-30T22:55 06-02T00:55", "alerts 3"]
     );
     assert_eq!(
         store.calls(),
-        ["substations", "rollups Ashford North 05-30T22:55 05-31T10:55", "alerts 05-30T22:55"]
+        ["substations", "operator", "rollups Ashford North 05-30T22:55 05-31T10:55", "alerts 05-30T22:55"]
     );
 
     // A jump a week back: disjoint from what is held, so start over with just that window.
@@ -244,14 +245,14 @@ async fn poller_follows_history_windows() {
     let (msgs, _) = p.poll(&store, now, &want).await;
     assert_eq!(
         kinds(&msgs),
-        ["subs 2", "kept Ashford North 05-24T11:00 05-25T13:00", "rollups Ashford North 26", "alerts 3"]
+        ["subs 2", "ops 1", "kept Ashford North 05-24T11:00 05-25T13:00", "rollups Ashford North 26", "alerts 3"]
     );
-    assert_eq!(store.calls(), ["substations", "rollups Ashford North 05-24T11:00 05-25T13:00", "alerts 05-24T11:00"]);
+    assert_eq!(store.calls(), ["substations", "operator", "rollups Ashford North 05-24T11:00 05-25T13:00", "alerts 05-24T11:00"]);
 
     // Back to following: the newest window again.
     want.end = None;
     let (msgs, _) = p.poll(&store, now, &want).await;
-    assert_eq!(kinds(&msgs)[1..3], ["kept Ashford North 05-31T10:55 12-18T14:00", "rollups Ashford North 25"]);
+    assert_eq!(kinds(&msgs)[2..4], ["kept Ashford North 05-31T10:55 12-18T14:00", "rollups Ashford North 25"]);
     store.calls();
 
     // New data while anchored at the newest data: only the newest hour on.
@@ -262,5 +263,90 @@ async fn poller_follows_history_windows() {
     }
     p.poll(&store, now, &want).await;
     let calls = store.calls();
-    assert_eq!(calls[1], "rollups Ashford North 06-01T11:00 12-18T14:00", "{calls:?}");
+    assert_eq!(calls[2], "rollups Ashford North 06-01T11:00 12-18T14:00", "{calls:?}");
+}
+
+/// Two dashboards on one data folder (two `LocalBackend`s, so two SQLite connections):
+/// what one operator acknowledges or takes out of service, the other's next poll shows.
+#[tokio::test]
+async fn operator_actions_reach_a_second_dashboard_through_sqlite() {
+    use gridwatch::local::DataDir;
+    use gridwatch::local::backend::LocalBackend;
+    use gridwatch::simulator::generator::{self, DataFormat, Generator, GeneratorConfig};
+    use gridwatch::store::operator::ActionKind;
+    use gridwatch::tui::app::{AlarmState, App, AppConfig};
+    use gridwatch::tui::msg::Command;
+
+    let dir = tempfile::tempdir().unwrap();
+    let open = || LocalBackend::open(DataDir::new(dir.path().join("data")), Default::default()).unwrap();
+    let (a, b) = (open(), open());
+    let cfg = GeneratorConfig {
+        substations: 3,
+        days: 2,
+        start: "2025-01-14T00:00:00Z".parse().unwrap(),
+        ..GeneratorConfig::default()
+    };
+    let file = dir.path().join("grid_data_2025-01-14.csv");
+    let synthetic = Generator::new(cfg);
+    generator::write_readings(DataFormat::Csv, true, synthetic.readings(), std::fs::File::create(&file).unwrap()).unwrap();
+    let key = a.import(&file, false).unwrap();
+    a.process_key(&key).unwrap();
+
+    let now: chrono::DateTime<chrono::Utc> = "2025-01-16T00:00:00Z".parse().unwrap();
+    let new_app = |name: &str| {
+        let mut app = App::new(AppConfig { operator: name.into(), ..AppConfig::default() }, now);
+        app.update(Msg::Resize(120, 40));
+        app
+    };
+    let (mut app_a, mut app_b) = (new_app("ana"), new_app("ben"));
+    let (mut poll_a, mut poll_b) = (Poller::new(Duration::minutes(15)), Poller::new(Duration::minutes(15)));
+    async fn poll(p: &mut Poller, store: &LocalBackend, app: &mut App, now: chrono::DateTime<chrono::Utc>) {
+        let (msgs, err) = p.poll(store, now, &app.interest()).await;
+        assert!(err.is_none(), "{err:?}");
+        for m in msgs {
+            app.update(m);
+        }
+    }
+    poll(&mut poll_a, &a, &mut app_a, now).await;
+    poll(&mut poll_b, &b, &mut app_b, now).await;
+    assert!(!app_a.alarms.is_empty(), "the generator injects anomalies");
+    let ids = |app: &App| app.alarms.iter().map(|x| (x.id.clone(), x.state())).collect::<Vec<_>>();
+    assert_eq!(ids(&app_a), ids(&app_b), "both see the same alarms");
+    let target = app_a.alarms[0].clone();
+    assert!(target.unacked());
+
+    // Dashboard A acknowledges its first alarm; the UI loop hands the command to the store.
+    while app_a.view != gridwatch::tui::app::View::Alarms {
+        app_a.update(Msg::Key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Tab)));
+    }
+    app_a.alarm_selected = Some(target.id.clone());
+    let cmds = app_a.update(Msg::Key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char('a'))));
+    let [Command::Operator(action)] = cmds.as_slice() else { panic!("{cmds:?}") };
+    assert_eq!(action.kind, ActionKind::Acknowledge { started_at: target.alert.started_at });
+    let result = a.operator_action(action).await.map_err(|e| e.to_string());
+    app_a.update(Msg::OperatorDone { action: action.clone(), result });
+
+    // Dashboard B's next poll reads it from SQLite: acknowledged (or gone, if it had returned).
+    poll(&mut poll_b, &b, &mut app_b, now).await;
+    let seen = app_b.alarms.iter().find(|x| x.id == target.id).map(|x| x.state());
+    let expected = if target.active { Some(AlarmState::Acknowledged) } else { None };
+    assert_eq!(seen, expected);
+    let stored = b.operator_states().await.unwrap();
+    assert!(stored.iter().any(|s| s.location == target.alert.location && s.by == "ana"), "{stored:?}");
+
+    // B takes a substation with alarms listed out of service; A sees every alarm there as OOS.
+    let site = app_a.alarms.first().expect("more than one alarm").alert.location.clone();
+    let oos = gridwatch::store::operator::OperatorAction {
+        location: site.clone(),
+        rule: None,
+        kind: ActionKind::OutOfService,
+        by: "ben".into(),
+        at: now,
+        reason: "relay test".into(),
+    };
+    b.operator_action(&oos).await.unwrap();
+    poll(&mut poll_a, &a, &mut app_a, now).await;
+    let there: Vec<_> = app_a.alarms.iter().filter(|x| x.alert.location == site).collect();
+    assert!(!there.is_empty() && there.iter().all(|x| x.state() == AlarmState::OutOfService), "{there:?}");
+    assert_eq!(app_a.site_state(&site).map(|s| (s.reason.as_str(), s.by.as_str())), Some(("relay test", "ben")));
 }

@@ -166,9 +166,84 @@ fn alarms_80x24() {
     let term = snap(&mut app, 80, 24);
     insta::assert_snapshot!(term.backend());
     let text = screen_text(&term);
-    for s in ["ACTIVE-UNACK", "CLEARED-UNACK", "ACTIVE-ACK"] {
+    for s in ["UNACK", "RTN-UNACK", "ACKED", "/h avg", "Activated"] {
         assert!(text.contains(s), "{s} missing");
     }
+}
+
+/// Shelved, out of service and a flood: the states an operator sets, with the banner.
+fn operator_app(color: bool, ascii: bool) -> App {
+    use gridwatch::store::operator::OperatorState;
+    let mut app = app(color, ascii);
+    let mut ops = gridwatch::tui::testing::operator_states(t0());
+    ops.push(OperatorState {
+        location: "Cedar Ridge".into(),
+        rule: Some(gridwatch::model::AlertRule::Undervoltage),
+        shelved_until: Some(t0() + chrono::Duration::minutes(45)),
+        by: "ana".into(),
+        at: Some(t0() - chrono::Duration::minutes(15)),
+        ..Default::default()
+    });
+    ops.push(OperatorState {
+        location: "Eastport".into(),
+        rule: None,
+        out_of_service: true,
+        by: "ben".into(),
+        at: Some(t0() - chrono::Duration::hours(1)),
+        reason: "breaker maintenance".into(),
+        ..Default::default()
+    });
+    app.update(Msg::OperatorStates(ops));
+    // Twelve low-priority no-data alarms within 10 minutes at one substation: a flood.
+    let base = gridwatch::tui::testing::alerts(t0())[2].clone();
+    let burst = (0..12)
+        .map(|k| {
+            let mut a = base.clone();
+            a.location = "Bayview".into();
+            a.rule = gridwatch::model::AlertRule::NoData;
+            a.worst_value = 30.0;
+            a.started_at = t0() - chrono::Duration::minutes(30) - chrono::Duration::seconds(45 * k);
+            a.activated_at = a.started_at;
+            a.ended_at = a.started_at;
+            a
+        })
+        .collect();
+    app.update(Msg::Alerts(burst));
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Tab);
+    }
+    assert_eq!(app.view, View::Alarms);
+    app
+}
+
+#[test]
+fn alarms_shelved_oos_flood_80x24() {
+    let mut app = operator_app(true, false);
+    let term = snap(&mut app, 80, 24);
+    insta::assert_snapshot!(term.backend());
+    let text = screen_text(&term);
+    assert!(text.lines().nth(1).unwrap().contains("ALARM FLOOD: 12 in 10 min"), "{text}");
+    for s in ["SHELVED", "OOS", "12 rtn-unack"] {
+        assert!(text.contains(s), "{s} missing:\n{text}");
+    }
+    // The banner is highlighted.
+    let buf = term.backend().buffer();
+    assert_ne!(buf[(3, 1)].bg, Color::Reset, "flood banner has a background");
+}
+
+#[test]
+fn alarms_shelved_oos_flood_wide_ascii_no_color() {
+    let mut app = operator_app(false, true);
+    // Select the out-of-service one: the footer says who took it out and why.
+    let id = app.alarms.iter().find(|a| a.alert.location == "Eastport").unwrap().id.clone();
+    app.alarm_selected = Some(id);
+    let term = snap(&mut app, 140, 30);
+    insta::assert_snapshot!(term.backend());
+    assert_all_ascii(&term);
+    assert_no_colour(&term);
+    let text = screen_text(&term);
+    assert!(text.contains("ALARM FLOOD: 12 in 10 min"));
+    assert!(text.contains("out of service by ben 06-01 11:00: breaker maintenance"), "{text}");
 }
 
 #[test]

@@ -9,8 +9,11 @@ use super::msg::{Command, Msg};
 use super::theme::Theme;
 use crate::backend::{LogLevel, LogLine};
 use crate::config::AnalysisConfig;
-use crate::model::{Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
+use super::alarm_ops;
+use crate::model::{Alert, AlertRule, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
 use crate::sanitize::sanitize_for_terminal;
+use crate::store::operator::{self, ActionKind, OperatorAction, OperatorState};
+pub use crate::store::operator::AlarmState;
 use chrono::{DateTime, Duration, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -134,6 +137,8 @@ pub struct AppConfig {
     pub store_name: String,
     /// Where `e` writes CSV files.
     pub export_dir: std::path::PathBuf,
+    /// Recorded as `by` of operator actions (`$GRIDWATCH_OPERATOR`, else `$USER@host`).
+    pub operator: String,
 }
 
 impl Default for AppConfig {
@@ -147,6 +152,7 @@ impl Default for AppConfig {
             title: String::new(),
             store_name: String::new(),
             export_dir: std::path::PathBuf::from("."),
+            operator: crate::cli::alarms::operator_name(None),
         }
     }
 }
@@ -164,41 +170,38 @@ pub struct Substation {
     pub forecast: Vec<ForecastPoint>,
 }
 
-/// ISA-18.2 alarm states shown in the list. Cleared + acknowledged leaves the list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum AlarmState {
-    ActiveUnack,
-    ClearedUnack,
-    ActiveAck,
-}
-
-impl AlarmState {
-    pub fn label(self) -> &'static str {
-        match self {
-            AlarmState::ActiveUnack => "ACTIVE-UNACK",
-            AlarmState::ActiveAck => "ACTIVE-ACK",
-            AlarmState::ClearedUnack => "CLEARED-UNACK",
-        }
-    }
-}
-
+/// One alarm in the list. Its state is [`operator::alarm_state`] over the stored
+/// operator states; returned and acknowledged (Normal) leaves the list.
 #[derive(Debug, Clone)]
 pub struct Alarm {
     pub id: String,
     /// Message and location sanitized.
     pub alert: Alert,
     pub name: String,
-    pub acked: bool,
+    /// Still in alarm: the episode says so and no newer reading of its substation came.
     pub active: bool,
+    pub state: AlarmState,
 }
 
 impl Alarm {
     pub fn state(&self) -> AlarmState {
-        match (self.active, self.acked) {
-            (true, false) => AlarmState::ActiveUnack,
-            (true, true) => AlarmState::ActiveAck,
-            // (false, true) is removed from the list; report it as cleared for completeness.
-            (false, _) => AlarmState::ClearedUnack,
+        self.state
+    }
+    /// Active and neither shelved nor out of service: counts for its substation's status.
+    pub fn annunciated(&self) -> bool {
+        self.active && !matches!(self.state, AlarmState::Shelved | AlarmState::OutOfService)
+    }
+    /// Needs the operator: unacknowledged, active or returned.
+    pub fn unacked(&self) -> bool {
+        matches!(self.state, AlarmState::Unacknowledged | AlarmState::ReturnedUnacknowledged)
+    }
+    /// Order of the list: unacknowledged, acknowledged, then shelved and out of service.
+    fn rank(&self) -> u8 {
+        match self.state {
+            AlarmState::Unacknowledged | AlarmState::ReturnedUnacknowledged => 0,
+            AlarmState::Acknowledged | AlarmState::Normal => 1,
+            AlarmState::Shelved => 2,
+            AlarmState::OutOfService => 3,
         }
     }
 }
@@ -291,13 +294,15 @@ pub struct App {
     pub prompt: Option<Prompt>,
     /// Text of a `:` command being typed.
     pub command_line: String,
-    /// Sorted: unacknowledged first, then by severity and time.
+    /// Sorted: unacknowledged first, then by priority and activation time (newest first).
     pub alarms: Vec<Alarm>,
+    /// Stored operator states by (substation, rule); `None` is the whole substation.
+    pub operator: BTreeMap<(String, Option<AlertRule>), OperatorState>,
+    /// Every alarm episode fetched in the window, by id, acknowledged or not: the KPIs and
+    /// the flood banner count activations, not what still needs the operator.
+    pub alert_log: BTreeMap<String, Alert>,
     pub alarm_selected: Option<String>,
     pub alarm_offset: usize,
-    /// Alarms that were acknowledged and cleared (left the list), by id -> ended_at, so a
-    /// re-fetch of older alerts (after a reprocess, or a wider range) does not bring them back.
-    pub closed_alarms: BTreeMap<String, DateTime<Utc>>,
     /// Cleared alarms dropped because the list hit [`MAX_ALARMS`].
     pub alarms_dropped: u64,
     pub logs: VecDeque<LogLine>,
@@ -349,7 +354,8 @@ impl App {
             alarms: Vec::new(),
             alarm_selected: None,
             alarm_offset: 0,
-            closed_alarms: BTreeMap::new(),
+            operator: BTreeMap::new(),
+            alert_log: BTreeMap::new(),
             alarms_dropped: 0,
             logs: VecDeque::new(),
             log_scroll: 0,
@@ -417,7 +423,7 @@ impl App {
         let alarms = self
             .alarms
             .iter()
-            .filter(|a| a.active && a.alert.location == sub.location)
+            .filter(|a| a.annunciated() && a.alert.location == sub.location)
             .map(|a| a.alert.status())
             .max()
             .unwrap_or_default();
@@ -438,7 +444,7 @@ impl App {
             SortKey::Worst => {
                 // Active alarm severity per substation, once (not once per row per alarm).
                 let mut active: std::collections::HashMap<&str, AlertStatus> = std::collections::HashMap::new();
-                for a in self.alarms.iter().filter(|a| a.active) {
+                for a in self.alarms.iter().filter(|a| a.annunciated()) {
                     let e = active.entry(a.alert.location.as_str()).or_default();
                     *e = (*e).max(a.alert.status());
                 }
@@ -495,7 +501,35 @@ impl App {
     }
 
     pub fn unacked_alarms(&self) -> usize {
-        self.alarms.iter().filter(|a| !a.acked).count()
+        self.alarms.iter().filter(|a| a.unacked()).count()
+    }
+
+    /// `Some(n)`: more than the configured limit of alarms activated in the last 10
+    /// minutes of data time (relative to the newest activation held).
+    pub fn flood(&self) -> Option<usize> {
+        let limit = self.cfg.analysis.alarms.flood_alarms_per_10min;
+        alarm_ops::flood(self.alert_log.values().map(|a| a.activated_at), limit as usize)
+    }
+
+    /// The alarm KPIs of the episodes held that were activated in the window drawn.
+    pub fn alarm_kpis(&self) -> crate::analysis::kpi::AlarmKpis {
+        let w = self.window();
+        let alerts: Vec<Alert> = self.alert_log.values().cloned().collect();
+        crate::analysis::kpi::compute(&alerts, w.start, w.end, self.cfg.analysis.alarms.flood_alarms_per_10min as usize)
+    }
+
+    /// The stored operator state of an alarm's rule at its substation.
+    pub fn rule_state(&self, a: &Alert) -> Option<&OperatorState> {
+        self.operator.get(&(a.location.clone(), Some(a.rule)))
+    }
+
+    /// The stored state of a whole substation (out of service).
+    pub fn site_state(&self, location: &str) -> Option<&OperatorState> {
+        self.operator.get(&(location.to_string(), None))
+    }
+
+    pub fn selected_alarm(&self) -> Option<&Alarm> {
+        self.alarm_selected.as_ref().and_then(|id| self.alarms.iter().find(|a| &a.id == id))
     }
 
     /// The filter of the current view (Detail and Heatmap share the overview's).
@@ -534,7 +568,12 @@ impl App {
     }
 
     fn body_height(&self) -> u16 {
-        layout::body_height(self.size, self.banner.is_some() || self.log_error.is_some())
+        layout::body_height(self.size, self.has_banner())
+    }
+
+    /// The banner line is drawn: a store or log error, or an alarm flood.
+    pub fn has_banner(&self) -> bool {
+        self.banner.is_some() || self.log_error.is_some() || self.flood().is_some()
     }
 
     /// Heights of the overview's table part and fleet panel.
@@ -544,10 +583,11 @@ impl App {
 
     /// Rows of the overview table / alarm list that fit on screen.
     pub fn list_rows(&self) -> usize {
-        let h = if matches!(self.view, View::Overview | View::Detail | View::Heatmap) {
-            self.overview_split().0
-        } else {
-            self.body_height()
+        let h = match self.view {
+            View::Overview | View::Detail | View::Heatmap => self.overview_split().0,
+            // The alarm view has a second header line: the KPIs.
+            View::Alarms => self.body_height().saturating_sub(1),
+            View::Logs => self.body_height(),
         };
         h.saturating_sub(layout::LIST_CHROME) as usize
     }
@@ -620,6 +660,8 @@ impl App {
             }
             Msg::Tick(now) => {
                 self.now = now;
+                // Shelves expire with time.
+                self.refresh_alarm_activity();
                 self.dirty = true;
             }
             Msg::Substations(list) => {
@@ -663,6 +705,18 @@ impl App {
                 }
             }
             Msg::Alerts(alerts) => self.apply_alerts(alerts),
+            Msg::OperatorStates(states) => {
+                let states: BTreeMap<_, _> = states.into_iter().map(|s| ((s.location.clone(), s.rule), s)).collect();
+                if states != self.operator {
+                    self.operator = states;
+                    self.refresh_alarm_activity();
+                    self.dirty = true;
+                }
+            }
+            Msg::OperatorDone { action, result } => {
+                self.operator_done(action, result, &mut cmds);
+                self.dirty = true;
+            }
             Msg::Logs(lines) => self.apply_logs(lines),
             Msg::StoreError { error, retry_in, attempt } => {
                 self.banner = Some(Banner { error: sanitize_for_terminal(&error), retry_in, attempt });
@@ -770,6 +824,9 @@ impl App {
         for mut alert in alerts {
             alert.message = sanitize_for_terminal(&alert.message);
             let id = alert.id();
+            if self.alert_log.get(&id) != Some(&alert) {
+                self.alert_log.insert(id.clone(), alert.clone());
+            }
             match self.alarms.iter_mut().find(|a| a.id == id) {
                 Some(existing) => {
                     if existing.alert != alert {
@@ -778,44 +835,52 @@ impl App {
                     }
                 }
                 None => {
-                    // Already acknowledged and cleared: it only comes back if it is active again.
-                    let acked = self.closed_alarms.contains_key(&id);
-                    if acked && !self.alert_active(&alert) {
-                        continue;
-                    }
                     let name = sanitize_for_terminal(&alert.location);
-                    self.alarms.push(Alarm { id, alert, name, acked, active: true });
+                    // Its state is set below; a returned and acknowledged one leaves again.
+                    self.alarms.push(Alarm { id, alert, name, active: true, state: AlarmState::Unacknowledged });
                     self.dirty = true;
                 }
             }
         }
+        self.trim_alert_log();
         self.refresh_alarm_activity();
     }
 
-    /// Recompute active flags, drop cleared+acknowledged alarms, keep the list sorted.
+    /// The KPI log keeps at most [`MAX_ALARMS`] * 2 episodes, the newest activations.
+    fn trim_alert_log(&mut self) {
+        let cap = MAX_ALARMS * 2;
+        if self.alert_log.len() <= cap {
+            return;
+        }
+        let mut times: Vec<DateTime<Utc>> = self.alert_log.values().map(|a| a.activated_at).collect();
+        times.sort_unstable();
+        let cutoff = times[times.len() - cap];
+        self.alert_log.retain(|_, a| a.activated_at >= cutoff);
+    }
+
+    /// Recompute activity and ISA-18.2 states, drop returned + acknowledged (Normal)
+    /// alarms, keep the list bounded and sorted.
     fn refresh_alarm_activity(&mut self) {
-        let active: Vec<bool> = self.alarms.iter().map(|a| self.alert_active(&a.alert)).collect();
-        for (a, act) in self.alarms.iter_mut().zip(active) {
-            if a.active != act {
-                a.active = act;
+        let states: Vec<(bool, AlarmState)> = self
+            .alarms
+            .iter()
+            .map(|a| {
+                let active = a.alert.active && self.alert_active(&a.alert);
+                let mut alert = a.alert.clone();
+                alert.active = active;
+                let st = operator::alarm_state(&alert, self.rule_state(&alert), self.site_state(&alert.location), self.now);
+                (active, st)
+            })
+            .collect();
+        for (a, (active, st)) in self.alarms.iter_mut().zip(states) {
+            if a.active != active || a.state != st {
+                a.active = active;
+                a.state = st;
                 self.dirty = true;
             }
         }
         let before = self.alarms.len();
-        let mut closed = Vec::new();
-        self.alarms.retain(|a| {
-            let keep = a.active || !a.acked;
-            if !keep {
-                closed.push((a.id.clone(), a.alert.ended_at));
-            }
-            keep
-        });
-        self.closed_alarms.extend(closed);
-        if self.closed_alarms.len() > MAX_ALARMS * 4 {
-            // Forget the oldest: alerts that old are outside any range the poller asks for.
-            let cutoff = self.now - Duration::days(8);
-            self.closed_alarms.retain(|_, ended| *ended >= cutoff);
-        }
+        self.alarms.retain(|a| a.state != AlarmState::Normal);
         while self.alarms.len() > MAX_ALARMS {
             let oldest =
                 self.alarms.iter().enumerate().filter(|(_, a)| !a.active).min_by_key(|(_, a)| a.alert.ended_at);
@@ -827,12 +892,8 @@ impl App {
             self.dirty = true;
         }
         self.alarms.sort_by(|a, b| {
-            (a.state(), std::cmp::Reverse(a.alert.status()), std::cmp::Reverse(a.alert.started_at), &a.id).cmp(&(
-                b.state(),
-                std::cmp::Reverse(b.alert.status()),
-                std::cmp::Reverse(b.alert.started_at),
-                &b.id,
-            ))
+            let key = |x: &Alarm| (x.rank(), std::cmp::Reverse(x.alert.priority), std::cmp::Reverse(x.alert.activated_at));
+            key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id))
         });
         if self.alarm_selected.as_ref().is_none_or(|id| !self.alarms.iter().any(|a| &a.id == id)) {
             self.alarm_selected = self.visible_alarms().first().map(|a| a.id.clone());
@@ -980,8 +1041,12 @@ impl App {
                 self.prompt = Some(Prompt::Filter);
             }
             Action::Reprocess => self.ask_reprocess(),
-            Action::Ack => self.ack(),
-            Action::AckAll => self.ack_all_listed(),
+            Action::Ack => self.ack(cmds),
+            Action::AckAll => self.ack_all_listed(cmds),
+            Action::Shelve => self.shelve(None, cmds),
+            Action::Unshelve => self.unshelve(cmds),
+            Action::OutOfService => self.ask_out_of_service(),
+            Action::ReturnToService => self.return_to_service(cmds),
             Action::Pause => {
                 self.paused = !self.paused;
                 if self.paused {
@@ -1127,7 +1192,8 @@ impl App {
     }
 
     /// A `:` command: `goto <time>`, `live`, `zoom <1h|6h|24h|7d|30d>`, `sort <key>`,
-    /// `export`, `level <debug|info|warn|error>`.
+    /// `export`, `level <debug|info|warn|error>`, `shelve [minutes]`, `unshelve`,
+    /// `oos <reason>`, `rts`.
     fn run_command(&mut self, line: &str, cmds: &mut Vec<Command>) {
         let line = line.trim();
         let (verb, arg) = line.split_once(char::is_whitespace).map_or((line, ""), |(v, a)| (v, a.trim()));
@@ -1156,6 +1222,19 @@ impl App {
                 None => self.set_status(StatusLevel::Error, format!("sort: {arg:?}: use worst, load, name or age")),
             },
             "export" | "w" => self.export(cmds),
+            "shelve" => {
+                if arg.is_empty() {
+                    self.shelve(None, cmds);
+                } else {
+                    match alarm_ops::parse_minutes(arg) {
+                        Ok(m) => self.shelve(Some(m), cmds),
+                        Err(e) => self.set_status(StatusLevel::Error, e),
+                    }
+                }
+            }
+            "unshelve" => self.unshelve(cmds),
+            "oos" => self.out_of_service(arg, cmds),
+            "rts" | "return" => self.return_to_service(cmds),
             "level" => {
                 let level = match arg.to_ascii_lowercase().as_str() {
                     "debug" | "all" => Some(LogLevel::Debug),
@@ -1174,7 +1253,7 @@ impl App {
             }
             other => self.set_status(
                 StatusLevel::Error,
-                format!("unknown command {other:?} (goto <time>, live, zoom <1h..30d>, sort <key>, export, level <lvl>)"),
+                format!("unknown command {other:?} (goto <time>, live, zoom <1h..30d>, sort <key>, export, level <lvl>, shelve <min>, unshelve, oos <reason>, rts)"),
             ),
         }
     }
@@ -1218,47 +1297,195 @@ impl App {
         });
     }
 
-    fn ack(&mut self) {
-        let before = self.unacked_alarms();
-        match self.view {
-            View::Alarms => {
-                if let Some(id) = self.alarm_selected.clone()
-                    && let Some(a) = self.alarms.iter_mut().find(|a| a.id == id)
-                {
-                    a.acked = true;
-                }
-            }
-            View::Overview | View::Detail | View::Heatmap => {
-                if let Some(loc) = self.selected.clone() {
-                    for a in self.alarms.iter_mut().filter(|a| a.alert.location == loc) {
-                        a.acked = true;
-                    }
-                }
-            }
-            View::Logs => return,
+    /// A new operator action by this operator, now.
+    fn action(&self, location: &str, rule: Option<AlertRule>, kind: ActionKind, reason: &str) -> OperatorAction {
+        OperatorAction {
+            location: location.to_string(),
+            rule,
+            kind,
+            by: self.cfg.operator.clone(),
+            at: self.now,
+            reason: reason.to_string(),
         }
-        let n = before - self.unacked_alarms();
-        if n == 0 {
+    }
+
+    /// Read-only dashboards refuse operator actions here, saying so; `true` when refused.
+    fn refused_read_only(&mut self, what: &str) -> bool {
+        if self.cfg.read_only {
+            self.set_status(
+                StatusLevel::Error,
+                format!("{what} refused: this dashboard is read-only (operator actions are disabled)"),
+            );
+        }
+        self.cfg.read_only
+    }
+
+    /// Acknowledges `alarms` (ids): one action per substation and rule, through the
+    /// newest episode (the store acknowledges every older one with it).
+    fn acknowledge(&mut self, ids: &BTreeSet<String>, cmds: &mut Vec<Command>) {
+        if self.refused_read_only("acknowledge") {
+            return;
+        }
+        let mut through: BTreeMap<(String, AlertRule), DateTime<Utc>> = BTreeMap::new();
+        for a in self.alarms.iter().filter(|a| a.unacked() && ids.contains(&a.id)) {
+            let e = through.entry((a.alert.location.clone(), a.alert.rule)).or_insert(a.alert.started_at);
+            *e = (*e).max(a.alert.started_at);
+        }
+        if through.is_empty() {
             self.set_status(StatusLevel::Info, "nothing to acknowledge");
-        } else {
-            self.set_status(StatusLevel::Info, format!("acknowledged {n} alarm{}", if n == 1 { "" } else { "s" }));
+            return;
         }
-        self.refresh_alarm_activity();
+        let n = ids.len().min(self.unacked_alarms());
+        for ((loc, rule), started_at) in through {
+            cmds.push(Command::Operator(self.action(&loc, Some(rule), ActionKind::Acknowledge { started_at }, "")));
+        }
+        self.set_status(StatusLevel::Info, format!("acknowledging {n} alarm{}...", if n == 1 { "" } else { "s" }));
+    }
+
+    fn ack(&mut self, cmds: &mut Vec<Command>) {
+        let ids: BTreeSet<String> = match self.view {
+            View::Alarms => self.selected_alarm().filter(|a| a.unacked()).map(|a| a.id.clone()).into_iter().collect(),
+            View::Overview | View::Detail | View::Heatmap => match self.selected.clone() {
+                Some(loc) => {
+                    self.alarms.iter().filter(|a| a.unacked() && a.alert.location == loc).map(|a| a.id.clone()).collect()
+                }
+                None => BTreeSet::new(),
+            },
+            View::Logs => return,
+        };
+        self.acknowledge(&ids, cmds);
     }
 
     /// Only in the alarm view, where the operator sees what is being acknowledged.
-    fn ack_all_listed(&mut self) {
+    fn ack_all_listed(&mut self, cmds: &mut Vec<Command>) {
         if self.view != View::Alarms {
             self.set_status(StatusLevel::Info, "acknowledge all: open the alarm view first");
             return;
         }
-        let ids: BTreeSet<String> = self.visible_alarms().iter().filter(|a| !a.acked).map(|a| a.id.clone()).collect();
-        for a in self.alarms.iter_mut().filter(|a| ids.contains(&a.id)) {
-            a.acked = true;
+        let ids: BTreeSet<String> =
+            self.visible_alarms().iter().filter(|a| a.unacked()).map(|a| a.id.clone()).collect();
+        self.acknowledge(&ids, cmds);
+    }
+
+    /// The alarm a shelve / unshelve acts on: the one selected in the alarm view.
+    fn alarm_target(&mut self, what: &str) -> Option<(String, AlertRule, String)> {
+        let target = if self.view == View::Alarms { self.selected_alarm() } else { None };
+        match target {
+            Some(a) => Some((a.alert.location.clone(), a.alert.rule, a.name.clone())),
+            None => {
+                self.set_status(StatusLevel::Error, format!("{what}: select an alarm in the alarm view first"));
+                None
+            }
         }
-        let n = ids.len();
-        self.set_status(StatusLevel::Info, format!("acknowledged {n} alarm{}", if n == 1 { "" } else { "s" }));
-        self.refresh_alarm_activity();
+    }
+
+    /// Shelves the selected alarm's rule at its substation for `minutes` (default 60),
+    /// capped at the configured maximum.
+    fn shelve(&mut self, minutes: Option<f64>, cmds: &mut Vec<Command>) {
+        if self.refused_read_only("shelve") {
+            return;
+        }
+        let Some((loc, rule, name)) = self.alarm_target("shelve") else { return };
+        let max = self.cfg.analysis.alarms.max_shelve_minutes;
+        let (minutes, capped) = alarm_ops::capped_minutes(minutes.unwrap_or(alarm_ops::DEFAULT_SHELVE_MINUTES), max);
+        let until = alarm_ops::shelve_until(self.now, minutes);
+        let action = self.action(&loc, Some(rule), ActionKind::Shelve { until }, "");
+        if let Err(e) = operator::validate(&action, max) {
+            self.set_status(StatusLevel::Error, format!("shelve refused: {e}"));
+            return;
+        }
+        cmds.push(Command::Operator(action));
+        let note = capped.map(|c| format!(" ({c})")).unwrap_or_default();
+        self.set_status(StatusLevel::Info, format!("shelving {name} {rule} for {minutes:.0} min...{note}"));
+    }
+
+    fn unshelve(&mut self, cmds: &mut Vec<Command>) {
+        if self.refused_read_only("unshelve") {
+            return;
+        }
+        let Some((loc, rule, name)) = self.alarm_target("unshelve") else { return };
+        if !self.operator.get(&(loc.clone(), Some(rule))).is_some_and(|s| s.is_shelved(self.now)) {
+            self.set_status(StatusLevel::Info, format!("{name} {rule} is not shelved"));
+            return;
+        }
+        cmds.push(Command::Operator(self.action(&loc, Some(rule), ActionKind::Unshelve, "")));
+        self.set_status(StatusLevel::Info, format!("unshelving {name} {rule}..."));
+    }
+
+    /// The substation an out-of-service action is for: the selected alarm's in the alarm
+    /// view, else the selected substation.
+    fn site_target(&mut self, what: &str) -> Option<(String, String)> {
+        let loc = match self.view {
+            View::Alarms => self.selected_alarm().map(|a| a.alert.location.clone()),
+            _ => self.selected.clone(),
+        };
+        match loc {
+            Some(l) => {
+                let name = sanitize_for_terminal(&l);
+                Some((l, name))
+            }
+            None => {
+                self.set_status(StatusLevel::Error, format!("{what}: no substation selected"));
+                None
+            }
+        }
+    }
+
+    /// `O`: asks for the reason in the `:` prompt (`oos <reason>`).
+    fn ask_out_of_service(&mut self) {
+        if self.refused_read_only("out of service") {
+            return;
+        }
+        if self.site_target("out of service").is_some() {
+            self.command_line = "oos ".to_string();
+            self.prompt = Some(Prompt::Command);
+        }
+    }
+
+    fn out_of_service(&mut self, reason: &str, cmds: &mut Vec<Command>) {
+        if self.refused_read_only("out of service") {
+            return;
+        }
+        let Some((loc, name)) = self.site_target("out of service") else { return };
+        let reason = sanitize_for_terminal(reason.trim());
+        if reason.is_empty() {
+            self.set_status(StatusLevel::Error, "out of service needs a reason: type it after :oos (e.g. :oos breaker maintenance)");
+            return;
+        }
+        cmds.push(Command::Operator(self.action(&loc, None, ActionKind::OutOfService, &reason)));
+        self.set_status(StatusLevel::Info, format!("taking {name} out of service..."));
+    }
+
+    fn return_to_service(&mut self, cmds: &mut Vec<Command>) {
+        if self.refused_read_only("return to service") {
+            return;
+        }
+        let Some((loc, name)) = self.site_target("return to service") else { return };
+        if !self.site_state(&loc).is_some_and(|s| s.out_of_service) {
+            self.set_status(StatusLevel::Info, format!("{name} is not out of service"));
+            return;
+        }
+        cmds.push(Command::Operator(self.action(&loc, None, ActionKind::ReturnToService, "")));
+        self.set_status(StatusLevel::Info, format!("returning {name} to service..."));
+    }
+
+    /// The store's answer: the stored state is used at once (the next poll confirms it).
+    fn operator_done(&mut self, action: OperatorAction, result: Result<OperatorState, String>, cmds: &mut Vec<Command>) {
+        let verb = alarm_ops::verb(&action.kind);
+        let target = match action.rule {
+            Some(rule) => format!("{} {rule}", sanitize_for_terminal(&action.location)),
+            None => sanitize_for_terminal(&action.location),
+        };
+        match result {
+            Ok(state) => {
+                self.operator.insert((state.location.clone(), state.rule), state);
+                self.refresh_alarm_activity();
+                let text = sanitize_for_terminal(&operator::describe(&action));
+                self.set_status(StatusLevel::Info, text.strip_prefix("operator ").unwrap_or(&text).to_string());
+                cmds.push(Command::Refresh);
+            }
+            Err(e) => self.set_status(StatusLevel::Error, format!("{verb} {target} refused: {}", sanitize_for_terminal(&e))),
+        }
     }
 
     fn move_by(&mut self, delta: isize) {

@@ -86,6 +86,8 @@ impl Poller {
         let current: HashMap<String, DateTime<Utc>> =
             subs.iter().map(|s| (s.location.clone(), s.last_reading)).collect();
         out.push(Msg::Substations(subs));
+        // Before the alerts, so an alarm acknowledged elsewhere is never shown unacknowledged.
+        out.push(Msg::OperatorStates(store.operator_states().await?));
 
         let span = interest.span.max(Duration::hours(1));
         // The same rule as the UI's cursor: follow now, or the newest data when older.
@@ -307,6 +309,12 @@ pub async fn log_tailer(mut logs: Box<dyn LogSource>, tx: mpsc::Sender<Msg>, int
 pub async fn reprocess(store: SharedStore, location: String, tx: mpsc::Sender<Msg>) {
     let result = store.reprocess(&location).await.map_err(|e| e.to_string());
     let _ = tx.send(Msg::ReprocessDone { location, result }).await;
+}
+
+/// Records one operator action; the stored state (or the refusal) comes back as a message.
+pub async fn operator_action(store: SharedStore, action: crate::store::operator::OperatorAction, tx: mpsc::Sender<Msg>) {
+    let result = store.operator_action(&action).await.map_err(|e| e.to_string());
+    let _ = tx.send(Msg::OperatorDone { action, result }).await;
 }
 
 /// A terminal event as a message: keys (not releases) and resizes; others are ignored.

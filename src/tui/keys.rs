@@ -33,6 +33,10 @@ pub enum Action {
     Reprocess,
     Ack,
     AckAll,
+    Shelve,
+    Unshelve,
+    OutOfService,
+    ReturnToService,
     Pause,
     TimeRange,
     ZoomIn,
@@ -58,7 +62,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 40] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -73,6 +77,10 @@ impl Action {
         Action::Reprocess,
         Action::Ack,
         Action::AckAll,
+        Action::Shelve,
+        Action::Unshelve,
+        Action::OutOfService,
+        Action::ReturnToService,
         Action::Pause,
         Action::TimeRange,
         Action::ZoomIn,
@@ -114,6 +122,10 @@ impl Action {
             Action::Reprocess => "reprocess",
             Action::Ack => "ack",
             Action::AckAll => "ack_all",
+            Action::Shelve => "shelve",
+            Action::Unshelve => "unshelve",
+            Action::OutOfService => "out_of_service",
+            Action::ReturnToService => "return_to_service",
             Action::Pause => "pause",
             Action::TimeRange => "time_range",
             Action::ZoomIn => "zoom_in",
@@ -156,6 +168,10 @@ impl Action {
             Action::Reprocess => "reprocess selected substation (asks y/n)",
             Action::Ack => "acknowledge (overview: whole substation)",
             Action::AckAll => "acknowledge every alarm listed (alarm view)",
+            Action::Shelve => "shelve the selected alarm 60 min (:shelve 120 for longer)",
+            Action::Unshelve => "unshelve the selected alarm",
+            Action::OutOfService => "take the substation out of service (asks a reason)",
+            Action::ReturnToService => "return the substation to service",
             Action::Pause => "pause / resume updates and log follow",
             Action::TimeRange => "window 24 h / 7 d / 30 d",
             Action::ZoomIn => "zoom in (shorter window)",
@@ -310,7 +326,7 @@ impl Default for KeyMap {
     fn default() -> Self {
         use KeyBinding as K;
         use KeyCode::*;
-        let table: [(Action, Vec<KeyBinding>); 36] = [
+        let table: [(Action, Vec<KeyBinding>); 40] = [
             (Action::Up, vec![K::plain(Up), K::ch('k')]),
             (Action::Down, vec![K::plain(Down), K::ch('j')]),
             (Action::PageUp, vec![K::plain(PageUp)]),
@@ -325,6 +341,10 @@ impl Default for KeyMap {
             (Action::Reprocess, vec![K::ch('r')]),
             (Action::Ack, vec![K::ch('a')]),
             (Action::AckAll, vec![K::ch('A')]),
+            (Action::Shelve, vec![K::ch('S')]),
+            (Action::Unshelve, vec![K::ch('U')]),
+            (Action::OutOfService, vec![K::ch('O')]),
+            (Action::ReturnToService, vec![K::ch('I')]),
             (Action::Pause, vec![K::ch('p')]),
             (Action::TimeRange, vec![K::ch('t')]),
             (Action::ZoomIn, vec![K::ch('+'), K::ch('=')]),

@@ -6,6 +6,7 @@
 //! messages over a channel. The UI loop here owns the state and redraws only when
 //! something changed, or once a second for the age column.
 
+pub mod alarm_ops;
 pub mod app;
 pub mod collect;
 pub mod cursor;
@@ -110,6 +111,7 @@ pub async fn run(
         title: opts.title.clone(),
         store_name: store.describe(),
         export_dir: opts.export_dir.clone(),
+        operator: crate::cli::alarms::operator_name(None),
     };
     let mut app = App::new(cfg, clock.now());
     let mut guard = terminal::setup()?;
@@ -193,6 +195,9 @@ async fn ui_loop(
                     tasks.spawn(collect::reprocess(store.clone(), loc, tx.clone()));
                 }
                 Command::Refresh => refresh.notify_one(),
+                Command::Operator(action) => {
+                    tasks.spawn(collect::operator_action(store.clone(), action, tx.clone()));
+                }
                 Command::Export { path, contents } => {
                     let result = std::fs::write(&path, contents.as_bytes())
                         .map(|()| format!("exported {} lines to {}", contents.lines().count(), path.display()))

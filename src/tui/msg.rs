@@ -2,6 +2,7 @@
 
 use crate::backend::LogLine;
 use crate::model::{Alert, ForecastPoint, HourlyRollup, SubstationState};
+use crate::store::operator::{OperatorAction, OperatorState};
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 use std::time::Duration;
@@ -31,6 +32,13 @@ pub enum Msg {
     },
     /// Alert episodes still active at or after the poller's `since`.
     Alerts(Vec<Alert>),
+    /// Every stored operator state (acknowledged, shelved, out of service), each poll.
+    OperatorStates(Vec<OperatorState>),
+    /// The store's answer to an operator action: the state it stored, or why not.
+    OperatorDone {
+        action: OperatorAction,
+        result: Result<OperatorState, String>,
+    },
     Logs(Vec<LogLine>),
     /// A store call failed; the poller retries after `retry_in`.
     StoreError {
@@ -52,7 +60,7 @@ pub enum Msg {
     Shutdown,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Quit,
     /// Re-analyse the newest raw data of this substation (raw store name).
@@ -61,4 +69,6 @@ pub enum Command {
     Refresh,
     /// Write `contents` to `path` (the current view as CSV).
     Export { path: std::path::PathBuf, contents: String },
+    /// Record an operator action in the store (then poll again).
+    Operator(OperatorAction),
 }

@@ -211,6 +211,19 @@ pub fn log_lines(now: DateTime<Utc>) -> Vec<LogLine> {
         .collect()
 }
 
+/// The sample's stored operator state: Fairmont's overload acknowledged by "ana" at `now`.
+pub fn operator_states(now: DateTime<Utc>) -> Vec<crate::store::operator::OperatorState> {
+    let overload = &alerts(now)[2];
+    vec![crate::store::operator::OperatorState {
+        location: overload.location.clone(),
+        rule: Some(AlertRule::Overload),
+        acked_through: Some(overload.started_at),
+        by: "ana".into(),
+        at: Some(now - Duration::minutes(30)),
+        ..Default::default()
+    }]
+}
+
 /// An app with `n` substations, 24 h of history each, forecast, alarms and log lines.
 pub fn sample_app(cfg: AppConfig, n: usize) -> App {
     let now = t0();
@@ -225,10 +238,8 @@ pub fn sample_app(cfg: AppConfig, n: usize) -> App {
         alerts(now).into_iter().filter(|a| NAMES[..n.min(8)].contains(&a.location.as_str())).collect(),
     ));
     app.update(Msg::Logs(log_lines(now)));
-    // The overload warning was acknowledged earlier.
-    if let Some(a) = app.alarms.iter_mut().find(|a| a.alert.rule == AlertRule::Overload) {
-        a.acked = true;
-    }
+    // The overload warning was acknowledged earlier (a stored operator state).
+    app.update(Msg::OperatorStates(operator_states(now)));
     app.dirty = false;
     app
 }
@@ -265,6 +276,7 @@ impl FakeStore {
                 d.forecasts.insert(name(i), forecast(i, now));
             }
             d.alerts = alerts(now);
+            d.operator = operator_states(now);
         }
         store
     }

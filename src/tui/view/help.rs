@@ -27,8 +27,14 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         rows.push((keys.labels(Action::Reprocess), "reprocess (asks y/n)"));
     }
+    if app.cfg.read_only {
+        rows.push(("-".into(), "alarm actions: read-only"));
+    } else {
+        rows.push((pair(Action::Ack, Action::AckAll), "ack / ack all listed"));
+        let four = format!("{} {}", pair(Action::Shelve, Action::Unshelve), pair(Action::OutOfService, Action::ReturnToService));
+        rows.push((four, "(un)shelve, OOS/return"));
+    }
     rows.extend([
-        (pair(Action::Ack, Action::AckAll), "ack / ack all listed"),
         (keys.labels(Action::Pause), "pause / resume"),
         (keys.labels(Action::TimeRange), "window 24h / 7d / 30d"),
         (pair(Action::ZoomIn, Action::ZoomOut), "zoom in / out 1h..30d"),
@@ -39,8 +45,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         (keys.labels(Action::Sort), "sort the overview"),
         (keys.labels(Action::Export), "export view to CSV"),
         (pair(Action::Metric, Action::FleetHeatmap), "heatmap metric, fleet"),
-        (pair(Action::Search, Action::SearchNext), "log search, next"),
-        (keys.labels(Action::SearchPrev), "log search, previous"),
+        (format!("{} {}", pair(Action::Search, Action::SearchNext), keys.labels(Action::SearchPrev)), "log search, next/prev"),
         (pair(Action::LogLevel, Action::LogWrap), "log level, wrap"),
         (keys.labels(Action::LogSelected), "log: selected only"),
         (keys.labels(Action::Help), "close this help"),

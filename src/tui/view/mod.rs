@@ -31,7 +31,7 @@ pub fn render(app: &App, frame: &mut Frame) {
     if layout::too_small(area) {
         too_small(frame, area);
     } else {
-        let areas = layout::screen(area, app.banner.is_some() || app.log_error.is_some());
+        let areas = layout::screen(area, app.has_banner());
         title_bar(app, frame, areas.title);
         if let Some(banner) = areas.banner {
             banner_line(app, frame, banner);
@@ -148,7 +148,7 @@ fn window_label(app: &App, room: usize) -> String {
 
 fn banner_line(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme();
-    let text = match (&app.banner, &app.log_error) {
+    let mut text = match (&app.banner, &app.log_error) {
         (Some(b), _) => format!(
             " ! store error: {} - retrying in {}s (attempt {})",
             theme.text(&b.error),
@@ -158,6 +158,11 @@ fn banner_line(app: &App, frame: &mut Frame, area: Rect) {
         (None, Some(e)) => format!(" ! log error: {}", theme.text(e)),
         (None, None) => String::new(),
     };
+    // The flood first: it is what the operator must act on.
+    if let Some(n) = app.flood() {
+        let sep = if text.is_empty() { "" } else { " |" };
+        text = format!(" ALARM FLOOD: {n} in 10 min{sep}{text}");
+    }
     frame.render_widget(Paragraph::new(text).style(theme.banner()), area);
 }
 
@@ -167,7 +172,10 @@ fn status_line(app: &App, frame: &mut Frame, area: Rect) {
         let (label, hint) = match prompt {
             Prompt::Filter => (" filter /", "  Enter keeps, Esc clears"),
             Prompt::Search => (" search ", "  Enter finds, n/N next/previous, Esc clears"),
-            Prompt::Command => (" :", "  goto <time> | live | zoom 7d | sort load | export | level warn"),
+            Prompt::Command if app.prompt_text().starts_with("oos") => {
+                (" :", "  type the reason, Enter takes the substation out of service, Esc cancels")
+            }
+            Prompt::Command => (" :", "  goto <time> | zoom 7d | shelve 120 | oos <why> | live | sort load | export"),
         };
         Line::from(vec![
             Span::styled(label, theme.key()),
