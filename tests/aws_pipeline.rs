@@ -438,7 +438,7 @@ async fn the_local_backend_and_the_lambda_store_the_same_items() {
         assert_eq!(normalised(&local.forecast(loc).await.unwrap()), normalised(&env.table.forecast(loc).await.unwrap()), "forecast of {loc}");
     }
     let sort = |mut v: Vec<gridwatch::model::Alert>| {
-        v.sort_by(|x, y| x.id().cmp(&y.id()));
+        v.sort_by_key(|a| a.id());
         v
     };
     let alarms_local = sort(local.alerts(from).await.unwrap());

@@ -401,7 +401,18 @@ fn the_report_of_the_sample_data_builds_and_every_file_is_valid() {
     let data = block_on(data::gather(&backend, &ReportRequest::default(), AnalysisConfig::default(), &NoProgress)).unwrap();
     // The default range starts at the first day with data.
     assert_eq!((data.range.from, data.range.to), (t("2025-01-14T00:00:00Z"), t("2025-01-16T00:00:00Z")));
-    let built = report::analyse(&data, &NoProgress);
+    let opt_cfg = gridwatch::optimize::OptimizeConfig::default();
+    let built = report::analyse(&data, &NoProgress)
+        .with_optimization(report::optimization::optimization_section(&data, &opt_cfg));
+    // The optimisation table holds what `gridwatch optimize` computes for the same rollups.
+    let section = built.optimization.as_ref().expect("an optimisation section");
+    let targets: Vec<_> = opt_cfg.targets_percent.iter().map(|p| gridwatch::optimize::Target::PercentOfPeak(*p)).collect();
+    assert_eq!(section.rows.len(), 4 * targets.len());
+    let s2 = data.substations.iter().find(|s| s.location == "substation_002").unwrap();
+    let want = gridwatch::optimize::optimize_rollups("substation_002", &s2.rollups, &opt_cfg, &targets).unwrap();
+    let row = section.rows.iter().find(|r| r[0] == "substation_002").unwrap();
+    assert_eq!((row[3].clone(), row[4].clone()), (format!("{:.2}", want.targets[0].storage.power_mw), format!("{:.2}", want.targets[0].storage.energy_mwh)));
+    assert!(section.notes.iter().any(|n| n.starts_with("assumption: round-trip efficiency")), "{:?}", section.notes);
     let out = dir.path().join("report");
     let formats: BTreeSet<Format> = [Format::Html, Format::Png, Format::Svg, Format::Pdf].into();
     let written = report::output::write(&built, &data, &out, &formats, &NoProgress).unwrap();
@@ -446,6 +457,7 @@ fn the_report_of_the_sample_data_builds_and_every_file_is_valid() {
     let rows: Vec<_> = doc.descendants().filter(|n| n.tag_name().name() == "tr" && n.attribute("data-location").is_some()).collect();
     assert_eq!(rows.len(), 4);
     assert!(doc.descendants().any(|n| n.attribute("id") == Some("optimization")), "the optimisation section is there");
+    assert!(html.contains("peak shaving: "), "the one-line insight per substation");
 
     // Data files read back.
     let mut csv = csv::Reader::from_path(out.join("summary.csv")).unwrap();

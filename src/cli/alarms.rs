@@ -194,7 +194,7 @@ fn list(alerts: &[Alert], ops: &[OperatorState], since: DateTime<Utc>, all: bool
         })
         .filter(|(_, st)| all || *st != crate::store::operator::AlarmState::Normal)
         .collect();
-    rows.sort_by(|a, b| (b.0.priority, b.0.activated_at).cmp(&(a.0.priority, a.0.activated_at)));
+    rows.sort_by_key(|r| std::cmp::Reverse((r.0.priority, r.0.activated_at)));
     let mut out = format!("{:<10} {:<8} {:<20} {:<20} {:<20} {}\n", "STATE", "PRIORITY", "SUBSTATION", "RULE", "ACTIVATED", "MESSAGE");
     for (a, st) in &rows {
         out.push_str(&format!(

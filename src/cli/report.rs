@@ -66,7 +66,8 @@ pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: ReportArgs) ->
         }
         BackendKind::Aws => gather_aws(&args, settings, &request, cfg, &progress)?,
     };
-    let built = report::analyse(&data, &progress);
+    let built = report::analyse(&data, &progress)
+        .with_optimization(report::optimization::optimization_section(&data, &settings.optimize));
     let written = report::output::write(&built, &data, &args.output, &formats, &progress)?;
     progress.0.finish_and_clear();
     let dir = crate::sanitize::sanitize_for_terminal(&args.output.display().to_string());

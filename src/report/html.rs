@@ -192,7 +192,7 @@ fn accuracy_section(out: &mut String, report: &Report) {
 fn optimization_section(out: &mut String, report: &Report, drawn: &[Drawn]) {
     out.push_str(r#"<section id="optimization"><h2>Optimisation</h2>"#);
     match &report.optimization {
-        None => out.push_str(r#"<p class="note">No optimisation results in this build (see src/report/optimization.rs).</p>"#),
+        None => out.push_str(r#"<p class="note">No substation has hourly data in the range to optimise.</p>"#),
         Some(o) => {
             for n in &o.notes {
                 let _ = write!(out, "<p>{}</p>", escape(n));

@@ -188,7 +188,7 @@ pub fn analyse(data: &ReportData, progress: &dyn Progress) -> Report {
         fleet_kpis,
         fleet_accuracy,
         substations: sections,
-        optimization: optimization::optimization_section(data),
+        optimization: None,
     }
 }
 

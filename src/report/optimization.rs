@@ -1,14 +1,11 @@
-//! The report's place for optimisation results.
-//!
-//! `src/optimize/` (dispatch / set-point optimisation) is being built in parallel and
-//! this module does not depend on it. When it lands, implement [`optimization_section`]
-//! (or pass a section to [`super::Report::with_optimization`]): its figures are
-//! rendered and written like the others (files under `figures/optimization/`), its
-//! table and notes appear in the HTML under "Optimisation" and in `summary.json`.
-//! Until then the section says that no optimisation results are available.
+//! The report's optimisation section: for each substation, the insights of
+//! [`crate::optimize`] (battery sizing for peak shaving, load shifting, renewable hosting,
+//! tariff costs) over the report's range, with the assumptions they rest on. The table
+//! and the notes appear in the HTML under "Optimisation" and in `summary.json`.
 
 use super::data::ReportData;
 use super::figure::Figure;
+use crate::optimize::{OptimizeConfig, Target};
 use serde::Serialize;
 
 /// What an optimisation run contributes to a report.
@@ -24,7 +21,59 @@ pub struct OptimizationSection {
     pub figures: Vec<Figure>,
 }
 
-/// The hook: optimisation results for the report's substations and range, if any.
-pub fn optimization_section(_data: &ReportData) -> Option<OptimizationSection> {
-    None
+/// Optimisation results for the report's substations and range (the `[optimize]` targets),
+/// or `None` when no substation has rollups in the range.
+pub fn optimization_section(data: &ReportData, cfg: &OptimizeConfig) -> Option<OptimizationSection> {
+    let targets: Vec<Target> = cfg.targets_percent.iter().map(|p| Target::PercentOfPeak(*p)).collect();
+    let mut section = OptimizationSection {
+        columns: [
+            "substation", "target", "cap MW", "battery MW", "battery MWh", "shifted MWh", "peak after shift MW",
+            "reverse flow h", "hosting margin MW", "payback y",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Default::default()
+    };
+    let mut assumptions: Vec<String> = Vec::new();
+    for s in &data.substations {
+        let result = match crate::optimize::optimize_rollups(&s.location, &s.rollups, cfg, &targets) {
+            Ok(r) => r,
+            Err(e) => {
+                section.notes.push(format!("{}: not optimised: {e}", s.location));
+                continue;
+            }
+        };
+        for t in &result.targets {
+            section.rows.push(vec![
+                s.location.clone(),
+                match t.target {
+                    Target::PercentOfPeak(p) => format!("{p} %"),
+                    Target::CapMw(mw) => format!("{mw} MW"),
+                },
+                format!("{:.2}", t.cap_mw),
+                format!("{:.2}", t.storage.power_mw),
+                format!("{:.2}", t.storage.energy_mwh),
+                format!("{:.2}", t.shifting.shifted_mwh),
+                format!("{:.2}", t.shifting.peak_after_mw),
+                format!("{:.0}", result.renewables.reverse_flow_hours),
+                format!("{:.2}", result.renewables.hosting_margin_mw),
+                t.cost.payback_years.map_or("–".into(), |y| format!("{y:.1}")),
+            ]);
+        }
+        if let Some(first) = result.targets.first() {
+            section.notes.push(format!("{}: {}", s.location, crate::optimize::summary_line(first)));
+        }
+        if assumptions.is_empty() {
+            assumptions = result.assumptions.clone();
+            if let Some(t) = result.targets.first() {
+                assumptions.extend(t.storage.assumptions.iter().chain(&t.shifting.assumptions).chain(&t.cost.assumptions).cloned());
+            }
+            assumptions.extend(result.renewables.assumptions.iter().cloned());
+        }
+    }
+    if section.rows.is_empty() {
+        return None;
+    }
+    section.notes.extend(assumptions.into_iter().map(|a| format!("assumption: {a}")));
+    Some(section)
 }

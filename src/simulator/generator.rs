@@ -577,7 +577,7 @@ impl Generator {
     fn make_marginal(&self, r: &mut Values, sub: usize, c: &Clock) {
         let ratio = 0.94 * (1.0 + 0.02 * signed(self.h(sub, stream::MARGINAL_RATIO, c.secs as u64)));
         r.generation = r.load / ratio;
-        let center = if sub % 2 == 0 { 13.56 } else { 14.04 };
+        let center = if sub.is_multiple_of(2) { 13.56 } else { 14.04 };
         r.voltage = center
             + 0.03 * self.noise(sub, stream::VOLT_SLOW, c.minutes, 60.0)
             + 0.03 * signed(self.h(sub, stream::MARGINAL_VOLT, c.secs as u64));

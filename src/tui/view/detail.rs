@@ -75,14 +75,26 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let alarm_h = (alarms.len().clamp(1, 3) + 2) as u16;
     // Two lines: the values and the alarms active then wrap on narrow terminals.
     let readout_h = if app.crosshair.is_some() { 2 } else { 0 };
-    let [head, charts, readout, alarm_area] = Layout::vertical([
+    // The peak-shaving insight of the window, where there is room for it (not at 80x24).
+    let insight_h = u16::from(area.height >= 30);
+    let [head, charts, readout, insight, alarm_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(4),
         Constraint::Length(readout_h),
+        Constraint::Length(insight_h),
         Constraint::Length(alarm_h),
     ])
     .areas(area);
     header(app, sub, frame, head);
+    if insight_h > 0 {
+        let w = app.window();
+        let rollups: Vec<HourlyRollup> = sub.history.range(w.start..w.end).map(|(_, r)| r.clone()).collect();
+        let cfg = crate::optimize::OptimizeConfig::default();
+        let target = crate::optimize::Target::PercentOfPeak(cfg.targets_percent.get(1).copied().unwrap_or(90.0));
+        if let Ok(line) = crate::optimize::peak_shaving_line(&rollups, &cfg, target) {
+            frame.render_widget(Paragraph::new(format!(" {line} (this window; gridwatch optimize for more)")).style(theme.dim()), insight);
+        }
+    }
 
     let [top, bottom] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(charts);
     let [load_a, ren_a] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(top);
