@@ -93,7 +93,7 @@ def test_defaults_match_the_cli_and_the_lambdas_environment(template):
     # Every variable the template sets is one the handler reads.
     handler = (ROOT / "src/aws/handler.rs").read_text()
     known = set(re.findall(r'\("([A-Z_]+)", "[a-z_]+"\)', handler)) | {"TABLE_NAME", "ALERT_TOPIC_ARN", "ALARMS", "RUST_LOG"}
-    assert '"TABLE_NAME"' in handler and '"ALERT_TOPIC_ARN"' in handler and 'get("ALARMS")' in handler
+    assert '"TABLE_NAME"' in handler and '"ALERT_TOPIC_ARN"' in handler and '"ALARMS"' in handler and 'envy::from_iter' in handler
     env = template["Resources"]["AnalyzeFunction"]["Properties"]["Environment"]["Variables"]
     assert set(env) <= known, set(env) - known
     assert env["TABLE_NAME"] == {"Ref": "GridAnalysisTable"} and env["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}
