@@ -186,7 +186,7 @@ impl Recipe {
             suppressed,
             announcement,
             results_key,
-            rejected_key: rejected_key.clone(),
+            rejected_key,
             phases_ms: phases.done,
         })
     }
