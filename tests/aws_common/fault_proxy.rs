@@ -101,11 +101,22 @@ pub struct FaultPlan {
     /// Faults drawn for the same request at most this often (1 with rate 1: every first
     /// attempt fails, every retry passes).
     pub per_request: u64,
+    /// Only requests whose body contains this text get faults (e.g. one alarm's id).
+    pub body_contains: Option<String>,
 }
 
 impl FaultPlan {
     pub fn new(seed: u64, rate: f64, hold: Duration) -> Self {
-        Self { seed, rate, faults: ALL_FAULTS.to_vec(), hold, before_only: Vec::new(), only_operations: Vec::new(), per_request: u64::MAX }
+        Self {
+            seed,
+            rate,
+            faults: ALL_FAULTS.to_vec(),
+            hold,
+            before_only: Vec::new(),
+            only_operations: Vec::new(),
+            per_request: u64::MAX,
+            body_contains: None,
+        }
     }
 }
 
@@ -144,9 +155,15 @@ impl FaultProxy {
     /// Starts the proxy on a free port of 127.0.0.1, in front of `upstream` (moto's URL),
     /// on its own thread and runtime (independent of the test's runtime).
     pub fn start(upstream: &str, plan: FaultPlan) -> FaultProxy {
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy on 127.0.0.1");
-        std_listener.set_nonblocking(true).expect("non-blocking listener");
-        let url = format!("http://{}", std_listener.local_addr().expect("proxy address"));
+        let std_listener =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy on 127.0.0.1");
+        std_listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let url = format!(
+            "http://{}",
+            std_listener.local_addr().expect("proxy address")
+        );
         let rate_ppm = AtomicU64::new(ppm(plan.rate));
         let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
         let shared = Arc::new(Shared {
@@ -159,7 +176,11 @@ impl FaultProxy {
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = shared.clone();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("proxy runtime");
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("proxy runtime");
             rt.block_on(async move {
                 let listener = TcpListener::from_std(std_listener).expect("tokio listener");
                 loop {
@@ -176,7 +197,12 @@ impl FaultProxy {
             // Held connections ("timeouts") must not keep the test waiting.
             rt.shutdown_background();
         });
-        FaultProxy { url, shared, stop: Some(stop), thread: Some(thread) }
+        FaultProxy {
+            url,
+            shared,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     /// The endpoint URL to give the SDK.
@@ -239,11 +265,15 @@ struct Request {
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| std::str::from_utf8(v).ok())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
     }
 
     fn wants_close(&self) -> bool {
-        self.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
     }
 
     fn call(&self) -> Call {
@@ -259,9 +289,18 @@ impl Request {
         } else if let Some(action) = form_value(&self.body, "Action") {
             action
         } else if service == "s3" {
-            s3_operation(&self.method, &self.target, self.header("x-amz-copy-source").is_some()).to_string()
+            s3_operation(
+                &self.method,
+                &self.target,
+                self.header("x-amz-copy-source").is_some(),
+            )
+            .to_string()
         } else {
-            format!("{} {}", self.method, self.target.split('?').next().unwrap_or(""))
+            format!(
+                "{} {}",
+                self.method,
+                self.target.split('?').next().unwrap_or("")
+            )
         };
         Call { service, operation }
     }
@@ -270,20 +309,34 @@ impl Request {
     /// (not the signature or date headers).
     fn content_hash(&self) -> u64 {
         let mut h = DefaultHasher::new();
-        (&self.method, &self.target, self.header("x-amz-target"), &self.body).hash(&mut h);
+        (
+            &self.method,
+            &self.target,
+            self.header("x-amz-target"),
+            &self.body,
+        )
+            .hash(&mut h);
         h.finish()
     }
 }
 
 fn form_value(body: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
-    text.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=').map(str::to_string))
+    text.split('&').find_map(|pair| {
+        pair.strip_prefix(name)?
+            .strip_prefix('=')
+            .map(str::to_string)
+    })
 }
 
 /// S3's REST operations by method, path depth and query.
 fn s3_operation(method: &str, target: &str, copy: bool) -> &'static str {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let has = |q: &str| query.split('&').any(|p| p == q || p.starts_with(&format!("{q}=")));
+    let has = |q: &str| {
+        query
+            .split('&')
+            .any(|p| p == q || p.starts_with(&format!("{q}=")))
+    };
     let object = path.trim_start_matches('/').contains('/');
     match (method, object) {
         ("PUT", true) if has("uploadId") => "UploadPart",
@@ -315,7 +368,16 @@ impl Shared {
         let nth = *seen;
         *seen += 1;
         let plan = &self.plan;
-        if nth >= plan.per_request || (!plan.only_operations.is_empty() && !plan.only_operations.contains(&call.operation)) {
+        let body_matches = plan.body_contains.as_ref().is_none_or(|text| {
+            request
+                .body
+                .windows(text.len())
+                .any(|w| w == text.as_bytes())
+        });
+        if nth >= plan.per_request
+            || !body_matches
+            || (!plan.only_operations.is_empty() && !plan.only_operations.contains(&call.operation))
+        {
             return None;
         }
         let candidates: Vec<Fault> = plan
@@ -337,16 +399,33 @@ impl Shared {
     }
 
     async fn forward(&self, request: &Request) -> Result<hyper::Response<Bytes>, String> {
-        let mut builder = hyper::Request::builder().method(request.method.as_str()).uri(format!("{}{}", self.upstream, request.target));
+        let mut builder = hyper::Request::builder()
+            .method(request.method.as_str())
+            .uri(format!("{}{}", self.upstream, request.target));
         for (name, value) in &request.headers {
             // Hop-by-hop headers, and `Expect` (the proxy already said 100 Continue).
-            if ["connection", "keep-alive", "transfer-encoding", "expect", "content-length"].iter().any(|h| name.eq_ignore_ascii_case(h)) {
+            if [
+                "connection",
+                "keep-alive",
+                "transfer-encoding",
+                "expect",
+                "content-length",
+            ]
+            .iter()
+            .any(|h| name.eq_ignore_ascii_case(h))
+            {
                 continue;
             }
             builder = builder.header(name.as_str(), value.as_slice());
         }
-        let outgoing = builder.body(Full::new(Bytes::from(request.body.clone()))).map_err(|e| e.to_string())?;
-        let response = self.client.request(outgoing).await.map_err(|e| format!("{e:?}"))?;
+        let outgoing = builder
+            .body(Full::new(Bytes::from(request.body.clone())))
+            .map_err(|e| e.to_string())?;
+        let response = self
+            .client
+            .request(outgoing)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
         Ok(hyper::Response::from_parts(parts, body))
@@ -367,7 +446,13 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
             Some(Fault::Before(Kind::Reset)) => return reset(stream),
             Some(Fault::Before(Kind::Timeout)) => return hold(stream, shared.plan.hold).await,
             Some(Fault::Before(kind)) => {
-                if write_raw(&mut stream, error_response(kind, &call, head_only, request.content_hash() % 2 == 0)).await.is_err() {
+                if write_raw(
+                    &mut stream,
+                    error_response(kind, &call, head_only, request.content_hash() % 2 == 0),
+                )
+                .await
+                .is_err()
+                {
                     return;
                 }
                 continue;
@@ -376,12 +461,20 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         }
         let answer = match shared.forward(&request).await {
             Ok(response) => encode_response(&response, head_only),
-            Err(e) => encode(502, "Bad Gateway", &[("content-type", "text/plain")], e.as_bytes(), false),
+            Err(e) => encode(
+                502,
+                "Bad Gateway",
+                &[("content-type", "text/plain")],
+                e.as_bytes(),
+                false,
+            ),
         };
         let answer = match fault {
             Some(Fault::After(Kind::Reset)) => return reset(stream),
             Some(Fault::After(Kind::Timeout)) => return hold(stream, shared.plan.hold).await,
-            Some(Fault::After(kind)) => error_response(kind, &call, head_only, request.content_hash() % 2 == 0),
+            Some(Fault::After(kind)) => {
+                error_response(kind, &call, head_only, request.content_hash() % 2 == 0)
+            }
             _ => answer,
         };
         if write_raw(&mut stream, answer).await.is_err() || request.wants_close() {
@@ -409,7 +502,10 @@ async fn write_raw(stream: &mut TcpStream, bytes: Vec<u8>) -> std::io::Result<()
 
 /// Reads one request (head + body, `Content-Length` or chunked). `None` at a clean end of
 /// the connection.
-async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Option<Request>> {
+async fn read_request(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<Request>> {
     let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
     let head_end = loop {
         if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -419,24 +515,49 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Res
             return Err(bad("request head too long"));
         }
         if read_more(stream, buf).await? == 0 {
-            return if buf.is_empty() { Ok(None) } else { Err(bad("connection closed in a request head")) };
+            return if buf.is_empty() {
+                Ok(None)
+            } else {
+                Err(bad("connection closed in a request head"))
+            };
         }
     };
     let mut headers = [httparse::EMPTY_HEADER; 128];
     let mut parsed = httparse::Request::new(&mut headers);
-    parsed.parse(&buf[..head_end]).map_err(|e| bad(&e.to_string()))?;
+    parsed
+        .parse(&buf[..head_end])
+        .map_err(|e| bad(&e.to_string()))?;
     let method = parsed.method.unwrap_or("GET").to_string();
     let target = parsed.path.unwrap_or("/").to_string();
-    let headers: Vec<(String, Vec<u8>)> = parsed.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect();
+    let headers: Vec<(String, Vec<u8>)> = parsed
+        .headers
+        .iter()
+        .map(|h| (h.name.to_string(), h.value.to_vec()))
+        .collect();
     buf.drain(..head_end);
-    let mut request = Request { method, target, headers, body: Vec::new() };
-    if request.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
+    let mut request = Request {
+        method,
+        target,
+        headers,
+        body: Vec::new(),
+    };
+    if request
+        .header("expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+    {
         stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
     }
-    if request.header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+    if request
+        .header("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+    {
         request.body = read_chunked(stream, buf).await?;
     } else {
-        let len: usize = request.header("content-length").map(|v| v.trim().parse().map_err(|_| bad("bad content-length"))).transpose()?.unwrap_or(0);
+        let len: usize = request
+            .header("content-length")
+            .map(|v| v.trim().parse().map_err(|_| bad("bad content-length")))
+            .transpose()?
+            .unwrap_or(0);
         while buf.len() < len {
             if read_more(stream, buf).await? == 0 {
                 return Err(bad("connection closed in a request body"));
@@ -467,7 +588,8 @@ async fn read_chunked(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Res
             }
         };
         let size_text = String::from_utf8_lossy(&buf[..line_end]).to_string();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).map_err(|_| bad("bad chunk size"))?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| bad("bad chunk size"))?;
         buf.drain(..line_end + 2);
         if size == 0 {
             // Trailers up to the empty line.
@@ -496,11 +618,18 @@ async fn read_chunked(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Res
 
 fn encode_response(response: &hyper::Response<Bytes>, head_only: bool) -> Vec<u8> {
     let status = response.status();
-    let mut out = format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or("")).into_bytes();
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )
+    .into_bytes();
     for (name, value) in response.headers() {
         let name = name.as_str();
         // The body is passed on whole, with its own length (a HEAD keeps moto's).
-        if ["connection", "keep-alive", "transfer-encoding"].contains(&name) || (name == "content-length" && !head_only) {
+        if ["connection", "keep-alive", "transfer-encoding"].contains(&name)
+            || (name == "content-length" && !head_only)
+        {
             continue;
         }
         out.extend_from_slice(format!("{name}: ").as_bytes());
@@ -518,12 +647,24 @@ fn encode_response(response: &hyper::Response<Bytes>, head_only: bool) -> Vec<u8
     out
 }
 
-fn encode(status: u16, reason: &str, headers: &[(&str, &str)], body: &[u8], head_only: bool) -> Vec<u8> {
+fn encode(
+    status: u16,
+    reason: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    head_only: bool,
+) -> Vec<u8> {
     let mut out = format!("HTTP/1.1 {status} {reason}\r\n").into_bytes();
     for (name, value) in headers {
         out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
-    out.extend_from_slice(format!("content-length: {}\r\n\r\n", if head_only { 0 } else { body.len() }).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "content-length: {}\r\n\r\n",
+            if head_only { 0 } else { body.len() }
+        )
+        .as_bytes(),
+    );
     if !head_only {
         out.extend_from_slice(body);
     }
@@ -550,7 +691,16 @@ fn error_response(kind: Kind, call: &Call, head_only: bool, alternate: bool) -> 
             let body = format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>injected by the fault proxy</Message><RequestId>fault-proxy</RequestId></Error>"
             );
-            encode(status, reason, &[("content-type", "application/xml"), ("x-amz-request-id", "fault-proxy")], body.as_bytes(), head_only)
+            encode(
+                status,
+                reason,
+                &[
+                    ("content-type", "application/xml"),
+                    ("x-amz-request-id", "fault-proxy"),
+                ],
+                body.as_bytes(),
+                head_only,
+            )
         }
         "sns" | "sqs" => {
             let (kind_name, code) = match kind {
@@ -561,19 +711,34 @@ fn error_response(kind: Kind, call: &Call, head_only: bool, alternate: bool) -> 
             let body = format!(
                 "<ErrorResponse><Error><Type>{kind_name}</Type><Code>{code}</Code><Message>injected by the fault proxy</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
             );
-            encode(status, reason, &[("content-type", "text/xml")], body.as_bytes(), head_only)
+            encode(
+                status,
+                reason,
+                &[("content-type", "text/xml")],
+                body.as_bytes(),
+                head_only,
+            )
         }
         _ => {
             // DynamoDB (JSON 1.0) and the other JSON services: `__type` names the error.
             let code = match kind {
                 Kind::Http500 => "com.amazonaws.dynamodb.v20120810#InternalServerError",
                 // Both throttling errors DynamoDB sends.
-                Kind::Throttle if alternate => "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                Kind::Throttle if alternate => {
+                    "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+                }
                 Kind::Throttle => "com.amazon.coral.availability#ThrottlingException",
                 _ => "com.amazon.coral.availability#ServiceUnavailableException",
             };
-            let body = format!("{{\"__type\":\"{code}\",\"message\":\"injected by the fault proxy\"}}");
-            encode(status, reason, &[("content-type", "application/x-amz-json-1.0")], body.as_bytes(), head_only)
+            let body =
+                format!("{{\"__type\":\"{code}\",\"message\":\"injected by the fault proxy\"}}");
+            encode(
+                status,
+                reason,
+                &[("content-type", "application/x-amz-json-1.0")],
+                body.as_bytes(),
+                head_only,
+            )
         }
     }
 }
