@@ -17,9 +17,10 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// readings must stay finite to be stored and read back (1e308 + 1e308 is infinity, which
 /// JSON cannot hold). Far above any real reading in MW, kV or Hz.
 pub const MAX_ABS_VALUE: f64 = 1e12;
-/// Timestamps outside these years are rejected: keys and partitions use four-digit years,
-/// and date arithmetic near chrono's limits would overflow.
-pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+/// Timestamps outside these years are rejected: keys and partitions use four-digit years
+/// (up to 9998, so the next day's forecast stays within 9999), and date arithmetic near
+/// chrono's limits would overflow.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9998;
 /// Substation names longer than this are rejected (they become store keys).
 pub const MAX_LOCATION_LEN: usize = 128;
 
@@ -73,10 +74,10 @@ pub fn open<'a, R: Read + 'a>(input: R, source_name: &str) -> Result<RowStream<'
     };
     let format = sniff_format(&mut reader, source_name)?;
     let guard = RowGuard::new(reader, format);
-    let cut_rows = guard.cut_rows.clone();
+    let rows = guard.rows.clone();
     let reader: Box<dyn BufRead + 'a> = Box::new(BufReader::with_capacity(1 << 16, guard));
     let inner = match format {
-        Format::Csv => Inner::Csv(CsvRows::new(reader, source_name, cut_rows)?),
+        Format::Csv => Inner::Csv(CsvRows::new(reader, source_name, rows)?),
         Format::JsonLines => Inner::Json(JsonRows { reader, line: 0, buf: Vec::new(), failed: false }),
     };
     Ok(RowStream { inner, format, gzip, fatal: None })
@@ -154,14 +155,14 @@ impl Iterator for RowStream<'_> {
 
 /// Sits between the (decompressed) bytes and the parsers:
 /// - ends lines at CR, LF or CRLF alike, as LF, so line numbers are right in CR-only files;
-/// - for CSV, cuts a row longer than [`MAX_LINE_BYTES`] (quotes are followed, so a quoted
-///   field may span lines) and skips the rest of it without buffering it, noting the row's
-///   first line in `cut_rows`. The skipped part is replaced by an open quoted field holding
-///   only its line breaks, so the parser's line numbers stay those of the file.
+/// - for CSV, notes where each row starts (the parser's own positions ignore blank lines
+///   before a row), and cuts a row longer than [`MAX_LINE_BYTES`] (quotes are followed, so
+///   a quoted field may span lines), skipping the rest without buffering it. The skipped
+///   part is replaced by an open quoted field holding only its line breaks.
 struct RowGuard<R> {
     inner: R,
     csv: bool,
-    cut_rows: CutRows,
+    rows: RowStarts,
     staged: Vec<u8>,
     staged_at: usize,
     line: u64,
@@ -172,15 +173,16 @@ struct RowGuard<R> {
     skipping: bool,
 }
 
-/// First lines of the CSV rows [`RowGuard`] cut, in file order.
-type CutRows = std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>;
+/// (first line, whether it was cut) of each non-empty CSV row [`RowGuard`] passed on and
+/// the parser has not taken yet, in file order: one per record the parser returns.
+type RowStarts = std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(u64, bool)>>>;
 
 impl<R: BufRead> RowGuard<R> {
     fn new(inner: R, format: Format) -> Self {
         Self {
             inner,
             csv: format == Format::Csv,
-            cut_rows: CutRows::default(),
+            rows: RowStarts::default(),
             staged: Vec::with_capacity(1 << 16),
             staged_at: 0,
             line: 1,
@@ -204,6 +206,7 @@ impl<R: BufRead> RowGuard<R> {
             }
         };
         if available == 0 {
+            self.end_row();
             if std::mem::take(&mut self.skipping) {
                 self.staged.push(b'"'); // closes the placeholder field of a cut row
             }
@@ -224,6 +227,9 @@ impl<R: BufRead> RowGuard<R> {
             if byte == b'\n' {
                 self.line += 1;
                 if !self.in_quotes {
+                    if self.csv && (self.row_len > 0 || self.skipping) {
+                        self.rows.borrow_mut().push_back((self.row_start_line, self.skipping));
+                    }
                     if std::mem::take(&mut self.skipping) {
                         out.push(b'"');
                     }
@@ -244,7 +250,6 @@ impl<R: BufRead> RowGuard<R> {
             self.row_len += 1;
             if self.csv && self.row_len > MAX_LINE_BYTES {
                 self.skipping = true;
-                self.cut_rows.borrow_mut().push_back(self.row_start_line);
                 // A quoted placeholder field holds the line breaks of the skipped part
                 // (none is needed when the output is inside a quoted field already).
                 let quoted_before = if byte == b'"' { !self.in_quotes } else { self.in_quotes };
@@ -261,6 +266,16 @@ impl<R: BufRead> RowGuard<R> {
         let n = input.len();
         self.inner.consume(n);
         Ok(true)
+    }
+}
+
+impl<R> RowGuard<R> {
+    /// Notes the last row of the input, which has no line break after it.
+    fn end_row(&mut self) {
+        if self.csv && (self.row_len > 0 || self.skipping) {
+            self.rows.borrow_mut().push_back((self.row_start_line, self.skipping));
+            self.row_len = 0;
+        }
     }
 }
 
@@ -285,12 +300,12 @@ struct CsvRows<'a> {
     columns: [usize; 8],
     power_factor: Option<usize>,
     header_fields: usize,
-    cut_rows: CutRows,
+    rows: RowStarts,
     record: csv::ByteRecord,
 }
 
 impl<'a> CsvRows<'a> {
-    fn new(reader: Box<dyn BufRead + 'a>, source_name: &str, cut_rows: CutRows) -> Result<Self, FileError> {
+    fn new(reader: Box<dyn BufRead + 'a>, source_name: &str, rows: RowStarts) -> Result<Self, FileError> {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .trim(csv::Trim::All)
@@ -300,6 +315,7 @@ impl<'a> CsvRows<'a> {
             .byte_headers()
             .map_err(|e| FileError::Io { source_name: source_name.to_string(), message: e.to_string() })?
             .clone();
+        rows.borrow_mut().pop_front(); // the header's
         let mut names = Vec::with_capacity(headers.len());
         for field in headers.iter() {
             let name = std::str::from_utf8(field)
@@ -324,7 +340,7 @@ impl<'a> CsvRows<'a> {
             columns,
             power_factor: find(OPTIONAL_COLUMNS[0]),
             header_fields: names.len(),
-            cut_rows,
+            rows,
             record: csv::ByteRecord::new(),
         })
     }
@@ -333,8 +349,8 @@ impl<'a> CsvRows<'a> {
         match self.reader.read_byte_record(&mut self.record) {
             Ok(false) => Ok(None),
             Ok(true) => {
-                let line = self.record.position().map_or(0, |p| p.line());
-                if self.was_cut(line) {
+                let (line, cut) = self.row_start();
+                if cut {
                     let raw = String::from_utf8_lossy(&self.record.as_slice()[..self.record.as_slice().len().min(200)]);
                     return Ok(Some(Row::Rejected(RejectedRow {
                         line,
@@ -357,13 +373,11 @@ impl<'a> CsvRows<'a> {
 }
 
 impl CsvRows<'_> {
-    /// Whether the row starting at `line` was cut by [`RowGuard`].
-    fn was_cut(&self, line: u64) -> bool {
-        let mut cut = self.cut_rows.borrow_mut();
-        while cut.front().is_some_and(|&l| l < line) {
-            cut.pop_front();
-        }
-        cut.front() == Some(&line) && cut.pop_front().is_some()
+    /// (first line, cut) of the record just read, from [`RowGuard`]; the parser's
+    /// position if the two ever disagree.
+    fn row_start(&self) -> (u64, bool) {
+        let parsed = self.record.position().map_or(0, |p| p.line());
+        self.rows.borrow_mut().pop_front().unwrap_or((parsed, false))
     }
 }
 
