@@ -260,7 +260,8 @@ fn raw_files(data: &Path) -> Vec<String> {
 /// kill -9 of `gridwatch analyze` at spread-out points (copy into raw/, streaming, forecast,
 /// alarms); then the database passes its integrity check, a rerun stores exactly what a
 /// clean run stores, and nothing is left in raw/ but the file. `GRIDWATCH_CRASH_TRIALS`
-/// sets the number of trials (scripts/crash_trials.sh runs more).
+/// and `GRIDWATCH_CRASH_SEED` set the number of trials and the kill points
+/// (scripts/crash_trials.sh runs more).
 #[cfg(unix)]
 #[test]
 fn kill_9_during_analyze_then_rerun_equals_a_clean_run() {
@@ -277,7 +278,7 @@ fn kill_9_during_analyze_then_rerun_equals_a_clean_run() {
     assert!(!want.is_empty());
 
     // Deterministic spread of kill points over the clean run's duration (xorshift).
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut seed = std::env::var("GRIDWATCH_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x9e37_79b9_7f4a_7c15_u64).max(1);
     let mut killed_mid_run = 0;
     for trial in 0..trials {
         seed ^= seed << 13;
@@ -297,6 +298,6 @@ fn kill_9_during_analyze_then_rerun_equals_a_clean_run() {
         assert_eq!(stored_state(&data), want, "trial {trial} (kill after {delay:?}): the rerun differs from a clean run");
         assert_eq!(raw_files(&data), ["grid.csv"], "trial {trial} (kill after {delay:?}): left behind in raw/");
     }
-    eprintln!("{trials} trials, {killed_mid_run} killed before they finished (clean run {clean_us} µs)");
+    eprintln!("crash trials: {trials}, killed before finishing: {killed_mid_run}, reruns equal to a clean run: {trials} (clean run {clean_us} µs)");
     assert!(killed_mid_run * 2 >= trials, "most trials must kill a running analysis: {killed_mid_run} of {trials}");
 }
