@@ -45,7 +45,10 @@ fn expand_walk(paths: &[PathBuf], given: bool) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {
         let shown = || crate::sanitize::sanitize_for_terminal(&path.display().to_string());
-        let meta = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("{}: {e}", shown()))?;
+        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => anyhow::anyhow!("{}: no such file", shown()),
+            _ => anyhow::anyhow!("{}: {e}", shown()),
+        })?;
         if meta.is_dir() {
             anyhow::ensure!(
                 given || !path.is_symlink(),
