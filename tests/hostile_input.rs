@@ -279,31 +279,33 @@ fn kill_9_during_analyze_then_rerun_equals_a_clean_run() {
 
     // Deterministic spread of kill points over the clean run's duration (xorshift).
     let mut seed = std::env::var("GRIDWATCH_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x9e37_79b9_7f4a_7c15_u64).max(1);
-    for trial in 0..trials {
+    // Kill points scale with the clean run's duration; a run that finished before its kill
+    // does not count as a trial and halves the scale, so a loaded machine (slower or faster
+    // than when the clean run was timed) still gets `trials` kills of a running analysis.
+    let (mut killed_mid_run, mut attempts, mut scale_us) = (0, 0u64, clean_us.max(1));
+    while killed_mid_run < trials {
+        attempts += 1;
+        assert!(attempts <= trials * 4, "only {killed_mid_run} of {attempts} runs were killed before finishing");
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let mut delay = std::time::Duration::from_micros(seed % clean_us.max(1));
-        let data = dir.path().join(format!("trial{trial}"));
-        // A run that finished before its kill is not a trial: halve the delay and go again
-        // (a fresh data folder each time; at the end the kill comes right after the start).
-        for attempt in 0.. {
-            let _ = std::fs::remove_dir_all(&data);
-            let mut child = command(&data, &["analyze", path]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-            std::thread::sleep(delay);
-            let running = child.try_wait().unwrap().is_none();
-            child.kill().ok(); // SIGKILL
-            child.wait().unwrap();
-            if running {
-                break;
-            }
-            assert!(attempt < 30, "trial {trial}: the analysis always finished before the kill");
-            delay /= 2;
+        let delay = std::time::Duration::from_micros(seed % scale_us);
+        let data = dir.path().join(format!("trial{attempts}"));
+        let mut child = command(&data, &["analyze", path]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(delay);
+        let running = child.try_wait().unwrap().is_none();
+        child.kill().ok(); // SIGKILL
+        child.wait().unwrap();
+        if running {
+            killed_mid_run += 1;
+        } else {
+            scale_us = (scale_us / 2).max(1);
         }
         let rerun = gridwatch(&data, &["analyze", path]);
-        assert!(rerun.status.success(), "trial {trial} (kill after {delay:?}): {}", text(&rerun).1);
-        assert_eq!(stored_state(&data), want, "trial {trial} (kill after {delay:?}): the rerun differs from a clean run");
-        assert_eq!(raw_files(&data), ["grid.csv"], "trial {trial} (kill after {delay:?}): left behind in raw/");
+        assert!(rerun.status.success(), "run {attempts} (kill after {delay:?}): {}", text(&rerun).1);
+        assert_eq!(stored_state(&data), want, "run {attempts} (kill after {delay:?}): the rerun differs from a clean run");
+        assert_eq!(raw_files(&data), ["grid.csv"], "run {attempts} (kill after {delay:?}): left behind in raw/");
+        std::fs::remove_dir_all(&data).ok();
     }
-    eprintln!("crash trials: {trials}, each killed while running, reruns equal to a clean run: {trials} (clean run {clean_us} µs)");
+    eprintln!("crash trials: {killed_mid_run} killed while running (of {attempts} runs), every rerun equal to a clean run (clean run {clean_us} µs)");
 }
