@@ -371,10 +371,44 @@ impl DynamoTable {
     /// atomically: it returns true for exactly one caller, the one that must publish.
     /// Without it, `notified_at` is left alone and the result says whether the episode is
     /// new (was not stored before).
-    /// `source` joins the episode's `sources` (the files that have it).
+    /// `source` joins the episode's `sources` (the files that have it). An episode another
+    /// file saw end later keeps its data (reprocessing the file with its start must not cut
+    /// it short); only the claim and the source are written then.
     pub async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>, source: &str) -> Result<bool> {
-        let mut data = attrs::alert_data(alert);
-        let claim = claim_at.map(|at| av(format_ts(at)));
+        let ended = av(format_ts(alert.ended_at));
+        let full = self.alert_update(alert, claim_at, source, true).condition_expression(
+            "attribute_not_exists(#srcs) OR #end <= :end OR (size(#srcs) = :one AND contains(#srcs, :name))",
+        );
+        let result = full
+            .expression_attribute_names("#end", STATUS_TS)
+            .expression_attribute_values(":end", ended)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":name", av(source))
+            .send()
+            .await;
+        let old = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) if is_conditional_failure(&e) => self
+                .alert_update(alert, claim_at, source, false)
+                .send()
+                .await
+                .map_err(|e| anyhow!("cannot store alert {}: {}", alert.id(), error_text(&e)))?
+                .attributes
+                .unwrap_or_default(),
+            Err(e) => return Err(anyhow!("cannot store alert {}: {}", alert.id(), error_text(&e))),
+        };
+        Ok(if claim_at.is_some() { !old.contains_key("notified_at") } else { old.is_empty() })
+    }
+
+    /// The UpdateItem of [`Self::upsert_alert`]: the claim and the source, and with `data`
+    /// the episode's attributes.
+    fn alert_update(
+        &self,
+        alert: &Alert,
+        claim_at: Option<DateTime<Utc>>,
+        source: &str,
+        data: bool,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         let mut update = self
             .client
             .update_item()
@@ -382,23 +416,21 @@ impl DynamoTable {
             .set_key(Some(attrs::alert_key(alert)))
             .return_values(ReturnValue::AllOld);
         let mut sets = Vec::new();
-        for (i, (name, value)) in std::mem::take(&mut data).into_iter().enumerate() {
-            sets.push(format!("#a{i} = :v{i}"));
-            update = update.expression_attribute_names(format!("#a{i}"), name).expression_attribute_values(format!(":v{i}"), value);
+        if data {
+            for (i, (name, value)) in attrs::alert_data(alert).into_iter().enumerate() {
+                sets.push(format!("#a{i} = :v{i}"));
+                update = update.expression_attribute_names(format!("#a{i}"), name).expression_attribute_values(format!(":v{i}"), value);
+            }
         }
-        if let Some(now) = claim {
+        if let Some(at) = claim_at {
             sets.push("#n = if_not_exists(#n, :now)".into());
-            update = update.expression_attribute_names("#n", "notified_at").expression_attribute_values(":now", now);
+            update = update.expression_attribute_names("#n", "notified_at").expression_attribute_values(":now", av(format_ts(at)));
         }
-        let old = update
+        let set = if sets.is_empty() { String::new() } else { format!("SET {} ", sets.join(", ")) };
+        update
             .expression_attribute_names("#srcs", ALERT_SOURCES)
             .expression_attribute_values(":src", AttributeValue::Ss(vec![source.to_string()]))
-            .update_expression(format!("SET {} ADD #srcs :src", sets.join(", ")))
-            .send()
-            .await
-            .map_err(|e| anyhow!("cannot store alert {}: {}", alert.id(), error_text(&e)))?;
-        let old = old.attributes.unwrap_or_default();
-        Ok(if claim_at.is_some() { !old.contains_key("notified_at") } else { old.is_empty() })
+            .update_expression(format!("{set}ADD #srcs :src"))
     }
 
     /// Gives a claim back after the notification failed, so a retry notifies.
