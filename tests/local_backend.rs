@@ -303,3 +303,112 @@ fn an_undervoltage_spanning_two_files_is_stored_and_announced_once() {
     assert_eq!(again, 0, "reprocessing either file announces nothing");
     assert_eq!(before, table_dump(&b), "and stores the same state");
 }
+
+/// Day files of the generated substations, written to `dir` (not yet imported).
+fn day_files(dir: &std::path::Path, days: std::ops::Range<u32>) -> Vec<std::path::PathBuf> {
+    days.map(|d| write_generated(dir, &format!("grid_data_2025-01-{d:02}.csv"), 1, d)).collect()
+}
+
+/// What the test compares between a concurrent and a sequential run: every rollup, and
+/// per substation the newest reading of the index and where the stored forecast starts.
+fn outcome(b: &LocalBackend) -> (Vec<gridwatch::model::HourlyRollup>, Vec<(String, String, Option<String>)>) {
+    let db = b.db();
+    let states = db
+        .substations()
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let first = db.forecast(&s.location).unwrap().first().map(|p| gridwatch::model::format_ts(p.timestamp));
+            (s.location.clone(), gridwatch::model::format_ts(s.last_reading), first)
+        })
+        .collect();
+    (db.query(None, None, None, None).unwrap(), states)
+}
+
+#[test]
+fn two_analyses_the_simulator_and_a_dashboard_share_a_data_folder() {
+    use gridwatch::simulator::live::{Simulator, SimulatorConfig};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let (first, second) = (day_files(&files, 10..14), day_files(&files, 14..18));
+    // Each writer is its own connection, as separate processes are; the two analyses also
+    // feed one hour from two files at the same time.
+    let split_a = files.join("split_a.csv");
+    let split_b = files.join("split_b.csv");
+    std::fs::write(&split_a, format!("{HEADER}{}\n", FILE_A.join("\n"))).unwrap();
+    std::fs::write(&split_b, format!("{HEADER}{}\n", FILE_B.join("\n"))).unwrap();
+    let sim_cfg = SimulatorConfig { substations: 3, backfill_days: 2, ..SimulatorConfig::default() };
+    let sim_now: chrono::DateTime<chrono::Utc> = "2025-02-01T00:00:00Z".parse().unwrap();
+
+    let run = |data: &std::path::Path, concurrent: bool| {
+        let open = || Arc::new(LocalBackend::open(DataDir::new(data), AnalysisConfig::default()).unwrap());
+        let analyse = |b: Arc<LocalBackend>, paths: Vec<std::path::PathBuf>| {
+            move || {
+                for p in &paths {
+                    let key = b.import(p, false).unwrap();
+                    b.process_key(&key).unwrap_or_else(|e| panic!("{key}: {e:#}"));
+                }
+            }
+        };
+        let simulate = |b: Arc<LocalBackend>| {
+            let sim_cfg = sim_cfg.clone();
+            move || {
+                let sim = Simulator::new(b.clone(), &sim_cfg).unwrap();
+                let start = sim.prepare(sim_now, sim_cfg.backfill_days).unwrap();
+                for k in 0..8 {
+                    b.block_on(sim.emit(start + sim.interval() * k)).unwrap_or_else(|e| panic!("simulator: {e:#}"));
+                }
+            }
+        };
+        let mut one: Vec<_> = first.clone();
+        one.push(split_a.clone());
+        let mut two: Vec<_> = second.clone();
+        two.push(split_b.clone());
+        let jobs: Vec<Box<dyn FnOnce() + Send>> =
+            vec![Box::new(analyse(open(), one)), Box::new(analyse(open(), two)), Box::new(simulate(open()))];
+        if !concurrent {
+            for job in jobs {
+                job();
+            }
+            return;
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (b, done) = (open(), done.clone());
+            std::thread::spawn(move || {
+                let since: chrono::DateTime<chrono::Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+                let mut polls = 0;
+                while !done.load(Ordering::SeqCst) || polls == 0 {
+                    b.block_on(async {
+                        let subs = b.substations().await.unwrap_or_else(|e| panic!("dashboard: {e}"));
+                        for s in &subs {
+                            b.rollups(&s.location, since, sim_now).await.unwrap_or_else(|e| panic!("dashboard: {e}"));
+                            b.forecast(&s.location).await.unwrap_or_else(|e| panic!("dashboard: {e}"));
+                        }
+                        b.alerts(since).await.unwrap_or_else(|e| panic!("dashboard: {e}"));
+                    });
+                    polls += 1;
+                }
+                polls
+            })
+        };
+        let writers: Vec<_> = jobs.into_iter().map(std::thread::spawn).collect();
+        for w in writers {
+            w.join().expect("a writer failed");
+        }
+        done.store(true, Ordering::SeqCst);
+        assert!(reader.join().expect("the dashboard failed") > 0);
+    };
+    let (together, alone) = (dir.path().join("together"), dir.path().join("alone"));
+    run(&together, true);
+    run(&alone, false);
+    let open = |d: &std::path::Path| LocalBackend::open(DataDir::new(d), AnalysisConfig::default()).unwrap();
+    let (got, want) = (outcome(&open(&together)), outcome(&open(&alone)));
+    assert_eq!(got.0.len(), want.0.len(), "no rollup lost");
+    assert_eq!(got.0, want.0, "the same rollups, the split hour merged");
+    assert!(got.0.iter().any(|r| r.location == "s1" && r.count == 4), "the hour fed by two files at once holds all four readings");
+    assert_eq!(got.1, want.1, "the newest state and forecast of every substation");
+}

@@ -34,16 +34,24 @@ impl LocalTable {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` on the database on a blocking thread.
-    async fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut SqliteTable) -> anyhow::Result<T> + Send + 'static) -> StoreResult<T> {
+    /// Runs `f` on the database on a blocking thread. Another process holding the write
+    /// lock past SQLite's busy timeout is retried with back-off (each call is one
+    /// transaction, so a retry redoes it whole), so "database is locked" does not reach
+    /// the user while analyses, the simulator and dashboards share a data folder.
+    async fn with<T: Send + 'static>(&self, f: impl Fn(&mut SqliteTable) -> anyhow::Result<T> + Send + 'static) -> StoreResult<T> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = db.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
+            let mut delays = crate::retry::sqlite_busy();
+            loop {
+                let result = f(&mut db.lock().unwrap_or_else(|p| p.into_inner())).map_err(sqlite_error);
+                match (result, delays.next()) {
+                    (Err(StoreError::Transient(_)), Some(delay)) => std::thread::sleep(delay),
+                    (result, _) => return result,
+                }
+            }
         })
         .await
         .map_err(|e| StoreError::Transient(format!("a database task stopped: {e}")))?
-        .map_err(sqlite_error)
     }
 }
 

@@ -209,12 +209,13 @@ impl SqliteTable {
     }
 
     fn init(conn: Connection) -> anyhow::Result<Self> {
+        // First, so that even opening waits for another process's write (schema, migration).
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // WAL lets `gridwatch query` read while the dashboard's simulator writes.
         conn.pragma_update(None, "journal_mode", "WAL").ok();
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // 16 MB of page cache: rollup writes of a big file otherwise re-read the same pages.
         conn.pragma_update(None, "cache_size", -16384)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let columns: Vec<String> = ROLLUP_FIELDS.iter().map(|(n, t)| format!("{n} {t}")).collect();
         conn.execute_batch(&SCHEMA.replace("ROLLUP_COLUMNS", &columns.join(",\n    ")))
             .map_err(db_err("cannot create the schema"))?;
