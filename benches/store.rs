@@ -52,7 +52,7 @@ fn rollups() -> Vec<HourlyRollup> {
 }
 
 fn write_all(db: &mut SqliteTable, source: &str, rollups: &[HourlyRollup], cfg: &AnalysisConfig) -> usize {
-    rollups.chunks(ROLLUP_WRITE_BATCH).map(|batch| db.put_rollups(source, batch, cfg).unwrap().len()).sum()
+    rollups.chunks(ROLLUP_WRITE_BATCH).map(|batch| db.put_rollups(source, batch, cfg).map(|_| batch.len()).unwrap()).sum()
 }
 
 fn store_writes(c: &mut Criterion) {

@@ -311,7 +311,10 @@ fn day_files(dir: &std::path::Path, days: std::ops::Range<u32>) -> Vec<std::path
 
 /// What the test compares between a concurrent and a sequential run: every rollup, and
 /// per substation the newest reading of the index and where the stored forecast starts.
-fn outcome(b: &LocalBackend) -> (Vec<gridwatch::model::HourlyRollup>, Vec<(String, String, Option<String>)>) {
+/// (location, newest reading, first forecast hour) per substation.
+type Newest = Vec<(String, String, Option<String>)>;
+
+fn outcome(b: &LocalBackend) -> (Vec<gridwatch::model::HourlyRollup>, Newest) {
     let db = b.db();
     let states = db
         .substations()

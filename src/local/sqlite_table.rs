@@ -261,13 +261,13 @@ impl SqliteTable {
         &self.conn
     }
 
-    /// Stores one source's rollups in one transaction and returns the stored (combined)
-    /// rollup of each of their hours. An hour only this source fed is one upsert; an hour
+    /// Stores one source's rollups in one transaction and returns the merged rollups of the
+    /// hours other sources fed too. An hour only this source fed is one upsert; an hour
     /// other sources fed too keeps every source's part in `rollup_parts` and stores their
     /// merge ([`hour_stats::combine`]), whatever order the sources came in.
     pub fn put_rollups(&mut self, source: &str, rollups: &[HourlyRollup], cfg: &AnalysisConfig) -> anyhow::Result<Vec<HourlyRollup>> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut stored = Vec::with_capacity(rollups.len());
+        let mut stored = Vec::new();
         {
             let columns = rollup_columns();
             let updates: Vec<String> = ROLLUP_FIELDS.iter().map(|(n, _)| format!("{n} = excluded.{n}")).collect();
@@ -280,9 +280,7 @@ impl SqliteTable {
             ))?;
             for r in rollups {
                 bind_rollup(&mut own, r, Some(source))?;
-                if own.raw_execute()? == 1 {
-                    stored.push(r.clone());
-                } else {
+                if own.raw_execute()? == 0 {
                     stored.push(Self::merge_hour(&tx, source, Some(r), &r.location, &format_ts(r.timestamp), cfg)?);
                 }
             }
@@ -309,11 +307,12 @@ impl SqliteTable {
             .query_row(key, rollup_from_row)
             .optional()?;
         let mut put_part = tx.prepare_cached(&format!("INSERT OR REPLACE INTO rollup_parts ({columns}) VALUES ({})", placeholders()))?;
-        if let Some((r, Some(other))) = &single {
-            if other != source && other != LEGACY_SOURCE {
-                bind_rollup(&mut put_part, r, Some(other))?;
-                put_part.raw_execute()?;
-            }
+        if let Some((r, Some(other))) = &single
+            && other != source
+            && other != LEGACY_SOURCE
+        {
+            bind_rollup(&mut put_part, r, Some(other))?;
+            put_part.raw_execute()?;
         }
         tx.prepare_cached("DELETE FROM rollup_parts WHERE location = ?1 AND timestamp = ?2 AND source = ?3")?
             .execute(params![location, hour, source])?;

@@ -80,7 +80,10 @@ impl LatestRollups {
 /// file, the store drops what the source fed before but no longer does (an overwrite, a
 /// new version of the object).
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct SourceHours(BTreeMap<String, Vec<(DateTime<Utc>, DateTime<Utc>)>>);
+pub struct SourceHours(BTreeMap<String, Vec<HourRun>>);
+
+/// Consecutive hours `[start, end)`.
+type HourRun = (DateTime<Utc>, DateTime<Utc>);
 
 impl SourceHours {
     pub fn observe(&mut self, batch: &[HourlyRollup]) {

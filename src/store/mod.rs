@@ -75,7 +75,8 @@ pub trait ResultsTable: Send + Sync {
     /// Stores one source's rollups as its part of their hours and each hour's rollup as the
     /// merge of every source's part ([`crate::analysis::hour_stats`]), so overlapping
     /// files add up in any order and the same file twice changes nothing. Returns the
-    /// stored (merged) rollup of each hour.
+    /// stored rollup of (at least) every hour where it differs from the source's own: the
+    /// hours other files fed too.
     async fn put_rollups(&self, source: &str, rollups: Vec<HourlyRollup>, cfg: &AnalysisConfig) -> StoreResult<Vec<HourlyRollup>>;
     /// After a source is stored: drops its part of the hours it fed before but not now,
     /// and its claim on the alarms it no longer has (an overwrite, a new version of the

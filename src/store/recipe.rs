@@ -303,8 +303,10 @@ impl StoreSink {
         self.hours.observe(&batch);
         self.athena.push(&batch)?;
         self.rollups_written += batch.len() as u64;
-        let stored = self.handle.block_on(self.table.put_rollups(&self.source, batch, &self.cfg)).map_err(store_err)?;
-        self.latest.observe(&stored);
+        self.latest.observe(&batch);
+        let merged = self.handle.block_on(self.table.put_rollups(&self.source, batch, &self.cfg)).map_err(store_err)?;
+        // Hours other files fed too: the index shows their merged rollup.
+        self.latest.observe(&merged);
         for object in self.athena.take_ready() {
             self.handle
                 .block_on(self.objects.put(&object.key, object.body, athena_layout::CONTENT_TYPE))
