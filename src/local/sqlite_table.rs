@@ -16,6 +16,7 @@ use crate::config::AnalysisConfig;
 use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
 use crate::store::items::{alert_sort_key, SourceHours, checkpoint_sort_key, CHECKPOINT_PREFIX, CHECKPOINT_RETENTION_DAYS, INDEX_PARTITION};
 use crate::store::operator::{OperatorAction, OperatorState, OPERATOR_PARTITION};
+use crate::store::unreadable;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -156,6 +157,23 @@ fn bind_rollup(stmt: &mut rusqlite::Statement<'_>, r: &HourlyRollup, source: Opt
     Ok(())
 }
 
+/// The rollups of a query that decode; a row that does not (written by hand, or by a
+/// broken writer) is noted and skipped, so one bad row does not fail a whole view. Errors
+/// of the query itself are returned.
+fn readable_rollups(rows: impl Iterator<Item = rusqlite::Result<(HourlyRollup, Option<String>)>>) -> anyhow::Result<Vec<HourlyRollup>> {
+    let mut out = Vec::new();
+    for row in rows {
+        match row {
+            Ok((r, _)) => out.push(r),
+            Err(e @ (rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..))) => {
+                unreadable::note("rollup", &e)
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
 /// A rollup from the columns of [`rollup_columns`] (its source last).
 fn rollup_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(HourlyRollup, Option<String>)> {
     let bad = |i: usize, e: String| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into());
@@ -244,8 +262,15 @@ impl SqliteTable {
             let mut insert = tx.prepare(&format!("INSERT OR REPLACE INTO rollups ({}) VALUES ({})", rollup_columns(), placeholders()))?;
             let mut rows = old.query([])?;
             while let Some(row) = rows.next()? {
-                let r: HourlyRollup = serde_json::from_str(&row.get::<_, String>(0)?)
-                    .map_err(|e| anyhow::anyhow!("cannot migrate a stored rollup: {e}"))?;
+                // An item no reader could decode (an old writer's overflow stored as null)
+                // is left behind, as a reader would skip it; its raw file is still there.
+                let r: HourlyRollup = match serde_json::from_str(&row.get::<_, String>(0)?) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        unreadable::note("rollup", &e);
+                        continue;
+                    }
+                };
                 bind_rollup(&mut insert, &r, Some(LEGACY_SOURCE))?;
                 insert.raw_execute()?;
             }
@@ -406,8 +431,7 @@ impl SqliteTable {
             "SELECT {} FROM rollups WHERE location = ?1 AND timestamp >= ?2 AND timestamp < ?3 ORDER BY timestamp",
             rollup_columns()
         ))?;
-        let rows = stmt.query_map(params![location, format_ts(from), format_ts(to)], rollup_from_row)?;
-        rows.map(|r| Ok(r?.0)).collect()
+        readable_rollups(stmt.query_map(params![location, format_ts(from), format_ts(to)], rollup_from_row)?)
     }
 
     /// Rollups filtered for `gridwatch query`; every filter is optional.
@@ -428,7 +452,7 @@ impl SqliteTable {
             params![location, from.map(format_ts), to.map(format_ts), status.map(|s| s.as_str())],
             rollup_from_row,
         )?;
-        rows.map(|r| Ok(r?.0)).collect()
+        readable_rollups(rows)
     }
 
     /// Hourly average loads of one substation in `[from, to)` for the forecast.
@@ -492,7 +516,8 @@ impl SqliteTable {
             "SELECT item FROM grid_analysis WHERE location = ?1 AND kind = 'forecast' ORDER BY timestamp",
         )?;
         let rows = stmt.query_map(params![location], |row| row.get::<_, String>(0))?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        let texts = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(unreadable::keep_readable("forecast", texts.iter().map(|json| serde_json::from_str(json))))
     }
 
     /// Upserts an alarm episode. With `claim_at`, also claims its notification: returns
@@ -583,7 +608,8 @@ impl SqliteTable {
     pub fn operator_states(&self) -> anyhow::Result<Vec<OperatorState>> {
         let mut stmt = self.conn.prepare_cached("SELECT item FROM grid_analysis WHERE location = ?1 ORDER BY timestamp")?;
         let rows = stmt.query_map(params![OPERATOR_PARTITION], |row| row.get::<_, String>(0))?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        let texts = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(unreadable::keep_readable("operator state", texts.iter().map(|json| serde_json::from_str(json))))
     }
 
     /// Applies an operator action to the stored state (read, apply, write in one transaction).
@@ -616,7 +642,8 @@ impl SqliteTable {
             "SELECT item FROM grid_analysis WHERE kind = 'alert' AND ended_at >= ?1 ORDER BY ended_at DESC, location",
         )?;
         let rows = stmt.query_map(params![format_ts(since)], |row| row.get::<_, String>(0))?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        let texts = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(unreadable::keep_readable("alert", texts.iter().map(|json| serde_json::from_str(json))))
     }
 
     /// Records the latest state of a substation, unless a newer one from another file is
@@ -650,7 +677,8 @@ impl SqliteTable {
             .conn
             .prepare_cached("SELECT item FROM grid_analysis WHERE location = ?1 ORDER BY timestamp")?;
         let rows = stmt.query_map(params![INDEX_PARTITION], |row| row.get::<_, String>(0))?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        let texts = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(unreadable::keep_readable("substation index", texts.iter().map(|json| serde_json::from_str(json))))
     }
 
     /// The newest reading time across all substations (the simulator resumes after it).
