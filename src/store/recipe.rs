@@ -12,6 +12,11 @@
 //!    floods; shelved alarms and substations out of service are stored but not announced;
 //! 5. write the detailed report to `results/`, the rejected rows to `rejected/`, and log.
 //!
+//! The rollups of step 1 are this object's part of each hour: the table stores the merge
+//! of every object's part, and after step 4 takes back what an earlier version of this
+//! object fed and this one does not (hours and alarms), so files may overlap, arrive in
+//! any order and be replaced.
+//!
 //! The local backend (SQLite + a folder) and the Lambda (DynamoDB + S3 + SNS) call
 //! [`Recipe::process`] with their implementations of [`ResultsTable`] and [`ObjectStore`].
 
