@@ -12,10 +12,15 @@
 //!    floods; shelved alarms and substations out of service are stored but not announced;
 //! 5. write the detailed report to `results/`, the rejected rows to `rejected/`, and log.
 //!
+//! The rollups of step 1 are this object's part of each hour: the table stores the merge
+//! of every object's part, and after step 4 takes back what an earlier version of this
+//! object fed and this one does not (hours and alarms), so files may overlap, arrive in
+//! any order and be replaced.
+//!
 //! The local backend (SQLite + a folder) and the Lambda (DynamoDB + S3 + SNS) call
 //! [`Recipe::process`] with their implementations of [`ResultsTable`] and [`ObjectStore`].
 
-use super::items::{self, LatestRollups};
+use super::items::{self, LatestRollups, SourceHours};
 use super::notice::{digest_of, Announcement, Digest};
 use super::operator::OperatorState;
 use super::rejected::RejectedSpool;
@@ -103,6 +108,9 @@ impl Recipe {
             objects: self.objects.clone(),
             pending: Vec::with_capacity(ROLLUP_WRITE_BATCH),
             rollups_written: 0,
+            source: key.to_string(),
+            cfg: self.cfg.clone(),
+            hours: SourceHours::default(),
             latest: LatestRollups::default(),
             rejected: RejectedSpool::default(),
             athena: athena_layout::PartitionWriter::new(key),
@@ -116,7 +124,7 @@ impl Recipe {
         })
         .await
         .map_err(|e| anyhow!("the analysis of {key} stopped unexpectedly: {e}"))??;
-        let StoreSink { rollups_written, latest, rejected, athena, .. } = sink;
+        let StoreSink { rollups_written, latest, hours, rejected, athena, .. } = sink;
         // The days still open go to the Athena layout now (settled days went while streaming).
         for object in athena.finish()? {
             self.objects.put(&object.key, object.body, athena_layout::CONTENT_TYPE).await.map_err(store_err)?;
@@ -155,6 +163,8 @@ impl Recipe {
         phases.lap("index", started);
         let alarms = outcome.alarms;
         let (new_alerts, suppressed, announcement) = self.store_and_announce(&alarms, key).await?;
+        // What an earlier version of this object fed and this one does not goes now.
+        self.table.retire_source(key, &hours, &alarms, &self.cfg).await.map_err(store_err)?;
         phases.lap("alarms", started);
 
         // 5. Results and rejected rows.
@@ -198,7 +208,7 @@ impl Recipe {
         let now = Utc::now();
         let table = &self.table;
         let claimed: Vec<Option<Alert>> = match futures::stream::iter(alarms.iter().cloned())
-            .map(|alert| async move { table.upsert_alert(&alert, Some(now)).await.map(|new| new.then_some(alert)) })
+            .map(|alert| async move { table.upsert_alert(&alert, Some(now), key).await.map(|new| new.then_some(alert)) })
             .buffered(CONCURRENCY)
             .try_collect()
             .await
@@ -292,6 +302,11 @@ struct StoreSink {
     objects: Arc<dyn ObjectStore>,
     pending: Vec<HourlyRollup>,
     rollups_written: u64,
+    /// The object's key: its rollups are its part of each hour.
+    source: String,
+    cfg: AnalysisConfig,
+    hours: SourceHours,
+    /// The newest stored (merged) rollup per substation.
     latest: LatestRollups,
     rejected: RejectedSpool,
     athena: athena_layout::PartitionWriter,
@@ -303,9 +318,13 @@ impl StoreSink {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.pending);
-        self.latest.observe(&batch);
+        self.hours.observe(&batch);
         self.athena.push(&batch)?;
-        self.rollups_written += self.handle.block_on(self.table.put_rollups(batch)).map_err(store_err)?;
+        self.rollups_written += batch.len() as u64;
+        self.latest.observe(&batch);
+        let merged = self.handle.block_on(self.table.put_rollups(&self.source, batch, &self.cfg)).map_err(store_err)?;
+        // Hours other files fed too: the index shows their merged rollup.
+        self.latest.observe(&merged);
         for object in self.athena.take_ready() {
             self.handle
                 .block_on(self.objects.put(&object.key, object.body, athena_layout::CONTENT_TYPE))
