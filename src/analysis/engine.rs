@@ -7,7 +7,7 @@
 //! within the window, and keeps memory flat: only the open hours are held.
 
 use crate::analysis::alarms::{AlarmCheckpoint, Episode, Step, Tracker};
-use crate::analysis::ingest::{self, Row};
+use crate::analysis::ingest::{self, ReadOptions, Row};
 use crate::analysis::rules::{RuleSpec, RuleTable, Signal};
 use crate::analysis::stats::RunningStats;
 use crate::config::AnalysisConfig;
@@ -15,11 +15,12 @@ use crate::model::{
     Alert, AlertRule, AlertStatus, DailyPeak, FileReport, ForecastPoint, HourlyRollup, LocationSummary, Priority, Reading,
     RejectedRow,
 };
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Read;
 
 const HOUR: i64 = 3600;
+const DAY: i64 = 24 * HOUR;
 /// Hourly loads kept per substation for the forecast: 8 weeks, where the forecast's
 /// measured gain mostly arrives (docs/forecast.md).
 const RECENT_HOURS: usize = 56 * 24;
@@ -63,7 +64,8 @@ struct LocationAcc {
     peak: Option<(f64, i64)>,
     /// Histogram of gaps between consecutive readings (seconds → count).
     gaps: HashMap<i64, u64>,
-    daily_max: BTreeMap<NaiveDate, (f64, i64)>,
+    /// Peak (load, time) per UTC day, keyed by days since 1970-01-01.
+    daily_max: BTreeMap<i64, (f64, i64)>,
     /// One tracker per per-reading rule of the table (same order); `None` until the
     /// stored checkpoint before the first reading is loaded.
     trackers: Option<Vec<Tracker>>,
@@ -470,8 +472,12 @@ impl Analyzer {
         if acc.peak.is_none_or(|(load, _)| s.load > load) {
             acc.peak = Some((s.load, s.ts));
         }
-        let day = to_utc(s.ts).date_naive();
-        let daily = acc.daily_max.entry(day).or_insert((s.load, s.ts));
+        // Readings come in time order: the day is nearly always the newest one.
+        let day = s.ts.div_euclid(DAY);
+        let daily = match acc.daily_max.last_entry() {
+            Some(last) if *last.key() == day => last.into_mut(),
+            _ => acc.daily_max.entry(day).or_insert((s.load, s.ts)),
+        };
         if s.load > daily.0 {
             *daily = (s.load, s.ts);
         }
@@ -543,7 +549,7 @@ fn summarize(cfg: &AnalysisConfig, rules: &RuleTable, location: &str, acc: &Loca
     let mut daily_peaks: Vec<DailyPeak> = acc
         .daily_max
         .iter()
-        .map(|(date, &(load_mw, ts))| DailyPeak { date: *date, timestamp: to_utc(ts), load_mw })
+        .map(|(_, &(load_mw, ts))| DailyPeak { date: to_utc(ts).date_naive(), timestamp: to_utc(ts), load_mw })
         .collect();
     daily_peaks.sort_by(|a, b| b.load_mw.total_cmp(&a.load_mw).then(a.date.cmp(&b.date)));
     daily_peaks.truncate(cfg.top_daily_peaks);
@@ -643,11 +649,25 @@ pub struct StreamOutcome {
 /// Reads a whole file (CSV / JSON lines, gzip or not) and analyses it, streaming
 /// rollups and rejected rows into `sink`. A file that cannot be read at all is not an
 /// `Err`: the report says why (`file_error`). Only sink and store failures are errors.
-pub fn analyze_stream<R: Read>(
+/// CSV is parsed on all cores (up to 4); see [`analyze_stream_with`].
+pub fn analyze_stream<R: Read + Send>(
     input: R,
     source: &str,
     cfg: &AnalysisConfig,
     sink: &mut dyn AnalysisSink,
+) -> anyhow::Result<StreamOutcome> {
+    analyze_stream_with(input, source, cfg, sink, &ReadOptions::default())
+}
+
+/// [`analyze_stream`] with the reading threads chosen. The analysis itself runs on the
+/// calling thread and sees the rows in file order whatever `read` says, so every result
+/// (rollups, alarms and their order, rejected rows) is the same on any number of threads.
+pub fn analyze_stream_with<R: Read + Send>(
+    input: R,
+    source: &str,
+    cfg: &AnalysisConfig,
+    sink: &mut dyn AnalysisSink,
+    read: &ReadOptions,
 ) -> anyhow::Result<StreamOutcome> {
     let mut report = FileReport {
         source: source.to_string(),
@@ -661,17 +681,9 @@ pub fn analyze_stream<R: Read>(
         forecasts: Vec::new(),
         config: cfg.clone(),
     };
-    let mut stream = match ingest::open(input, source) {
-        Ok(stream) => stream,
-        Err(e) => {
-            report.file_error = Some(e.to_string());
-            return Ok(StreamOutcome { report, alarms: Vec::new(), checkpoints: Vec::new(), recent_load: BTreeMap::new() });
-        }
-    };
-    report.format = stream.format_name().to_string();
     let mut analyzer = Analyzer::new(cfg.clone());
     let mut first_reading: Option<i64> = None;
-    for row in stream.by_ref() {
+    let mut on_row = |row: Row| -> anyhow::Result<()> {
         report.rows_read += 1;
         let rejected = match row {
             Row::Ok(reading, line) => {
@@ -697,8 +709,17 @@ pub fn analyze_stream<R: Read>(
         if analyzer.finished_len() >= ROLLUP_BATCH {
             sink.rollups(analyzer.take_finished())?;
         }
-    }
-    if let Some(fatal) = stream.fatal.take() {
+        Ok(())
+    };
+    let end = match ingest::read_rows(input, source, read, &mut on_row)? {
+        Ok(end) => end,
+        Err(e) => {
+            report.file_error = Some(e.to_string());
+            return Ok(StreamOutcome { report, alarms: Vec::new(), checkpoints: Vec::new(), recent_load: BTreeMap::new() });
+        }
+    };
+    report.format = end.format_name.to_string();
+    if let Some(fatal) = end.fatal {
         report.file_error = Some(format!("{source}: {fatal}; the rows before it were analysed"));
     }
     let rules = analyzer.rules.clone();
