@@ -2,8 +2,7 @@
 //! (row order, file splits and read-chunk boundaries do not change results).
 
 use gridwatch::config::{AlarmConfig, AnalysisConfig};
-use gridwatch::analysis::engine::{analyze_stream, analyze_stream_with, stability_score, CollectSink, StreamOutcome};
-use gridwatch::analysis::ingest::ReadOptions;
+use gridwatch::analysis::engine::{analyze_stream, stability_score, CollectSink, StreamOutcome};
 use gridwatch::model::{format_ts, AlertRule, AlertStatus, HourlyRollup};
 use proptest::prelude::*;
 
@@ -375,92 +374,5 @@ proptest! {
         let outcome = analyze_stream(text.as_bytes(), "fuzz.csv", &AnalysisConfig::default(), &mut sink).unwrap();
         prop_assert_eq!(outcome.report.rows_read, outcome.report.rows_accepted + outcome.report.rows_rejected);
         prop_assert_eq!(sink.rejected.len() as u64, outcome.report.rows_rejected);
-    }
-}
-
-// ---------------------------------------------------------------- reading on several threads
-
-/// Everything a run produces, in the order it was produced (alarm order included).
-fn run_with(input: &[u8], source: &str, threads: usize, chunk_bytes: usize) -> String {
-    let cfg = AnalysisConfig::default();
-    let mut sink = CollectSink::default();
-    let read = ReadOptions { threads, chunk_bytes };
-    let outcome = analyze_stream_with(input, source, &cfg, &mut sink, &read).unwrap();
-    format!(
-        "{:#?}\n{:#?}\n{:#?}\n{:#?}\n{:#?}\n{:#?}",
-        outcome.report, outcome.alarms, outcome.checkpoints, outcome.recent_load, sink.rollups, sink.rejected
-    )
-}
-
-/// 12 substations over 4 days at 15 minutes with what the reader and the engine must get
-/// right: rows out of order within the window, a duplicate, a row too late, alarms
-/// (low voltage, frequency), bad fields, a quoted location holding a newline, CRLF and
-/// blank lines.
-fn messy_csv() -> String {
-    let mut s = String::from(HEADER);
-    let start = chrono::DateTime::parse_from_rfc3339("2025-03-01T00:00:00Z").unwrap();
-    for q in 0..(4 * 96) {
-        let ts = (start + chrono::Duration::minutes(15 * q)).format("%Y-%m-%dT%H:%M:%S").to_string();
-        for loc in 0..12 {
-            let volt = if loc == 3 && (100..130).contains(&q) { 12.9 } else { 13.8 + (q % 7) as f64 * 0.01 };
-            let freq = if loc == 5 && q % 50 < 6 { 60.3 } else { 60.0 };
-            let line = format!("{ts},sub{loc},{},{},{volt},{freq},1.5,2.5,0.93", 100 + (q * 7 + loc) % 40, 150);
-            s.push_str(&line);
-            s.push_str(if q % 11 == 0 { "\r\n" } else { "\n" });
-        }
-        match q {
-            44 => s.push_str(&format!("{ts},sub1,abc,150,13.8,60,1,1,0.9\n")), // after CRLF lines
-            41 => s.push_str(&format!("{ts},\"sub\n7\",100,150,13.8,60,1,1,0.9\n")),
-            42 => s.push_str(&format!("{ts},sub2,100,150,13.8,60,1,1,0.9\n")), // duplicate
-            60 => s.push_str("2025-03-01T09:15:00,sub4,100,150,13.8,60,1,1,0.9\n"), // out of order, inside the window
-            300 => s.push_str("2025-03-01T00:00:00,sub0,100,150,13.8,60,1,1,0.9\n"), // too late
-            301 => s.push_str("\n\n"),
-            _ => {}
-        }
-    }
-    s
-}
-
-#[test]
-fn parallel_reading_gives_the_single_threaded_results() {
-    let csv = messy_csv();
-    let single = run_with(csv.as_bytes(), "messy.csv", 1, 1 << 16);
-    assert!(single.contains("duplicate timestamp") && single.contains("arrived after"), "the fixture must reject rows");
-    assert!(single.contains("Undervoltage"), "the fixture must raise alarms");
-    // Tiny chunks (records cut everywhere), chunks smaller than a record, and the default.
-    for (threads, chunk) in [(2, 1 << 10), (3, 97), (2, 5), (4, 1 << 18)] {
-        let parallel = run_with(csv.as_bytes(), "messy.csv", threads, chunk);
-        assert!(parallel == single, "{threads} threads, {chunk}-byte chunks differ from one thread");
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, csv.as_bytes()).unwrap();
-    let gz = gz.finish().unwrap();
-    let single = run_with(&gz, "messy.csv.gz", 1, 1 << 16);
-    assert!(single.contains("csv+gzip"));
-    assert_eq!(run_with(&gz, "messy.csv.gz", 2, 1 << 12), single);
-    // A truncated gzip stream: the same rows before the failure, the same file error.
-    let cut = &gz[..gz.len() * 2 / 3];
-    let single = run_with(cut, "cut.csv.gz", 1, 1 << 16);
-    assert!(single.contains("the rows before it were analysed"), "the cut must be reported");
-    assert_eq!(run_with(cut, "cut.csv.gz", 2, 1 << 12), single);
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
-
-    #[test]
-    fn parallel_reading_equals_single_threaded(
-        rows in rows_strategy(),
-        junk in proptest::collection::vec("[0-9a-z:.,T\\- \"\r\n]{0,40}", 0..6),
-        threads in 2usize..4,
-        chunk in 1usize..600,
-    ) {
-        let mut csv = to_csv(&rows);
-        for (i, j) in junk.iter().enumerate() {
-            let at = csv.len() * (i + 1) / (junk.len() + 1);
-            let at = csv[..at].rfind('\n').map_or(csv.len(), |p| p + 1);
-            csv.insert_str(at, &format!("{j}\n"));
-        }
-        prop_assert_eq!(run_with(csv.as_bytes(), "p.csv", threads, chunk), run_with(csv.as_bytes(), "p.csv", 1, 1 << 16));
     }
 }

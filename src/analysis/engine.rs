@@ -7,7 +7,7 @@
 //! within the window, and keeps memory flat: only the open hours are held.
 
 use crate::analysis::alarms::{AlarmCheckpoint, Episode, Step, Tracker};
-use crate::analysis::ingest::{self, ReadOptions, Row};
+use crate::analysis::ingest::{self, Row};
 use crate::analysis::rules::{RuleSpec, RuleTable, Signal};
 use crate::analysis::stats::RunningStats;
 use crate::config::AnalysisConfig;
@@ -43,6 +43,7 @@ struct Sample {
 #[derive(Default)]
 struct LocationAcc {
     location: String,
+    /// The newest reading's time (starts at `i64::MIN`, not the epoch: data may predate 1970).
     newest: i64,
     open_hours: BTreeMap<i64, Vec<Sample>>,
     /// Hours starting before this were closed; rows for them come too late.
@@ -179,7 +180,7 @@ impl Analyzer {
             None => self
                 .locations
                 .entry(reading.location.clone())
-                .or_insert_with(|| LocationAcc { location: reading.location.clone(), ..Default::default() }),
+                .or_insert_with(|| LocationAcc { location: reading.location.clone(), newest: i64::MIN, ..Default::default() }),
         };
         if let Some(closed) = acc.closed_before
             && hour < closed
@@ -649,25 +650,11 @@ pub struct StreamOutcome {
 /// Reads a whole file (CSV / JSON lines, gzip or not) and analyses it, streaming
 /// rollups and rejected rows into `sink`. A file that cannot be read at all is not an
 /// `Err`: the report says why (`file_error`). Only sink and store failures are errors.
-/// CSV is parsed on all cores (up to 4); see [`analyze_stream_with`].
-pub fn analyze_stream<R: Read + Send>(
+pub fn analyze_stream<R: Read>(
     input: R,
     source: &str,
     cfg: &AnalysisConfig,
     sink: &mut dyn AnalysisSink,
-) -> anyhow::Result<StreamOutcome> {
-    analyze_stream_with(input, source, cfg, sink, &ReadOptions::default())
-}
-
-/// [`analyze_stream`] with the reading threads chosen. The analysis itself runs on the
-/// calling thread and sees the rows in file order whatever `read` says, so every result
-/// (rollups, alarms and their order, rejected rows) is the same on any number of threads.
-pub fn analyze_stream_with<R: Read + Send>(
-    input: R,
-    source: &str,
-    cfg: &AnalysisConfig,
-    sink: &mut dyn AnalysisSink,
-    read: &ReadOptions,
 ) -> anyhow::Result<StreamOutcome> {
     let mut report = FileReport {
         source: source.to_string(),
@@ -681,9 +668,17 @@ pub fn analyze_stream_with<R: Read + Send>(
         forecasts: Vec::new(),
         config: cfg.clone(),
     };
+    let mut stream = match ingest::open(input, source) {
+        Ok(stream) => stream,
+        Err(e) => {
+            report.file_error = Some(e.to_string());
+            return Ok(StreamOutcome { report, alarms: Vec::new(), checkpoints: Vec::new(), recent_load: BTreeMap::new() });
+        }
+    };
+    report.format = stream.format_name().to_string();
     let mut analyzer = Analyzer::new(cfg.clone());
     let mut first_reading: Option<i64> = None;
-    let mut on_row = |row: Row| -> anyhow::Result<()> {
+    for row in stream.by_ref() {
         report.rows_read += 1;
         let rejected = match row {
             Row::Ok(reading, line) => {
@@ -709,17 +704,8 @@ pub fn analyze_stream_with<R: Read + Send>(
         if analyzer.finished_len() >= ROLLUP_BATCH {
             sink.rollups(analyzer.take_finished())?;
         }
-        Ok(())
-    };
-    let end = match ingest::read_rows(input, source, read, &mut on_row)? {
-        Ok(end) => end,
-        Err(e) => {
-            report.file_error = Some(e.to_string());
-            return Ok(StreamOutcome { report, alarms: Vec::new(), checkpoints: Vec::new(), recent_load: BTreeMap::new() });
-        }
-    };
-    report.format = end.format_name.to_string();
-    if let Some(fatal) = end.fatal {
+    }
+    if let Some(fatal) = stream.fatal.take() {
         report.file_error = Some(format!("{source}: {fatal}; the rows before it were analysed"));
     }
     let rules = analyzer.rules.clone();

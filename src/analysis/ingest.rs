@@ -11,8 +11,19 @@ pub const REQUIRED_COLUMNS: [&str; 8] =
     ["timestamp", "location", "load_mw", "generation_mw", "voltage_kv", "frequency_hz", "solar_mw", "wind_mw"];
 pub const OPTIONAL_COLUMNS: [&str; 1] = ["power_factor"];
 
-/// JSON lines longer than this are rejected without being buffered whole.
+/// CSV rows and JSON lines longer than this are rejected without being buffered whole.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// Numbers larger than this in magnitude are rejected: sums of an hour's (and a file's)
+/// readings must stay finite to be stored and read back (1e308 + 1e308 is infinity, which
+/// JSON cannot hold). Far above any real reading in MW, kV or Hz.
+pub const MAX_ABS_VALUE: f64 = 1e12;
+/// Non-zero numbers smaller than this in magnitude are rejected too: a ratio to one (solar
+/// over a generation of 1e-310 MW) would overflow. Far below floating-point noise (~1e-17).
+pub const MIN_ABS_NONZERO: f64 = 1e-200;
+/// Timestamps outside these years are rejected: keys and partitions use four-digit years
+/// (up to 9998, so the next day's forecast stays within 9999), and date arithmetic near
+/// chrono's limits would overflow.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9998;
 /// Substation names longer than this are rejected (they become store keys).
 pub const MAX_LOCATION_LEN: usize = 128;
 
@@ -54,36 +65,30 @@ pub enum Row {
     Rejected(RejectedRow),
 }
 
-/// A decompressed input positioned at its first byte of data.
-type Input<'a> = Box<dyn BufRead + Send + 'a>;
-
 /// Detects compression and format, reads the header, and returns the row stream.
-pub fn open<'a, R: Read + Send + 'a>(input: R, source_name: &str) -> Result<RowStream<'a>, FileError> {
-    let (reader, format, gzip) = open_input(input, source_name)?;
-    let inner = match format {
-        Format::Csv => Inner::Csv(CsvRows::new(reader, source_name)?),
-        Format::JsonLines => Inner::Json(JsonRows { reader, line: 0, buf: Vec::new(), failed: false }),
-    };
-    Ok(RowStream { inner, format, gzip, fatal: None })
-}
-
-/// Detects gzip and the format; returns the (decompressed) input not yet consumed.
-fn open_input<'a, R: Read + Send + 'a>(input: R, source_name: &str) -> Result<(Input<'a>, Format, bool), FileError> {
+pub fn open<'a, R: Read + 'a>(input: R, source_name: &str) -> Result<RowStream<'a>, FileError> {
     let io_err = |e: std::io::Error| FileError::Io { source_name: source_name.to_string(), message: e.to_string() };
     let mut buffered = BufReader::with_capacity(1 << 16, input);
     let gzip = buffered.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
-    let mut reader: Input<'a> = if gzip {
+    let mut reader: Box<dyn BufRead + 'a> = if gzip {
         Box::new(BufReader::with_capacity(1 << 16, flate2::bufread::MultiGzDecoder::new(buffered)))
     } else {
         Box::new(buffered)
     };
     let format = sniff_format(&mut reader, source_name)?;
-    Ok((reader, format, gzip))
+    let guard = RowGuard::new(reader, format);
+    let rows = guard.rows.clone();
+    let reader: Box<dyn BufRead + 'a> = Box::new(BufReader::with_capacity(1 << 16, guard));
+    let inner = match format {
+        Format::Csv => Inner::Csv(CsvRows::new(reader, source_name, rows)?),
+        Format::JsonLines => Inner::Json(JsonRows { reader, line: 0, buf: Vec::new(), failed: false }),
+    };
+    Ok(RowStream { inner, format, gzip, fatal: None })
 }
 
 /// Skips a UTF-8 byte-order mark and leading blank space, then looks at the first byte:
 /// `{` means JSON lines, anything else CSV.
-fn sniff_format(reader: &mut Input<'_>, source_name: &str) -> Result<Format, FileError> {
+fn sniff_format(reader: &mut Box<dyn BufRead + '_>, source_name: &str) -> Result<Format, FileError> {
     loop {
         let buf = reader
             .fill_buf()
@@ -119,7 +124,7 @@ pub struct RowStream<'a> {
 }
 
 enum Inner<'a> {
-    Csv(CsvRows<Input<'a>>),
+    Csv(CsvRows<'a>),
     Json(JsonRows<'a>),
 }
 
@@ -149,80 +154,217 @@ impl Iterator for RowStream<'_> {
     }
 }
 
+// ---------------------------------------------------------------- line endings and row length
+
+/// Sits between the (decompressed) bytes and the parsers:
+/// - ends lines at CR, LF or CRLF alike, as LF, so line numbers are right in CR-only files;
+/// - for CSV, notes where each row starts (the parser's own positions ignore blank lines
+///   before a row), and cuts a row longer than [`MAX_LINE_BYTES`] (quotes are followed, so
+///   a quoted field may span lines), skipping the rest without buffering it. The skipped
+///   part is replaced by an open quoted field holding only its line breaks.
+struct RowGuard<R> {
+    inner: R,
+    csv: bool,
+    rows: RowStarts,
+    staged: Vec<u8>,
+    staged_at: usize,
+    line: u64,
+    row_start_line: u64,
+    row_len: usize,
+    in_quotes: bool,
+    after_cr: bool,
+    skipping: bool,
+}
+
+/// (first line, whether it was cut) of each non-empty CSV row [`RowGuard`] passed on and
+/// the parser has not taken yet, in file order: one per record the parser returns.
+type RowStarts = std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(u64, bool)>>>;
+
+impl<R: BufRead> RowGuard<R> {
+    fn new(inner: R, format: Format) -> Self {
+        Self {
+            inner,
+            csv: format == Format::Csv,
+            rows: RowStarts::default(),
+            staged: Vec::with_capacity(1 << 16),
+            staged_at: 0,
+            line: 1,
+            row_start_line: 1,
+            row_len: 0,
+            in_quotes: false,
+            after_cr: false,
+            skipping: false,
+        }
+    }
+
+    /// Transforms the next chunk of input into `staged`; false at the end of input.
+    fn stage(&mut self) -> std::io::Result<bool> {
+        self.staged.clear();
+        self.staged_at = 0;
+        let available = loop {
+            match self.inner.fill_buf() {
+                Ok(b) => break b.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        if available == 0 {
+            self.end_row();
+            if std::mem::take(&mut self.skipping) {
+                self.staged.push(b'"'); // closes the placeholder field of a cut row
+            }
+            return Ok(!self.staged.is_empty());
+        }
+        let input = self.inner.fill_buf()?;
+        let out = &mut self.staged;
+        for &byte in input {
+            if std::mem::take(&mut self.after_cr) && byte == b'\n' {
+                continue; // the LF of a CRLF: the CR already ended the line
+            }
+            let byte = if byte == b'\r' {
+                self.after_cr = true;
+                b'\n'
+            } else {
+                byte
+            };
+            if byte == b'\n' {
+                self.line += 1;
+                if !self.in_quotes {
+                    if self.csv && (self.row_len > 0 || self.skipping) {
+                        self.rows.borrow_mut().push_back((self.row_start_line, self.skipping));
+                    }
+                    if std::mem::take(&mut self.skipping) {
+                        out.push(b'"');
+                    }
+                    out.push(b'\n');
+                    self.row_len = 0;
+                    self.row_start_line = self.line;
+                    continue;
+                }
+            } else if byte == b'"' && self.csv {
+                self.in_quotes = !self.in_quotes;
+            }
+            if self.skipping {
+                if byte == b'\n' {
+                    out.push(b'\n');
+                }
+                continue;
+            }
+            self.row_len += 1;
+            if self.csv && self.row_len > MAX_LINE_BYTES {
+                self.skipping = true;
+                // A quoted placeholder field holds the line breaks of the skipped part
+                // (none is needed when the output is inside a quoted field already).
+                let quoted_before = if byte == b'"' { !self.in_quotes } else { self.in_quotes };
+                if !quoted_before {
+                    out.extend_from_slice(b",\"");
+                }
+                if byte == b'\n' {
+                    out.push(b'\n');
+                }
+                continue;
+            }
+            out.push(byte);
+        }
+        let n = input.len();
+        self.inner.consume(n);
+        Ok(true)
+    }
+}
+
+impl<R> RowGuard<R> {
+    /// Notes the last row of the input, which has no line break after it.
+    fn end_row(&mut self) {
+        if self.csv && (self.row_len > 0 || self.skipping) {
+            self.rows.borrow_mut().push_back((self.row_start_line, self.skipping));
+            self.row_len = 0;
+        }
+    }
+}
+
+impl<R: BufRead> Read for RowGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.staged_at >= self.staged.len() {
+            if !self.stage()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.staged.len() - self.staged_at);
+        buf[..n].copy_from_slice(&self.staged[self.staged_at..self.staged_at + n]);
+        self.staged_at += n;
+        Ok(n)
+    }
+}
+
 // ---------------------------------------------------------------- CSV
 
-struct CsvRows<R: Read> {
-    reader: csv::Reader<R>,
-    layout: CsvLayout,
-    record: csv::ByteRecord,
-    /// Added to the reader's line numbers (a chunk of a file starts further down).
-    line_offset: u64,
-}
-
-/// Where the columns the engine reads are in a file's records.
-#[derive(Debug, Clone, Copy)]
-struct CsvLayout {
+struct CsvRows<'a> {
+    reader: csv::Reader<Box<dyn BufRead + 'a>>,
     columns: [usize; 8],
     power_factor: Option<usize>,
+    header_fields: usize,
+    rows: RowStarts,
+    record: csv::ByteRecord,
 }
 
-/// The one CSV dialect: sequential and chunked reading must split fields alike.
-fn csv_reader_builder() -> csv::ReaderBuilder {
-    let mut builder = csv::ReaderBuilder::new();
-    builder.flexible(true).trim(csv::Trim::All).buffer_capacity(1 << 16);
-    builder
-}
-
-/// Reads the header row and finds the columns (missing required ones are a file error).
-fn read_layout<R: Read>(reader: &mut csv::Reader<R>, source_name: &str) -> Result<CsvLayout, FileError> {
-    let headers = reader
-        .byte_headers()
-        .map_err(|e| FileError::Io { source_name: source_name.to_string(), message: e.to_string() })?;
-    let mut names = Vec::with_capacity(headers.len());
-    for field in headers.iter() {
-        let name =
-            std::str::from_utf8(field).map_err(|_| FileError::HeaderNotUtf8 { source_name: source_name.to_string() })?;
-        names.push(name.trim_start_matches('\u{feff}').trim().to_ascii_lowercase());
-    }
-    if names.iter().all(|n| n.is_empty()) {
-        return Err(FileError::Empty { source_name: source_name.to_string() });
-    }
-    let find = |col: &str| names.iter().position(|n| n == col);
-    let missing: Vec<String> = REQUIRED_COLUMNS.iter().filter(|c| find(c).is_none()).map(|c| c.to_string()).collect();
-    if !missing.is_empty() {
-        return Err(FileError::MissingColumns { source_name: source_name.to_string(), missing });
-    }
-    let mut columns = [0usize; 8];
-    for (slot, col) in columns.iter_mut().zip(REQUIRED_COLUMNS) {
-        *slot = find(col).expect("checked above");
-    }
-    Ok(CsvLayout { columns, power_factor: find(OPTIONAL_COLUMNS[0]) })
-}
-
-impl<R: Read> CsvRows<R> {
-    fn new(reader: R, source_name: &str) -> Result<Self, FileError> {
-        let mut reader = csv_reader_builder().from_reader(reader);
-        let layout = read_layout(&mut reader, source_name)?;
-        Ok(Self { reader, layout, record: csv::ByteRecord::new(), line_offset: 0 })
-    }
-
-    /// Rows of a chunk of whole records that starts on line `first_line` (no header).
-    fn chunk(reader: R, layout: CsvLayout, first_line: u64) -> Self {
-        let reader = csv_reader_builder().has_headers(false).from_reader(reader);
-        Self { reader, layout, record: csv::ByteRecord::new(), line_offset: first_line - 1 }
+impl<'a> CsvRows<'a> {
+    fn new(reader: Box<dyn BufRead + 'a>, source_name: &str, rows: RowStarts) -> Result<Self, FileError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .buffer_capacity(1 << 16)
+            .from_reader(reader);
+        let headers = reader
+            .byte_headers()
+            .map_err(|e| FileError::Io { source_name: source_name.to_string(), message: e.to_string() })?
+            .clone();
+        rows.borrow_mut().pop_front(); // the header's
+        let mut names = Vec::with_capacity(headers.len());
+        for field in headers.iter() {
+            let name = std::str::from_utf8(field)
+                .map_err(|_| FileError::HeaderNotUtf8 { source_name: source_name.to_string() })?;
+            names.push(name.trim_start_matches('\u{feff}').trim().to_ascii_lowercase());
+        }
+        if names.iter().all(|n| n.is_empty()) {
+            return Err(FileError::Empty { source_name: source_name.to_string() });
+        }
+        let find = |col: &str| names.iter().position(|n| n == col);
+        let missing: Vec<String> =
+            REQUIRED_COLUMNS.iter().filter(|c| find(c).is_none()).map(|c| c.to_string()).collect();
+        if !missing.is_empty() {
+            return Err(FileError::MissingColumns { source_name: source_name.to_string(), missing });
+        }
+        let mut columns = [0usize; 8];
+        for (slot, col) in columns.iter_mut().zip(REQUIRED_COLUMNS) {
+            *slot = find(col).expect("checked above");
+        }
+        Ok(Self {
+            reader,
+            columns,
+            power_factor: find(OPTIONAL_COLUMNS[0]),
+            header_fields: names.len(),
+            rows,
+            record: csv::ByteRecord::new(),
+        })
     }
 
     fn next_row(&mut self) -> Result<Option<Row>, String> {
         match self.reader.read_byte_record(&mut self.record) {
             Ok(false) => Ok(None),
             Ok(true) => {
-                let line = self.record.position().map_or(0, |p| p.line()) + self.line_offset;
-                let fields = CsvFields {
-                    record: &self.record,
-                    columns: &self.layout.columns,
-                    power_factor: self.layout.power_factor,
-                };
-                Ok(Some(match build_reading(&fields) {
+                let (line, cut) = self.row_start();
+                if cut {
+                    let raw = String::from_utf8_lossy(&self.record.as_slice()[..self.record.as_slice().len().min(200)]);
+                    return Ok(Some(Row::Rejected(RejectedRow {
+                        line,
+                        field: "row".into(),
+                        reason: format!("row is longer than {MAX_LINE_BYTES} bytes"),
+                        raw: raw.into_owned() + "…",
+                    })));
+                }
+                let fields = CsvFields { record: &self.record, columns: &self.columns, power_factor: self.power_factor };
+                let checked = check_field_count(self.record.len(), self.header_fields).and_then(|()| build_reading(&fields));
+                Ok(Some(match checked {
                     Ok(reading) => Row::Ok(reading, line),
                     // The raw text is rebuilt only for rejected rows (it costs an allocation per field).
                     Err((field, reason)) => Row::Rejected(RejectedRow { line, field, reason, raw: raw_csv_text(&self.record) }),
@@ -231,6 +373,27 @@ impl<R: Read> CsvRows<R> {
             Err(e) => Err(format!("CSV read error: {e}")),
         }
     }
+}
+
+impl CsvRows<'_> {
+    /// (first line, cut) of the record just read, from [`RowGuard`]; the parser's
+    /// position if the two ever disagree.
+    fn row_start(&self) -> (u64, bool) {
+        let parsed = self.record.position().map_or(0, |p| p.line());
+        self.rows.borrow_mut().pop_front().unwrap_or((parsed, false))
+    }
+}
+
+/// A row with more fields than the header would be read with shifted columns (an unquoted
+/// decimal comma, `1,5` for 1.5), so it is rejected; fewer fields show as missing values.
+fn check_field_count(fields: usize, header_fields: usize) -> FieldResult<()> {
+    if fields > header_fields {
+        return Err((
+            "row".to_string(),
+            format!("has {fields} fields but the header has {header_fields} (an unquoted comma in a value?)"),
+        ));
+    }
+    Ok(())
 }
 
 fn raw_csv_text(record: &csv::ByteRecord) -> String {
@@ -277,270 +440,10 @@ impl CsvFields<'_> {
     }
 }
 
-// ---------------------------------------------------------------- reading on several threads
-
-/// How a file is read: on how many threads, in chunks of about how many bytes.
-#[derive(Debug, Clone, Copy)]
-pub struct ReadOptions {
-    /// 1 reads and parses on the calling thread. More: one thread reads (and decompresses)
-    /// chunks of whole records, `threads` threads parse them, and the rows come back to the
-    /// calling thread in file order, so what the caller sees does not depend on it.
-    pub threads: usize,
-    pub chunk_bytes: usize,
-}
-
-impl Default for ReadOptions {
-    fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self { threads: cores.min(4), chunk_bytes: 256 << 10 }
-    }
-}
-
-/// How the rows of a file ended (after [`read_rows`] handed them all over).
-#[derive(Debug)]
-pub struct ReadEnd {
-    pub format_name: &'static str,
-    /// Reading stopped early (e.g. truncated gzip): the rows before it were handed over.
-    pub fatal: Option<String>,
-}
-
-/// Opens `input` and hands every row to `on_row` in file order. CSV is parsed on
-/// `opts.threads` threads; JSON lines on the calling thread. The outer error is the
-/// first one `on_row` returned (reading stops there); the inner one a file that could
-/// not be read at all.
-pub fn read_rows<'a, R: Read + Send + 'a>(
-    input: R,
-    source_name: &str,
-    opts: &ReadOptions,
-    on_row: &mut dyn FnMut(Row) -> anyhow::Result<()>,
-) -> anyhow::Result<Result<ReadEnd, FileError>> {
-    let (reader, format, gzip) = match open_input(input, source_name) {
-        Ok(opened) => opened,
-        Err(e) => return Ok(Err(e)),
-    };
-    let format_name = format.name(gzip);
-    if format == Format::Csv && opts.threads > 1 {
-        return Ok(match read_csv_chunked(reader, source_name, opts, on_row)? {
-            Ok(fatal) => Ok(ReadEnd { format_name, fatal }),
-            Err(e) => Err(e),
-        });
-    }
-    let inner = match format {
-        Format::Csv => match CsvRows::new(reader, source_name) {
-            Ok(rows) => Inner::Csv(rows),
-            Err(e) => return Ok(Err(e)),
-        },
-        Format::JsonLines => Inner::Json(JsonRows { reader, line: 0, buf: Vec::new(), failed: false }),
-    };
-    let mut stream = RowStream { inner, format, gzip, fatal: None };
-    for row in stream.by_ref() {
-        on_row(row)?;
-    }
-    Ok(Ok(ReadEnd { format_name, fatal: stream.fatal.take() }))
-}
-
-/// Whole CSV records (cut after a record terminator) and the line the first one starts on.
-struct Chunk {
-    seq: u64,
-    first_line: u64,
-    bytes: Vec<u8>,
-    /// The input failed after these bytes: reading stops here.
-    fatal: Option<String>,
-}
-
-struct Parsed {
-    seq: u64,
-    rows: Vec<Row>,
-    fatal: Option<String>,
-}
-
-/// Cuts a stream into chunks of whole CSV records.
-struct Chunker<'a> {
-    reader: Input<'a>,
-    /// The start of a record that did not end in the previous chunk.
-    carry: Vec<u8>,
-    size: usize,
-    failed: Option<std::io::Error>,
-    done: bool,
-}
-
-/// A record longer than this does not grow a chunk further: it is cut (and its parts
-/// rejected) rather than held in memory whole.
-const MAX_CHUNK_BYTES: usize = 64 << 20;
-
-impl Chunker<'_> {
-    /// The next chunk; `None` at the end (then `failed` says whether the input failed).
-    fn next_chunk(&mut self) -> Option<Vec<u8>> {
-        if self.done {
-            return None;
-        }
-        let mut buf = std::mem::take(&mut self.carry);
-        let mut filled = buf.len();
-        let mut target = self.size.max(filled + 1);
-        loop {
-            // Zeroed once per chunk, not per read (readers may hand over a few bytes at a time).
-            buf.resize(target, 0);
-            while filled < target {
-                match self.reader.read(&mut buf[filled..]) {
-                    Ok(0) => {
-                        buf.truncate(filled);
-                        self.done = true;
-                        return (!buf.is_empty()).then_some(buf);
-                    }
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        // As the sequential reader does: the records before the failure count,
-                        // the one it cut does not.
-                        buf.truncate(last_record_end(&buf[..filled]).unwrap_or(0));
-                        self.failed = Some(e);
-                        self.done = true;
-                        return Some(buf);
-                    }
-                }
-            }
-            match last_record_end(&buf) {
-                Some(end) => {
-                    self.carry = buf[end..].to_vec();
-                    buf.truncate(end);
-                    return Some(buf);
-                }
-                None if buf.len() >= MAX_CHUNK_BYTES => return Some(buf),
-                None => target = buf.len() * 2,
-            }
-        }
-    }
-}
-
-/// Where to cut `buf` after its last complete record, if one ends in it: right after that
-/// record's first terminator byte, which is where the csv crate stops when it returns the
-/// record (the `\n` of a `\r\n` and blank lines are read with the next record, and the next
-/// record's line number is taken before them). The next chunk then starts in the state and
-/// on the line number the sequential reader is in there.
-fn last_record_end(buf: &[u8]) -> Option<usize> {
-    let records_upto = if memchr::memchr(b'"', buf).is_none() {
-        memchr::memrchr2(b'\n', b'\r', buf)? + 1
-    } else {
-        // Quoted fields may hold newlines: let csv-core, the parser the csv crate uses with
-        // the same dialect, say where records end.
-        let mut core = csv_core::ReaderBuilder::new().build();
-        let (mut out, mut ends) = ([0u8; 4096], [0usize; 64]);
-        let (mut pos, mut last) = (0, None);
-        loop {
-            let (result, read, _, _) = core.read_record(&buf[pos..], &mut out, &mut ends);
-            pos += read;
-            match result {
-                csv_core::ReadRecordResult::Record => last = Some(pos),
-                csv_core::ReadRecordResult::OutputFull | csv_core::ReadRecordResult::OutputEndsFull => {}
-                csv_core::ReadRecordResult::InputEmpty | csv_core::ReadRecordResult::End => break,
-            }
-        }
-        last?
-    };
-    // The last byte of a record (not a terminator) before there; the one after it ends it.
-    let last_byte = buf[..records_upto].iter().rposition(|&b| b != b'\n' && b != b'\r')?;
-    Some(last_byte + 2).filter(|&end| end <= records_upto)
-}
-
-/// Reads CSV in chunks on a reader thread, parses them on `opts.threads` threads and hands
-/// the rows to `on_row` in file order. Returns the fatal reading error, if any.
-fn read_csv_chunked(
-    reader: Input<'_>,
-    source_name: &str,
-    opts: &ReadOptions,
-    on_row: &mut dyn FnMut(Row) -> anyhow::Result<()>,
-) -> anyhow::Result<Result<Option<String>, FileError>> {
-    let mut chunker = Chunker { reader, carry: Vec::new(), size: opts.chunk_bytes.max(1), failed: None, done: false };
-    let first = chunker.next_chunk().unwrap_or_default();
-    let mut header = csv_reader_builder().from_reader(&first[..]);
-    let layout = match read_layout(&mut header, source_name) {
-        Ok(layout) => layout,
-        // The input failed before the header was whole: the same error the sequential reader gives.
-        Err(_) if first.is_empty() && chunker.failed.is_some() => {
-            let e = csv::Error::from(chunker.failed.take().expect("checked"));
-            return Ok(Err(FileError::Io { source_name: source_name.to_string(), message: e.to_string() }));
-        }
-        Err(e) => return Ok(Err(e)),
-    };
-    let records_at = header.position().byte() as usize;
-    let first_line = header.position().line();
-    drop(header);
-    let first_records = first[records_at.min(first.len())..].to_vec();
-    drop(first);
-
-    std::thread::scope(|scope| {
-        let (chunk_tx, chunk_rx) = std::sync::mpsc::sync_channel::<Chunk>(opts.threads);
-        let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Parsed>(opts.threads);
-        scope.spawn(move || {
-            let mut chunk = Some(first_records);
-            let (mut seq, mut line) = (0, first_line);
-            loop {
-                let bytes = chunk.take().or_else(|| chunker.next_chunk());
-                let fatal = if bytes.is_none() || chunker.done {
-                    chunker.failed.take().map(|e| format!("CSV read error: {}", csv::Error::from(e)))
-                } else {
-                    None
-                };
-                let last = bytes.is_none() || fatal.is_some();
-                let bytes = bytes.unwrap_or_default();
-                let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
-                if chunk_tx.send(Chunk { seq, first_line: line, bytes, fatal }).is_err() || last {
-                    return;
-                }
-                seq += 1;
-                line += lines;
-            }
-        });
-        let chunk_rx = std::sync::Arc::new(std::sync::Mutex::new(chunk_rx));
-        for _ in 0..opts.threads {
-            let (chunk_rx, parsed_tx) = (chunk_rx.clone(), parsed_tx.clone());
-            scope.spawn(move || {
-                loop {
-                    let next = chunk_rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok(chunk)) = next else { return };
-                    let mut rows = CsvRows::chunk(&chunk.bytes[..], layout, chunk.first_line);
-                    let mut parsed = Parsed { seq: chunk.seq, rows: Vec::with_capacity(chunk.bytes.len() / 64), fatal: None };
-                    loop {
-                        match rows.next_row() {
-                            Ok(Some(row)) => parsed.rows.push(row),
-                            Ok(None) => break,
-                            Err(message) => {
-                                parsed.fatal = Some(message);
-                                break;
-                            }
-                        }
-                    }
-                    parsed.fatal = parsed.fatal.or(chunk.fatal);
-                    if parsed_tx.send(parsed).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(parsed_tx);
-        // Chunks come back in any order; hand them on in file order.
-        let mut waiting = std::collections::BTreeMap::new();
-        let mut next = 0;
-        for parsed in parsed_rx.iter() {
-            waiting.insert(parsed.seq, parsed);
-            while let Some(parsed) = waiting.remove(&next) {
-                next += 1;
-                for row in parsed.rows {
-                    on_row(row)?;
-                }
-                if parsed.fatal.is_some() {
-                    return Ok(Ok(parsed.fatal));
-                }
-            }
-        }
-        Ok(Ok(None))
-    })
-}
-
 // ---------------------------------------------------------------- JSON lines
 
 struct JsonRows<'a> {
-    reader: Input<'a>,
+    reader: Box<dyn BufRead + 'a>,
     line: u64,
     buf: Vec<u8>,
     failed: bool,
@@ -656,9 +559,10 @@ impl JsonFields<'_> {
     fn number_of(&self, name: &str) -> FieldResult<Option<f64>> {
         match self.value(name) {
             None => Ok(None),
-            Some(serde_json::Value::Number(n)) => {
-                n.as_f64().map(Some).ok_or_else(|| (name.to_string(), format!("{n} is not a finite number")))
-            }
+            Some(serde_json::Value::Number(n)) => match n.as_f64() {
+                Some(v) => storable(v, name).map(Some),
+                None => Err((name.to_string(), format!("{n} is not a finite number"))),
+            },
             Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
             Some(serde_json::Value::String(s)) => parse_number(s, name).map(Some),
             Some(other) => Err((name.to_string(), format!("expected a number, got {}", json_kind(other)))),
@@ -723,6 +627,7 @@ fn build_reading(fields: &dyn FieldSource) -> FieldResult<Reading> {
     let ts_text = required(fields.text(TIMESTAMP)?, TIMESTAMP)?;
     let timestamp = parse_timestamp(ts_text)
         .ok_or_else(|| ("timestamp".to_string(), format!("cannot parse {:?} as an ISO-8601 timestamp", truncate(ts_text))))?;
+    check_year(timestamp)?;
     let location = required(fields.text(LOCATION)?, LOCATION)?.trim();
     validate_location(location)?;
     let number = |field: usize| -> FieldResult<f64> { required(fields.number(field)?, field) };
@@ -744,6 +649,17 @@ fn build_reading(fields: &dyn FieldSource) -> FieldResult<Reading> {
     Ok(reading)
 }
 
+fn check_year(timestamp: DateTime<Utc>) -> FieldResult<()> {
+    use chrono::Datelike;
+    if YEARS.contains(&timestamp.year()) {
+        return Ok(());
+    }
+    Err((
+        "timestamp".to_string(),
+        format!("year {} is outside {}..={}", timestamp.year(), YEARS.start(), YEARS.end()),
+    ))
+}
+
 fn truncate(s: &str) -> String {
     let cut: String = s.chars().take(64).collect();
     if cut.len() < s.len() { cut + "…" } else { cut }
@@ -760,6 +676,12 @@ fn validate_location(location: &str) -> FieldResult<()> {
     if location.chars().any(char::is_control) {
         return bad("contains control characters");
     }
+    if let Some(c) = location.chars().find(|&c| is_invisible_or_bidi(c)) {
+        return Err((
+            "location".to_string(),
+            format!("contains the invisible or text-direction character U+{:04X} (names that look alike must be equal)", c as u32),
+        ));
+    }
     if location.contains('#') {
         // `#` separates the parts of store keys (alert ids, index items).
         return bad("contains '#', which is reserved");
@@ -767,10 +689,34 @@ fn validate_location(location: &str) -> FieldResult<()> {
     Ok(())
 }
 
+/// Zero-width characters, bidi controls and other format characters that render as
+/// nothing: `substation_001` followed by U+200B looks exactly like `substation_001`.
+fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(c,
+        '\u{ad}' | '\u{34f}' | '\u{61c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}' | '\u{180b}'..='\u{180f}'
+        | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{3164}'
+        | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{ffa0}' | '\u{fff0}'..='\u{fffb}' | '\u{e0000}'..='\u{e0fff}')
+}
+
 fn parse_number(text: &str, name: &str) -> FieldResult<f64> {
     let t = text.trim();
     let v: f64 = t.parse().map_err(|_| (name.to_string(), format!("cannot parse {:?} as a number", truncate(t))))?;
-    if v.is_finite() { Ok(v) } else { Err((name.to_string(), format!("{t} is not a finite number"))) }
+    storable(v, name)
+}
+
+/// Finite, within [`MAX_ABS_VALUE`], and 0 or at least [`MIN_ABS_NONZERO`] (one rule for
+/// CSV and JSON numbers).
+fn storable(v: f64, name: &str) -> FieldResult<f64> {
+    if !v.is_finite() {
+        return Err((name.to_string(), format!("{v} is not a finite number")));
+    }
+    if v.abs() > MAX_ABS_VALUE {
+        return Err((name.to_string(), format!("{v:e} is beyond ±{MAX_ABS_VALUE:e}, the largest value gridwatch stores")));
+    }
+    if v != 0.0 && v.abs() < MIN_ABS_NONZERO {
+        return Err((name.to_string(), format!("{v:e} is not 0 but smaller than {MIN_ABS_NONZERO:e}: ratios to it would overflow")));
+    }
+    Ok(v)
 }
 
 fn non_negative(v: f64, field: usize) -> FieldResult<f64> {
