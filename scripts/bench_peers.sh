@@ -26,7 +26,7 @@ command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install t
 VENV="$ROOT/.venv-bench"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c 'import polars, duckdb, pandas, numpy' 2>/dev/null \
-  || "$VENV/bin/pip" install --quiet 'polars>=1,<2' 'duckdb>=1,<2' 'pandas>=2,<4' 'numpy>=1.26,<3'
+  || "$VENV/bin/pip" install --quiet 'polars>=1,<3' 'duckdb>=1,<3' 'pandas>=2,<4' 'numpy>=1.26,<3'
 PY="$VENV/bin/python"
 
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
