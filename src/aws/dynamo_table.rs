@@ -367,9 +367,12 @@ impl DynamoTable {
     /// atomically: it returns true for exactly one caller, the one that must publish.
     /// Without it, `notified_at` is left alone and the result says whether the episode is
     /// new (was not stored before).
+    ///
+    /// The claim is ours also when `notified_at` already holds our own claim: the SDK's
+    /// retry of a write whose answer was lost (tests/aws_faults.rs lost alarms that way).
     pub async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>) -> Result<bool> {
         let mut data = attrs::alert_data(alert);
-        let claim = claim_at.map(|at| av(format_ts(at)));
+        let claim = claim_at.map(claim_value);
         let mut update = self
             .client
             .update_item()
@@ -391,7 +394,10 @@ impl DynamoTable {
             .await
             .map_err(|e| anyhow!("cannot store alert {}: {}", alert.id(), error_text(&e)))?;
         let old = old.attributes.unwrap_or_default();
-        Ok(if claim_at.is_some() { !old.contains_key("notified_at") } else { old.is_empty() })
+        Ok(match claim_at {
+            Some(at) => old.get("notified_at").is_none_or(|n| *n == claim_value(at)),
+            None => old.is_empty(),
+        })
     }
 
     /// Gives a claim back after the notification failed, so a retry notifies.
@@ -404,7 +410,7 @@ impl DynamoTable {
             .update_expression("REMOVE #n")
             .condition_expression("#n = :now")
             .expression_attribute_names("#n", "notified_at")
-            .expression_attribute_values(":now", av(format_ts(at)))
+            .expression_attribute_values(":now", claim_value(at))
             .send()
             .await;
         match result {
@@ -419,6 +425,12 @@ impl DynamoTable {
         let query = self.query().key_condition_expression("#pk = :pk").expression_attribute_values(":pk", av(location));
         self.query_all(query).await.with_context(|| format!("reading partition {location:?}"))
     }
+}
+
+/// `notified_at` of a claim, to the nanosecond: it tells one claim from another made in
+/// the same second (a redelivery racing the first delivery).
+fn claim_value(at: DateTime<Utc>) -> AttributeValue {
+    av(at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
 }
 
 fn record(first: &mut Option<anyhow::Error>, done: Result<Result<()>, tokio::task::JoinError>) {
