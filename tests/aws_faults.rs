@@ -472,6 +472,42 @@ async fn claims_made_before_a_failed_alarm_write_are_given_back() {
     );
 }
 
+/// Two alarms announced one by one, the second Publish failing: the record fails, and
+/// only the unpublished alarm's claim is given back, so the retry publishes that one and
+/// does not repeat the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_second_publish_does_not_repeat_the_first() {
+    let Some(ep) = endpoint(AWS_ENDPOINT_VAR) else {
+        return;
+    };
+    let env = Env::create(&ep).await;
+    let plan = FaultPlan {
+        only_operations: vec!["Publish".into()],
+        // The form-encoded body holds the second episode's start, `:` escaped.
+        body_contains: Some("2025-01-14T10".into()),
+        faults: vec![Fault::Before(Kind::Http503)],
+        ..FaultPlan::new(19, 1.0, HOLD)
+    };
+    let proxy = FaultProxy::start(&ep, plan);
+    let handler = LambdaHandler::new(&sdk_through(&proxy).await, env.handler_config());
+    let key = "raw/two_days.csv";
+    let second_day = day_csv("2025-01-14");
+    env.put(key, day_csv("2025-01-13") + second_day.split_once('\n').unwrap().1).await;
+    let response = handler.handle(&s3_event(&env.bucket, &[key])).await;
+    assert_eq!(response.records[0].status, Some(RecordStatus::Failed), "{response:?}");
+    let first = messages_per_alarm(&env).await;
+    assert_eq!(first.values().collect::<Vec<_>>(), [&1], "the first alarm went out before the failure: {first:?}");
+    proxy.set_rate(0.0);
+    let response = handler.handle(&s3_event(&env.bucket, &[key])).await;
+    assert_eq!(response.records[0].status, Some(RecordStatus::Processed), "{response:?}");
+    // The queue hands each message out once: add the two readings up.
+    let mut messages = first;
+    for (id, n) in messages_per_alarm(&env).await {
+        *messages.entry(id).or_default() += n;
+    }
+    assert_eq!(messages.values().collect::<Vec<_>>(), [&1, &1], "each alarm announced once: {messages:?}");
+}
+
 /// SNS cannot take a Publish back: when moto published but the answer was lost, the SDK
 /// (or the redelivered event) publishes again. The recipe prefers a repeated message to a
 /// lost alarm; the repeat carries the same `alert_id`, so subscribers can drop it.

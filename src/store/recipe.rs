@@ -227,11 +227,16 @@ impl Recipe {
         }
         let ops = self.table.operator_states().await.map_err(store_err)?;
         let (suppressed, announce): (Vec<Alert>, Vec<Alert>) = new.iter().cloned().partition(|a| is_suppressed(a, &ops));
-        let announcement = self.announce(&announce, key).await;
+        let mut published = 0;
+        let announcement = self.announce(&announce, key, &mut published).await;
         match announcement {
             Ok(announcement) => Ok((new, suppressed, announcement)),
             Err(e) => {
-                self.release_claims(&new, now, key).await;
+                // The alarms already published keep their claims: releasing them would
+                // publish them again on the retry.
+                let sent: Vec<String> = announce[..published].iter().map(Alert::id).collect();
+                let unsent: Vec<Alert> = new.into_iter().filter(|a| !sent.contains(&a.id())).collect();
+                self.release_claims(&unsent, now, key).await;
                 Err(e)
             }
         }
@@ -246,7 +251,9 @@ impl Recipe {
         }
     }
 
-    async fn announce(&self, alerts: &[Alert], key: &str) -> Result<Announcement> {
+    /// Publishes `alerts` one by one, or as one digest; `published` counts the alerts
+    /// whose message went out, also when a later one fails.
+    async fn announce(&self, alerts: &[Alert], key: &str, published: &mut usize) -> Result<Announcement> {
         if alerts.is_empty() {
             return Ok(Announcement::None);
         }
@@ -257,11 +264,13 @@ impl Recipe {
             if let Some(n) = &self.notifier {
                 n.digest(&digest).await?;
             }
+            *published = alerts.len();
             return Ok(Announcement::Digest(digest));
         }
         if let Some(n) = &self.notifier {
             for alert in alerts {
                 n.alarm(alert, key).await?;
+                *published += 1;
             }
         }
         Ok(Announcement::Each(alerts.len()))
