@@ -995,3 +995,144 @@ fn fleet_panel_and_heatmap_ask_for_what_they_draw() {
     ch(&mut app, 'F');
     assert_eq!(app.interest().locations.len(), 8);
 }
+
+// ---- mouse (off by default; `mouse` in AppConfig) ----
+
+fn mouse(app: &mut App, kind: crossterm::event::MouseEventKind, column: u16, row: u16) -> Vec<Command> {
+    app.update(Msg::Mouse(crossterm::event::MouseEvent { kind, column, row, modifiers: KeyModifiers::NONE }))
+}
+
+fn click(app: &mut App, (x, y): (u16, u16)) -> Vec<Command> {
+    mouse(app, crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left), x, y)
+}
+
+/// Where `text` is drawn on `app`'s screen (column, row of its first cell): the clicks
+/// below aim at what is drawn, so a click handler that disagrees with the views fails.
+fn drawn_at(app: &App, text: &str) -> (u16, u16) {
+    let term = render_to_test_backend(app, app.size.0, app.size.1);
+    let buf = term.backend().buffer();
+    let want: Vec<String> = text.chars().map(String::from).collect();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width.saturating_sub(want.len() as u16 - 1) {
+            if want.iter().enumerate().all(|(i, c)| buf[(x + i as u16, y)].symbol() == c) {
+                return (x, y);
+            }
+        }
+    }
+    panic!("{text:?} is not on screen:\n{}", screen_text(&term));
+}
+
+fn mouse_app(n: usize) -> App {
+    let mut app = by_name(sample_app(AppConfig { mouse: true, ..AppConfig::default() }, n));
+    app.update(Msg::Resize(80, 24));
+    app
+}
+
+#[test]
+fn mouse_is_ignored_unless_turned_on() {
+    let mut app = app();
+    let at = drawn_at(&app, "Cedar Ridge");
+    click(&mut app, at);
+    mouse(&mut app, crossterm::event::MouseEventKind::ScrollDown, 0, 5);
+    assert_eq!(app.selected.as_deref(), Some("Ashford North"));
+    let logs = drawn_at(&app, "Logs");
+    click(&mut app, logs);
+    assert_eq!(app.view, View::Overview);
+}
+
+#[test]
+fn mouse_click_selects_a_row_then_opens_it() {
+    let mut app = mouse_app(8);
+    let at = drawn_at(&app, "Cedar Ridge");
+    assert!(click(&mut app, at).is_empty());
+    assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"));
+    assert_eq!(app.view, View::Overview);
+    // The row below the last substation (the legend, the fleet panel) selects nothing.
+    let below = drawn_at(&app, "Harbor Point");
+    click(&mut app, (below.0, below.1 + 1));
+    assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"));
+    // A second click on the selected row opens it, as Enter does.
+    click(&mut app, at);
+    assert_eq!(app.view, View::Detail);
+    assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"));
+}
+
+#[test]
+fn mouse_click_on_a_tab_opens_that_view() {
+    let mut app = mouse_app(8);
+    for (tab, view) in [("Logs", View::Logs), ("Alarms(", View::Alarms), ("Heatmap", View::Heatmap), ("Overview", View::Overview)] {
+        let at = drawn_at(&app, tab);
+        assert_eq!(at.1, 0, "{tab} is in the title bar");
+        click(&mut app, at);
+        assert_eq!(app.view, view, "click on {tab}");
+        // The last column of the label hits too (the tab is drawn as `[Label]` or ` Label `).
+        let at = drawn_at(&app, tab);
+        click(&mut app, (at.0 + tab.len() as u16 - 1, 0));
+        assert_eq!(app.view, view, "click on the end of {tab}");
+    }
+    // The product name left of the tabs is no tab.
+    click(&mut app, (1, 0));
+    assert_eq!(app.view, View::Overview);
+}
+
+#[test]
+fn mouse_click_in_a_scrolled_list_selects_the_row_drawn() {
+    let mut app = mouse_app(500);
+    app.update(Msg::Resize(120, 30));
+    for _ in 0..200 {
+        ch(&mut app, 'j');
+    }
+    assert!(app.overview_offset > 100, "the list is scrolled ({})", app.overview_offset);
+    let target = app.visible_subs()[app.overview_offset + 3].name.clone();
+    let at = drawn_at(&app, &target);
+    click(&mut app, at);
+    assert_eq!(app.selected.as_deref(), Some(target.as_str()));
+}
+
+#[test]
+fn mouse_selects_alarms_and_wheel_scrolls() {
+    let mut app = mouse_app(8);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Alarms);
+    let list = app.visible_alarms();
+    // A row whose substation is listed once, so the text found is that row.
+    let second = list[1..].iter().find(|a| list.iter().filter(|b| b.name == a.name).count() == 1).map(|a| (*a).clone());
+    let second = second.expect("an alarm of a substation listed once");
+    let at = drawn_at(&app, &second.name);
+    click(&mut app, at);
+    assert_eq!(app.alarm_selected.as_deref(), Some(second.id.as_str()));
+    // The wheel moves the selection like Up/Down.
+    mouse(&mut app, crossterm::event::MouseEventKind::ScrollUp, 10, 10);
+    let above = app.visible_alarms().iter().position(|a| a.id == second.id).unwrap() - 1;
+    assert_eq!(app.alarm_selected, Some(app.visible_alarms()[above].id.clone()));
+    // In the log one notch is three lines back in time, and down again follows.
+    let tab = drawn_at(&app, "Logs");
+    click(&mut app, tab);
+    app.update(Msg::Logs(testing::log_lines(t0())));
+    assert_eq!(app.log_scroll, 0);
+    mouse(&mut app, crossterm::event::MouseEventKind::ScrollUp, 10, 10);
+    assert_eq!(app.log_scroll, gridwatch::tui::app::WHEEL_LOG_LINES as usize);
+    mouse(&mut app, crossterm::event::MouseEventKind::ScrollDown, 10, 10);
+    assert_eq!(app.log_scroll, 0);
+}
+
+#[test]
+fn mouse_waits_for_dialogs_and_closes_help() {
+    let mut app = mouse_app(8);
+    let at = drawn_at(&app, "Cedar Ridge");
+    ch(&mut app, '/');
+    click(&mut app, at);
+    assert_eq!(app.selected.as_deref(), Some("Ashford North"), "the filter prompt is open");
+    press(&mut app, KeyCode::Esc);
+    ch(&mut app, '?');
+    assert!(app.help);
+    click(&mut app, at);
+    assert!(!app.help, "a click closes help");
+    assert_eq!(app.selected.as_deref(), Some("Ashford North"), "and does nothing else");
+    ch(&mut app, 'r');
+    assert!(app.confirm.is_some());
+    click(&mut app, at);
+    assert!(app.confirm.is_some() && app.selected.as_deref() == Some("Ashford North"));
+}

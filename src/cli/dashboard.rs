@@ -72,11 +72,27 @@ pub struct ViewArgs {
     /// Folder where `e` (export) writes the current view as CSV.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub export_dir: PathBuf,
+    /// Colours for the terminal's background [default: `theme` in the config's
+    /// [dashboard] table, else dark]. NO_COLOR still turns colour off.
+    #[arg(long, value_enum, value_name = "THEME")]
+    pub theme: Option<crate::tui::theme::Palette>,
+    /// Use the mouse: wheel scrolls, a click selects a row or opens a tab (also
+    /// `mouse = true` in [dashboard]). Hold Shift to select text in the terminal then.
+    #[arg(long)]
+    pub mouse: bool,
 }
 
 impl Default for ViewArgs {
     fn default() -> Self {
-        Self { ascii: false, read_only: false, keys: None, poll_seconds: 1.0, export_dir: PathBuf::from(".") }
+        Self {
+            ascii: false,
+            read_only: false,
+            keys: None,
+            poll_seconds: 1.0,
+            export_dir: PathBuf::from("."),
+            theme: None,
+            mouse: false,
+        }
     }
 }
 
@@ -92,6 +108,8 @@ fn options(view: &ViewArgs, settings: &Settings, interval_minutes: u32, title: S
         analysis: settings.analysis.clone(),
         title,
         export_dir: view.export_dir.clone(),
+        palette: view.theme.or(settings.dashboard.theme).unwrap_or_default(),
+        mouse: view.mouse || settings.dashboard.mouse.unwrap_or(false),
     })
 }
 

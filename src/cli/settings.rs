@@ -16,6 +16,19 @@ pub struct Settings {
     pub aws: super::aws_args::AwsSettings,
     /// `[optimize]`: targets, battery, flexibility, reverse-flow limit, tariff.
     pub optimize: crate::optimize::OptimizeConfig,
+    /// `[dashboard]`: theme and mouse (the flags win).
+    pub dashboard: DashboardSettings,
+}
+
+/// The `[dashboard]` table.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DashboardSettings {
+    /// `dark` (default), `light` or `high-contrast`.
+    #[cfg(feature = "tui")]
+    pub theme: Option<crate::tui::theme::Palette>,
+    /// `true` captures the mouse (wheel, click a tab or a row).
+    pub mouse: Option<bool>,
 }
 
 impl Settings {
@@ -70,5 +83,20 @@ mod tests {
         std::fs::write(&typo, "[analysis]\nvoltage_lo_kv = 13.0\n").unwrap();
         assert!(Settings::load(Some(&typo)).unwrap_err().to_string().contains("typo.toml"));
         assert!(Settings::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+
+    #[cfg(feature = "tui")]
+    #[test]
+    fn dashboard_table_sets_theme_and_mouse() {
+        use crate::tui::theme::Palette;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[dashboard]\ntheme = \"high-contrast\"\nmouse = true\n").unwrap();
+        let s = Settings::load(Some(&p)).unwrap();
+        assert_eq!((s.dashboard.theme, s.dashboard.mouse), (Some(Palette::HighContrast), Some(true)));
+        assert_eq!(Settings::default().dashboard, DashboardSettings::default());
+        std::fs::write(&p, "[dashboard]\ntheme = \"solarized\"\n").unwrap();
+        let e = Settings::load(Some(&p)).unwrap_err().to_string();
+        assert!(e.contains("c.toml") && e.contains("solarized"), "{e}");
     }
 }

@@ -15,7 +15,7 @@ use crate::sanitize::sanitize_for_terminal;
 use crate::store::operator::{self, ActionKind, OperatorAction, OperatorState};
 pub use crate::store::operator::AlarmState;
 use chrono::{DateTime, Duration, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Log lines kept in memory; older ones scroll out.
@@ -25,6 +25,8 @@ pub const MAX_ALARMS: usize = 2_000;
 /// The fleet panel and the fleet heatmap fetch every substation up to this many; beyond
 /// it they use the substations on screen and say so (polling stays bounded).
 pub const FLEET_FETCH_MAX: usize = 64;
+/// Log lines one notch of the mouse wheel scrolls (lists move the selection by one row).
+pub const WHEEL_LOG_LINES: isize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum View {
@@ -139,6 +141,9 @@ pub struct AppConfig {
     pub export_dir: std::path::PathBuf,
     /// Recorded as `by` of operator actions (`$GRIDWATCH_OPERATOR`, else `$USER@host`).
     pub operator: String,
+    /// Mouse events are acted on (off by default: with the mouse captured the terminal's
+    /// own text selection needs Shift).
+    pub mouse: bool,
 }
 
 impl Default for AppConfig {
@@ -153,6 +158,7 @@ impl Default for AppConfig {
             store_name: String::new(),
             export_dir: std::path::PathBuf::from("."),
             operator: crate::cli::alarms::operator_name(None),
+            mouse: false,
         }
     }
 }
@@ -644,6 +650,47 @@ impl App {
         }
     }
 
+    /// The left of the title bar for a terminal `width` wide: the title, then each view's
+    /// tab label (drawn as `[label]` when current, ` label ` otherwise: two columns more).
+    /// One place, so a mouse click lands on the tab that is drawn.
+    pub fn title_tabs(&self, width: u16) -> (String, Vec<(View, String)>) {
+        let theme = self.theme();
+        // The title replaces the product name when it already starts with it ("gridwatch demo").
+        let title = theme.text(&sanitize_for_terminal(&self.cfg.title)).into_owned();
+        // Looking at history: the window's label matters more than the title text.
+        let wide = width >= 80 && (self.window().is_live() || width >= 110);
+        let head = if wide && title.starts_with("gridwatch") {
+            format!(" {title}")
+        } else if wide && !title.is_empty() {
+            format!(" gridwatch {title}")
+        } else {
+            " gridwatch".to_string()
+        };
+        let unacked = self.unacked_alarms();
+        let tabs = View::ALL
+            .into_iter()
+            .map(|v| match v {
+                View::Alarms if unacked > 0 => (v, format!("{}({unacked})", v.name())),
+                _ => (v, v.name().to_string()),
+            })
+            .collect();
+        (head, tabs)
+    }
+
+    /// The view whose tab is drawn at column `x` of the title bar.
+    pub fn tab_at(&self, x: u16) -> Option<View> {
+        let (head, tabs) = self.title_tabs(self.size.0);
+        let mut start = ratatui::text::Line::from(head.as_str()).width() + 1;
+        for (v, label) in tabs {
+            let end = start + ratatui::text::Line::from(label.as_str()).width() + 2;
+            if (start..end).contains(&(x as usize)) {
+                return Some(v);
+            }
+            start = end;
+        }
+        None
+    }
+
     fn set_status(&mut self, level: StatusLevel, text: impl Into<String>) {
         self.status = Some(Status { text: text.into(), level });
     }
@@ -653,6 +700,7 @@ impl App {
         let mut cmds = Vec::new();
         match msg {
             Msg::Key(ev) => self.on_key(ev, &mut cmds),
+            Msg::Mouse(ev) => self.on_mouse(ev, &mut cmds),
             Msg::Resize(w, h) => {
                 self.size = (w, h);
                 self.keep_selection_visible();
@@ -990,6 +1038,81 @@ impl App {
         }
         let Some(action) = action else { return };
         self.on_action(action, cmds);
+    }
+
+    /// The mouse, when turned on: the wheel does what Up/Down do (three lines in the log),
+    /// a click on a tab opens that view, a click on a row selects it and a click on the
+    /// selected row opens it (as Enter). Ignored while a dialog or the input line is open.
+    fn on_mouse(&mut self, ev: MouseEvent, cmds: &mut Vec<Command>) {
+        if !self.cfg.mouse || self.confirm.is_some() || self.prompt.is_some() {
+            return;
+        }
+        let step = if self.view == View::Logs { WHEEL_LOG_LINES } else { 1 };
+        match ev.kind {
+            MouseEventKind::ScrollUp => self.move_by(-step),
+            MouseEventKind::ScrollDown => self.move_by(step),
+            MouseEventKind::Down(MouseButton::Left) => {
+                if self.help {
+                    self.help = false;
+                } else {
+                    self.click(ev.column, ev.row, cmds);
+                }
+            }
+            _ => return,
+        }
+        self.dirty = true;
+    }
+
+    fn click(&mut self, x: u16, y: u16, cmds: &mut Vec<Command>) {
+        let area = ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1);
+        if layout::too_small(area) {
+            return;
+        }
+        let screen = layout::screen(area, self.has_banner());
+        if y == screen.title.y {
+            if let Some(v) = self.tab_at(x) {
+                self.view = v;
+                self.keep_selection_visible();
+            }
+            return;
+        }
+        let body = screen.body;
+        if !(body.y..body.bottom()).contains(&y) {
+            return;
+        }
+        // Rows start below the view's header lines (see view/overview.rs, view/alarms.rs).
+        match self.view {
+            View::Overview => {
+                let first = body.y + 2;
+                let rows = self.list_rows();
+                let list = self.visible_subs();
+                let offset = clamp_offset(self.overview_offset, self.selected_index(&list), rows.max(1), list.len());
+                let Some(i) = row_at(y, first, rows, offset, list.len()) else { return };
+                let loc = list[i].location.clone();
+                if self.selected.as_deref() == Some(loc.as_str()) {
+                    self.on_action(Action::Open, cmds);
+                } else {
+                    self.selected = Some(loc);
+                    self.keep_selection_visible();
+                }
+            }
+            View::Alarms => {
+                let first = body.y + 3;
+                let rows = self.list_rows();
+                let list = self.visible_alarms();
+                let sel = self.alarm_selected.as_ref().and_then(|id| list.iter().position(|a| &a.id == id));
+                let offset = clamp_offset(self.alarm_offset, sel, rows.max(1), list.len());
+                let Some(i) = row_at(y, first, rows, offset, list.len()) else { return };
+                let id = list[i].id.clone();
+                if self.alarm_selected.as_deref() == Some(id.as_str()) {
+                    self.on_action(Action::Open, cmds);
+                } else {
+                    self.alarm_selected = Some(id);
+                    self.keep_selection_visible();
+                }
+            }
+            View::Detail | View::Heatmap | View::Logs => {}
+        }
     }
 
     fn on_action(&mut self, action: Action, cmds: &mut Vec<Command>) {
@@ -1561,6 +1684,12 @@ impl App {
         let alen = alarms.len();
         self.alarm_offset = clamp_offset(self.alarm_offset, aidx, rows, alen);
     }
+}
+
+/// The list index drawn at screen row `y`, when a row of the list is there.
+fn row_at(y: u16, first: u16, rows: usize, offset: usize, len: usize) -> Option<usize> {
+    let line = y.checked_sub(first)? as usize;
+    (line < rows).then_some(offset + line).filter(|i| *i < len)
 }
 
 pub(crate) fn clamp_offset(offset: usize, selected: Option<usize>, rows: usize, len: usize) -> usize {

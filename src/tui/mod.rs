@@ -52,6 +52,10 @@ pub struct DashboardOptions {
     pub title: String,
     /// Where `e` writes CSV exports.
     pub export_dir: std::path::PathBuf,
+    /// Colours for the terminal's background (NO_COLOR still turns colour off).
+    pub palette: theme::Palette,
+    /// Capture the mouse (wheel, clicks on tabs and rows).
+    pub mouse: bool,
 }
 
 impl Default for DashboardOptions {
@@ -66,6 +70,8 @@ impl Default for DashboardOptions {
             analysis: crate::config::AnalysisConfig::default(),
             title: String::new(),
             export_dir: std::path::PathBuf::from("."),
+            palette: theme::Palette::default(),
+            mouse: false,
         }
     }
 }
@@ -103,7 +109,7 @@ pub async fn run(
     clock: SharedClock,
 ) -> anyhow::Result<()> {
     let cfg = AppConfig {
-        theme: Theme::new(!opts.no_color, opts.ascii),
+        theme: Theme::new(!opts.no_color, opts.ascii).with_palette(opts.palette),
         data_interval_minutes: opts.data_interval_minutes,
         read_only: opts.read_only,
         keys: opts.keys.clone(),
@@ -112,9 +118,10 @@ pub async fn run(
         store_name: store.describe(),
         export_dir: opts.export_dir.clone(),
         operator: crate::cli::alarms::operator_name(None),
+        mouse: opts.mouse,
     };
     let mut app = App::new(cfg, clock.now());
-    let mut guard = terminal::setup()?;
+    let mut guard = terminal::setup(opts.mouse)?;
     ui_loop(&mut app, &mut guard.terminal, &opts, store, logs, clock).await
     // `guard` drops here: terminal restored.
 }

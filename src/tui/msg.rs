@@ -4,12 +4,14 @@ use crate::backend::LogLine;
 use crate::model::{Alert, ForecastPoint, HourlyRollup, SubstationState};
 use crate::store::operator::{OperatorAction, OperatorState};
 use chrono::{DateTime, Utc};
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyEvent, MouseEvent};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
+    /// Only arrives when the mouse is turned on (`--mouse`, `mouse = true`).
+    Mouse(MouseEvent),
     Resize(u16, u16),
     /// Slow tick: the clock moved (age column, stale markers).
     Tick(DateTime<Utc>),
