@@ -1136,3 +1136,89 @@ fn mouse_waits_for_dialogs_and_closes_help() {
     click(&mut app, at);
     assert!(app.confirm.is_some() && app.selected.as_deref() == Some("Ashford North"));
 }
+
+// ---- several sources (`:source NAME`) ----
+
+fn sourced_app() -> App {
+    let cfg = AppConfig {
+        source: "local".into(),
+        sources: vec!["local".into(), "prod".into()],
+        title: "gridwatch [local] local: /data".into(),
+        ..AppConfig::default()
+    };
+    by_name(sample_app(cfg, 8))
+}
+
+fn command(app: &mut App, line: &str) -> Vec<Command> {
+    ch(app, ':');
+    type_text(app, line);
+    press(app, KeyCode::Enter)
+}
+
+#[test]
+fn source_command_lists_health_and_asks_to_switch() {
+    let mut app = sourced_app();
+    app.update(Msg::StoreOk);
+    assert!(command(&mut app, "source").is_empty());
+    let text = app.status.as_ref().unwrap().text.clone();
+    assert!(text.contains("*local (ok)") && text.contains("prod (not watched yet)"), "{text}");
+    assert!(command(&mut app, "source local").is_empty(), "already watching it");
+    let cmds = command(&mut app, "source staging");
+    assert!(cmds.is_empty());
+    assert_eq!(app.status.as_ref().unwrap().level, StatusLevel::Error);
+    assert!(app.status.as_ref().unwrap().text.contains("local, prod"));
+    assert_eq!(command(&mut app, "source prod"), vec![Command::SwitchSource("prod".into())]);
+    // Nothing changes until the UI loop has connected.
+    assert_eq!(app.cfg.source, "local");
+    assert_eq!(app.subs.len(), 8);
+}
+
+#[test]
+fn switching_source_starts_over_on_its_data_and_keeps_the_operators_choices() {
+    let mut app = sourced_app();
+    ch(&mut app, 's'); // sort: load
+    ch(&mut app, '-'); // zoom out: 7 d
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Heatmap);
+    let (sort, zoom) = (app.sort, app.cursor.zoom);
+    app.update(Msg::StoreError { error: "timeout".into(), retry_in: std::time::Duration::from_secs(2), attempt: 3 });
+    assert!(app.banner.is_some());
+    app.update(Msg::SourceSwitched { name: "prod".into(), title: "gridwatch [prod] aws: T (us-east-1, http://127.0.0.1:5000)".into(), store_name: "aws: T".into() });
+    assert_eq!(app.cfg.source, "prod");
+    assert!(app.subs.is_empty() && app.alarms.is_empty() && app.logs.is_empty() && app.alert_log.is_empty());
+    assert!(app.banner.is_none(), "the old source's error is not the new one's");
+    assert_eq!((app.view, app.sort, app.cursor.zoom), (View::Heatmap, sort, zoom));
+    assert!(app.cfg.title.contains("127.0.0.1:5000"));
+    // Each source keeps its own health.
+    app.update(Msg::StoreOk);
+    command(&mut app, "source");
+    let text = app.status.as_ref().unwrap().text.clone();
+    assert!(text.contains("local (error (attempt 3): timeout)") && text.contains("*prod (ok)"), "{text}");
+    // The new source's data arrives as any poll's.
+    app.update(Msg::Substations(vec![testing::state(2, t0())]));
+    assert_eq!(app.subs.len(), 1);
+    // The title bar names the source and its endpoint.
+    let screen = screen_text(&render_to_test_backend(&app, 140, 30));
+    assert!(screen.lines().next().unwrap().contains("[prod] aws: T (us-east-1, http://127.0.0.1:5000)"), "{screen}");
+}
+
+#[test]
+fn a_source_that_cannot_connect_leaves_the_current_one() {
+    let mut app = sourced_app();
+    app.update(Msg::SourceFailed { name: "prod".into(), error: "no credentials".into() });
+    assert_eq!(app.cfg.source, "local");
+    assert_eq!(app.subs.len(), 8);
+    let s = app.status.clone().unwrap();
+    assert_eq!(s.level, StatusLevel::Error);
+    assert!(s.text.contains("prod") && s.text.contains("no credentials"), "{}", s.text);
+    command(&mut app, "source");
+    assert!(app.status.as_ref().unwrap().text.contains("prod (cannot connect: no credentials)"));
+}
+
+#[test]
+fn source_without_configured_sources_says_how() {
+    let mut app = app();
+    assert!(command(&mut app, "source prod").is_empty());
+    assert!(app.status.as_ref().unwrap().text.contains("[[dashboard.sources]]"));
+}

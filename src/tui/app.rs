@@ -144,6 +144,9 @@ pub struct AppConfig {
     /// Mouse events are acted on (off by default: with the mouse captured the terminal's
     /// own text selection needs Shift).
     pub mouse: bool,
+    /// The name of the source watched now, and every source `:source NAME` can switch to.
+    pub source: String,
+    pub sources: Vec<String>,
 }
 
 impl Default for AppConfig {
@@ -159,6 +162,8 @@ impl Default for AppConfig {
             export_dir: std::path::PathBuf::from("."),
             operator: crate::cli::alarms::operator_name(None),
             mouse: false,
+            source: String::new(),
+            sources: Vec::new(),
         }
     }
 }
@@ -328,6 +333,8 @@ pub struct App {
     pub jobs: BTreeSet<String>,
     /// Something changed since the last draw.
     pub dirty: bool,
+    /// The last word on each source's health while it was watched ("ok", or the error).
+    pub source_health: BTreeMap<String, String>,
 }
 
 impl App {
@@ -375,6 +382,7 @@ impl App {
             status: None,
             jobs: BTreeSet::new(),
             dirty: true,
+            source_health: BTreeMap::new(),
         }
     }
 
@@ -713,6 +721,8 @@ impl App {
                 self.dirty = true;
             }
             Msg::Substations(list) => {
+                // A poll answered (StoreOk only follows failed attempts).
+                self.source_health.insert(self.cfg.source.clone(), "ok".into());
                 for s in &list {
                     let e = self.last_seen.entry(s.location.clone()).or_insert(s.last_reading);
                     *e = (*e).max(s.last_reading);
@@ -767,13 +777,23 @@ impl App {
             }
             Msg::Logs(lines) => self.apply_logs(lines),
             Msg::StoreError { error, retry_in, attempt } => {
-                self.banner = Some(Banner { error: sanitize_for_terminal(&error), retry_in, attempt });
+                let error = sanitize_for_terminal(&error);
+                self.source_health.insert(self.cfg.source.clone(), format!("error (attempt {attempt}): {error}"));
+                self.banner = Some(Banner { error, retry_in, attempt });
                 self.dirty = true;
             }
             Msg::StoreOk => {
+                self.source_health.insert(self.cfg.source.clone(), "ok".into());
                 if self.banner.take().is_some() {
                     self.dirty = true;
                 }
+            }
+            Msg::SourceSwitched { name, title, store_name } => self.switch_source(name, title, store_name),
+            Msg::SourceFailed { name, error } => {
+                let error = sanitize_for_terminal(&error);
+                self.source_health.insert(name.clone(), format!("cannot connect: {error}"));
+                self.set_status(StatusLevel::Error, format!("source {}: {error}", sanitize_for_terminal(&name)));
+                self.dirty = true;
             }
             Msg::LogError(e) => {
                 self.log_error = Some(sanitize_for_terminal(&e));
@@ -805,6 +825,63 @@ impl App {
             Msg::Shutdown => cmds.push(Command::Quit),
         }
         cmds
+    }
+
+    /// Starts over on another source: its data only (nothing of the old one stays on
+    /// screen), the operator's choices of view, order, window length and filters kept.
+    fn switch_source(&mut self, name: String, title: String, store_name: String) {
+        let mut cfg = self.cfg.clone();
+        cfg.source = name.clone();
+        cfg.title = title;
+        cfg.store_name = store_name;
+        let mut fresh = App::new(cfg, self.now);
+        fresh.size = self.size;
+        fresh.view = if self.view == View::Detail { View::Overview } else { self.view };
+        fresh.cursor.zoom = self.cursor.zoom;
+        fresh.sort = self.sort;
+        fresh.heat_metric = self.heat_metric;
+        fresh.heat_fleet = self.heat_fleet;
+        fresh.overview_filter = std::mem::take(&mut self.overview_filter);
+        fresh.alarm_filter = std::mem::take(&mut self.alarm_filter);
+        fresh.log_level = self.log_level;
+        fresh.log_wrap = self.log_wrap;
+        fresh.source_health = std::mem::take(&mut self.source_health);
+        fresh.source_health.entry(name.clone()).or_insert_with(|| "connected".into());
+        fresh.set_status(StatusLevel::Info, format!("watching {}", sanitize_for_terminal(&name)));
+        *self = fresh;
+    }
+
+    /// `:source` alone: every source with its health; `:source NAME`: switch.
+    fn source_command(&mut self, arg: &str, cmds: &mut Vec<Command>) {
+        if self.cfg.sources.is_empty() {
+            self.set_status(StatusLevel::Error, "no sources configured: add [[dashboard.sources]] to the config file (README, \"Several sources\")");
+            return;
+        }
+        if arg.is_empty() {
+            let list: Vec<String> = self
+                .cfg
+                .sources
+                .iter()
+                .map(|n| {
+                    let mark = if *n == self.cfg.source { "*" } else { "" };
+                    let health = self.source_health.get(n).map_or("not watched yet", String::as_str);
+                    format!("{mark}{} ({health})", sanitize_for_terminal(n))
+                })
+                .collect();
+            self.set_status(StatusLevel::Info, format!("sources: {} - :source NAME switches", list.join(", ")));
+            return;
+        }
+        match self.cfg.sources.iter().find(|n| n.as_str() == arg).cloned() {
+            Some(n) if n == self.cfg.source => self.set_status(StatusLevel::Info, format!("already watching {}", sanitize_for_terminal(&n))),
+            Some(n) => {
+                self.set_status(StatusLevel::Info, format!("connecting to {}...", sanitize_for_terminal(&n)));
+                cmds.push(Command::SwitchSource(n));
+            }
+            None => self.set_status(
+                StatusLevel::Error,
+                format!("source {:?}: not configured (sources: {})", sanitize_for_terminal(arg), sanitize_for_terminal(&self.cfg.sources.join(", "))),
+            ),
+        }
     }
 
     fn apply_substations(&mut self, list: Vec<SubstationState>) {
@@ -1358,6 +1435,7 @@ impl App {
             "unshelve" => self.unshelve(cmds),
             "oos" => self.out_of_service(arg, cmds),
             "rts" | "return" => self.return_to_service(cmds),
+            "source" | "src" => self.source_command(arg, cmds),
             "level" => {
                 let level = match arg.to_ascii_lowercase().as_str() {
                     "debug" | "all" => Some(LogLevel::Debug),
@@ -1376,7 +1454,7 @@ impl App {
             }
             other => self.set_status(
                 StatusLevel::Error,
-                format!("unknown command {other:?} (goto <time>, live, zoom <1h..30d>, sort <key>, export, level <lvl>, shelve <min>, unshelve, oos <reason>, rts)"),
+                format!("unknown command {other:?} (goto <time>, live, zoom <1h..30d>, sort <key>, export, level <lvl>, shelve <min>, unshelve, oos <reason>, rts, source <name>)"),
             ),
         }
     }

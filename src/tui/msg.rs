@@ -60,6 +60,10 @@ pub enum Msg {
     Exported(Result<String, String>),
     /// SIGTERM / SIGHUP (e.g. the SSH session to the jump host dropped).
     Shutdown,
+    /// Connected to another source: the dashboard starts over on it with this title.
+    SourceSwitched { name: String, title: String, store_name: String },
+    /// Connecting to a source failed; the current one stays.
+    SourceFailed { name: String, error: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,4 +77,6 @@ pub enum Command {
     Export { path: std::path::PathBuf, contents: String },
     /// Record an operator action in the store (then poll again).
     Operator(OperatorAction),
+    /// Watch another configured source (`:source NAME`): connect, then start over on it.
+    SwitchSource(String),
 }
