@@ -197,12 +197,20 @@ impl Recipe {
     async fn store_and_announce(&self, alarms: &[Alert], key: &str) -> Result<(Vec<Alert>, Vec<Alert>, Announcement)> {
         let now = Utc::now();
         let table = &self.table;
-        let claimed: Vec<Option<Alert>> = futures::stream::iter(alarms.iter().cloned())
+        let claimed: Vec<Option<Alert>> = match futures::stream::iter(alarms.iter().cloned())
             .map(|alert| async move { table.upsert_alert(&alert, Some(now)).await.map(|new| new.then_some(alert)) })
             .buffered(CONCURRENCY)
             .try_collect()
             .await
-            .map_err(store_err)?;
+        {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                // Claims made before the failure would keep the retry from announcing
+                // them (tests/aws_faults.rs): give back every claim of this attempt.
+                self.release_claims(alarms, now, key).await;
+                return Err(store_err(e));
+            }
+        };
         let new: Vec<Alert> = claimed.into_iter().flatten().collect();
         if new.is_empty() {
             return Ok((new, Vec::new(), Announcement::None));
@@ -213,12 +221,17 @@ impl Recipe {
         match announcement {
             Ok(announcement) => Ok((new, suppressed, announcement)),
             Err(e) => {
-                for alert in &new {
-                    if let Err(release) = self.table.release_notification(alert, now).await {
-                        self.log.line(LogLevel::Error, key, &format!("could not release the notification claim of {}: {release}", alert.id()));
-                    }
-                }
+                self.release_claims(&new, now, key).await;
                 Err(e)
+            }
+        }
+    }
+
+    /// Gives back the claims made at `now` (a claim of someone else is left alone).
+    async fn release_claims(&self, alerts: &[Alert], now: DateTime<Utc>, key: &str) {
+        for alert in alerts {
+            if let Err(release) = self.table.release_notification(alert, now).await {
+                self.log.line(LogLevel::Error, key, &format!("could not release the notification claim of {}: {release}", alert.id()));
             }
         }
     }
