@@ -177,7 +177,7 @@ fn queue_athena_rollups(endpoint: &str, rollups: &[gridwatch::model::HourlyRollu
     let info: Vec<serde_json::Value> = COLUMNS
         .iter()
         .map(|(n, t)| {
-            let t = if t.starts_with("array") { "varchar" } else if *t == "string" { "varchar" } else { t };
+            let t = if t.starts_with("array") || *t == "string" { "varchar" } else { t };
             serde_json::json!({ "Name": n, "Label": n, "Type": t, "Nullable": "UNKNOWN", "CaseSensitive": false })
         })
         .collect();

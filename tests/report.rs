@@ -582,10 +582,13 @@ impl GridStore for Trimmed<'_> {
 }
 
 /// The archive: every hour the full store holds, each asked-for span recorded.
+/// One archive query: the substations and the span asked for.
+type Asked = (Vec<String>, DateTime<Utc>, DateTime<Utc>);
+
 struct Archive<'a> {
     full: &'a gridwatch::local::LocalBackend,
     keeps_from: DateTime<Utc>,
-    asked: std::sync::Mutex<Vec<(Vec<String>, DateTime<Utc>, DateTime<Utc>)>>,
+    asked: std::sync::Mutex<Vec<Asked>>,
 }
 
 #[async_trait::async_trait]
