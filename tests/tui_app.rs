@@ -995,3 +995,230 @@ fn fleet_panel_and_heatmap_ask_for_what_they_draw() {
     ch(&mut app, 'F');
     assert_eq!(app.interest().locations.len(), 8);
 }
+
+// ---- mouse (off by default; `mouse` in AppConfig) ----
+
+fn mouse(app: &mut App, kind: crossterm::event::MouseEventKind, column: u16, row: u16) -> Vec<Command> {
+    app.update(Msg::Mouse(crossterm::event::MouseEvent { kind, column, row, modifiers: KeyModifiers::NONE }))
+}
+
+fn click(app: &mut App, (x, y): (u16, u16)) -> Vec<Command> {
+    mouse(app, crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left), x, y)
+}
+
+/// Where `text` is drawn on `app`'s screen (column, row of its first cell): the clicks
+/// below aim at what is drawn, so a click handler that disagrees with the views fails.
+fn drawn_at(app: &App, text: &str) -> (u16, u16) {
+    let term = render_to_test_backend(app, app.size.0, app.size.1);
+    let buf = term.backend().buffer();
+    let want: Vec<String> = text.chars().map(String::from).collect();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width.saturating_sub(want.len() as u16 - 1) {
+            if want.iter().enumerate().all(|(i, c)| buf[(x + i as u16, y)].symbol() == c) {
+                return (x, y);
+            }
+        }
+    }
+    panic!("{text:?} is not on screen:\n{}", screen_text(&term));
+}
+
+fn mouse_app(n: usize) -> App {
+    let mut app = by_name(sample_app(AppConfig { mouse: true, ..AppConfig::default() }, n));
+    app.update(Msg::Resize(80, 24));
+    app
+}
+
+#[test]
+fn mouse_is_ignored_unless_turned_on() {
+    let mut app = app();
+    let at = drawn_at(&app, "Cedar Ridge");
+    click(&mut app, at);
+    mouse(&mut app, crossterm::event::MouseEventKind::ScrollDown, 0, 5);
+    assert_eq!(app.selected.as_deref(), Some("Ashford North"));
+    let logs = drawn_at(&app, "Logs");
+    click(&mut app, logs);
+    assert_eq!(app.view, View::Overview);
+}
+
+#[test]
+fn mouse_click_selects_a_row_then_opens_it() {
+    let mut app = mouse_app(8);
+    let at = drawn_at(&app, "Cedar Ridge");
+    assert!(click(&mut app, at).is_empty());
+    assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"));
+    assert_eq!(app.view, View::Overview);
+    // The row below the last substation (the legend, the fleet panel) selects nothing.
+    let below = drawn_at(&app, "Harbor Point");
+    click(&mut app, (below.0, below.1 + 1));
+    assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"));
+    // A second click on the selected row opens it, as Enter does.
+    click(&mut app, at);
+    assert_eq!(app.view, View::Detail);
+    assert_eq!(app.selected.as_deref(), Some("Cedar Ridge"));
+}
+
+#[test]
+fn mouse_click_on_a_tab_opens_that_view() {
+    let mut app = mouse_app(8);
+    for (tab, view) in [("Logs", View::Logs), ("Alarms(", View::Alarms), ("Heatmap", View::Heatmap), ("Overview", View::Overview)] {
+        let at = drawn_at(&app, tab);
+        assert_eq!(at.1, 0, "{tab} is in the title bar");
+        click(&mut app, at);
+        assert_eq!(app.view, view, "click on {tab}");
+        // The last column of the label hits too (the tab is drawn as `[Label]` or ` Label `).
+        let at = drawn_at(&app, tab);
+        click(&mut app, (at.0 + tab.len() as u16 - 1, 0));
+        assert_eq!(app.view, view, "click on the end of {tab}");
+    }
+    // The product name left of the tabs is no tab.
+    click(&mut app, (1, 0));
+    assert_eq!(app.view, View::Overview);
+}
+
+#[test]
+fn mouse_click_in_a_scrolled_list_selects_the_row_drawn() {
+    let mut app = mouse_app(500);
+    app.update(Msg::Resize(120, 30));
+    for _ in 0..200 {
+        ch(&mut app, 'j');
+    }
+    assert!(app.overview_offset > 100, "the list is scrolled ({})", app.overview_offset);
+    let target = app.visible_subs()[app.overview_offset + 3].name.clone();
+    let at = drawn_at(&app, &target);
+    click(&mut app, at);
+    assert_eq!(app.selected.as_deref(), Some(target.as_str()));
+}
+
+#[test]
+fn mouse_selects_alarms_and_wheel_scrolls() {
+    let mut app = mouse_app(8);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Alarms);
+    let list = app.visible_alarms();
+    // A row whose substation is listed once, so the text found is that row.
+    let second = list[1..].iter().find(|a| list.iter().filter(|b| b.name == a.name).count() == 1).map(|a| (*a).clone());
+    let second = second.expect("an alarm of a substation listed once");
+    let at = drawn_at(&app, &second.name);
+    click(&mut app, at);
+    assert_eq!(app.alarm_selected.as_deref(), Some(second.id.as_str()));
+    // The wheel moves the selection like Up/Down.
+    mouse(&mut app, crossterm::event::MouseEventKind::ScrollUp, 10, 10);
+    let above = app.visible_alarms().iter().position(|a| a.id == second.id).unwrap() - 1;
+    assert_eq!(app.alarm_selected, Some(app.visible_alarms()[above].id.clone()));
+    // In the log one notch is three lines back in time, and down again follows.
+    let tab = drawn_at(&app, "Logs");
+    click(&mut app, tab);
+    app.update(Msg::Logs(testing::log_lines(t0())));
+    assert_eq!(app.log_scroll, 0);
+    mouse(&mut app, crossterm::event::MouseEventKind::ScrollUp, 10, 10);
+    assert_eq!(app.log_scroll, gridwatch::tui::app::WHEEL_LOG_LINES as usize);
+    mouse(&mut app, crossterm::event::MouseEventKind::ScrollDown, 10, 10);
+    assert_eq!(app.log_scroll, 0);
+}
+
+#[test]
+fn mouse_waits_for_dialogs_and_closes_help() {
+    let mut app = mouse_app(8);
+    let at = drawn_at(&app, "Cedar Ridge");
+    ch(&mut app, '/');
+    click(&mut app, at);
+    assert_eq!(app.selected.as_deref(), Some("Ashford North"), "the filter prompt is open");
+    press(&mut app, KeyCode::Esc);
+    ch(&mut app, '?');
+    assert!(app.help);
+    click(&mut app, at);
+    assert!(!app.help, "a click closes help");
+    assert_eq!(app.selected.as_deref(), Some("Ashford North"), "and does nothing else");
+    ch(&mut app, 'r');
+    assert!(app.confirm.is_some());
+    click(&mut app, at);
+    assert!(app.confirm.is_some() && app.selected.as_deref() == Some("Ashford North"));
+}
+
+// ---- several sources (`:source NAME`) ----
+
+fn sourced_app() -> App {
+    let cfg = AppConfig {
+        source: "local".into(),
+        sources: vec!["local".into(), "prod".into()],
+        title: "gridwatch [local] local: /data".into(),
+        ..AppConfig::default()
+    };
+    by_name(sample_app(cfg, 8))
+}
+
+fn command(app: &mut App, line: &str) -> Vec<Command> {
+    ch(app, ':');
+    type_text(app, line);
+    press(app, KeyCode::Enter)
+}
+
+#[test]
+fn source_command_lists_health_and_asks_to_switch() {
+    let mut app = sourced_app();
+    app.update(Msg::StoreOk);
+    assert!(command(&mut app, "source").is_empty());
+    let text = app.status.as_ref().unwrap().text.clone();
+    assert!(text.contains("*local (ok)") && text.contains("prod (not watched yet)"), "{text}");
+    assert!(command(&mut app, "source local").is_empty(), "already watching it");
+    let cmds = command(&mut app, "source staging");
+    assert!(cmds.is_empty());
+    assert_eq!(app.status.as_ref().unwrap().level, StatusLevel::Error);
+    assert!(app.status.as_ref().unwrap().text.contains("local, prod"));
+    assert_eq!(command(&mut app, "source prod"), vec![Command::SwitchSource("prod".into())]);
+    // Nothing changes until the UI loop has connected.
+    assert_eq!(app.cfg.source, "local");
+    assert_eq!(app.subs.len(), 8);
+}
+
+#[test]
+fn switching_source_starts_over_on_its_data_and_keeps_the_operators_choices() {
+    let mut app = sourced_app();
+    ch(&mut app, 's'); // sort: load
+    ch(&mut app, '-'); // zoom out: 7 d
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Heatmap);
+    let (sort, zoom) = (app.sort, app.cursor.zoom);
+    app.update(Msg::StoreError { error: "timeout".into(), retry_in: std::time::Duration::from_secs(2), attempt: 3 });
+    assert!(app.banner.is_some());
+    app.update(Msg::SourceSwitched { name: "prod".into(), title: "gridwatch [prod] aws: T (us-east-1, http://127.0.0.1:5000)".into(), store_name: "aws: T".into() });
+    assert_eq!(app.cfg.source, "prod");
+    assert!(app.subs.is_empty() && app.alarms.is_empty() && app.logs.is_empty() && app.alert_log.is_empty());
+    assert!(app.banner.is_none(), "the old source's error is not the new one's");
+    assert_eq!((app.view, app.sort, app.cursor.zoom), (View::Heatmap, sort, zoom));
+    assert!(app.cfg.title.contains("127.0.0.1:5000"));
+    // Each source keeps its own health.
+    app.update(Msg::StoreOk);
+    command(&mut app, "source");
+    let text = app.status.as_ref().unwrap().text.clone();
+    assert!(text.contains("local (error (attempt 3): timeout)") && text.contains("*prod (ok)"), "{text}");
+    // The new source's data arrives as any poll's.
+    app.update(Msg::Substations(vec![testing::state(2, t0())]));
+    assert_eq!(app.subs.len(), 1);
+    // The title bar names the source and its endpoint.
+    let screen = screen_text(&render_to_test_backend(&app, 140, 30));
+    assert!(screen.lines().next().unwrap().contains("[prod] aws: T (us-east-1, http://127.0.0.1:5000)"), "{screen}");
+}
+
+#[test]
+fn a_source_that_cannot_connect_leaves_the_current_one() {
+    let mut app = sourced_app();
+    app.update(Msg::SourceFailed { name: "prod".into(), error: "no credentials".into() });
+    assert_eq!(app.cfg.source, "local");
+    assert_eq!(app.subs.len(), 8);
+    let s = app.status.clone().unwrap();
+    assert_eq!(s.level, StatusLevel::Error);
+    assert!(s.text.contains("prod") && s.text.contains("no credentials"), "{}", s.text);
+    command(&mut app, "source");
+    assert!(app.status.as_ref().unwrap().text.contains("prod (cannot connect: no credentials)"));
+}
+
+#[test]
+fn source_without_configured_sources_says_how() {
+    let mut app = app();
+    assert!(command(&mut app, "source prod").is_empty());
+    assert!(app.status.as_ref().unwrap().text.contains("[[dashboard.sources]]"));
+}

@@ -253,3 +253,62 @@ fn sample_data_history_is_visible() {
     tmux.keys(&["q"]);
     assert_eq!(wait_exit(&exit_file, Duration::from_secs(20)), "EXIT=0");
 }
+
+/// Two local data folders as two sources (`[[dashboard.sources]]`): `:source west`
+/// switches the running dashboard to the other folder's substations and title, and
+/// `:source local` back; nothing of one source stays on the other's screen.
+#[test]
+fn source_command_switches_between_configured_sources() {
+    if !Tmux::available() {
+        eprintln!("note: tmux not installed, skipping the sources test (apt-get install tmux)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (east, west, config) = (dir.path().join("east"), dir.path().join("west"), dir.path().join("config"));
+    std::fs::create_dir_all(config.join("gridwatch")).unwrap();
+    let bin = env!("CARGO_BIN_EXE_gridwatch");
+    let analyze = |data: &Path, input: &Path| {
+        let out = Command::new(bin)
+            .arg("analyze")
+            .arg(input)
+            .env("GRIDWATCH_DATA_DIR", data)
+            .env("XDG_CONFIG_HOME", &config)
+            .output()
+            .expect("run gridwatch analyze");
+        assert!(out.status.success(), "analyze failed: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    analyze(&east, &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample_data"));
+    let mut csv = String::from("timestamp,location,load_mw,generation_mw,voltage_kv,frequency_hz,solar_mw,wind_mw\n");
+    for q in 0..8 {
+        csv.push_str(&format!("2025-01-15T{:02}:{:02}:00Z,harbour_west,40.0,55.0,13.8,60.0,5.0,3.0\n", 20 + q / 4, (q % 4) * 15));
+    }
+    let west_csv = dir.path().join("west.csv");
+    std::fs::write(&west_csv, csv).unwrap();
+    analyze(&west, &west_csv);
+    std::fs::write(
+        config.join("gridwatch/config.toml"),
+        format!("[[dashboard.sources]]\nname = \"west\"\ndata_dir = \"{}\"\n", west.display()),
+    )
+    .unwrap();
+
+    let exit_file = dir.path().join("exit");
+    let cmd = format!(
+        "env GRIDWATCH_DATA_DIR='{}' XDG_CONFIG_HOME='{}' LANG=C.UTF-8 LC_ALL= TERM=xterm-256color '{bin}' dashboard \
+         ; echo EXIT=$? > '{}'",
+        east.display(),
+        config.display(),
+        exit_file.display()
+    );
+    let tmux = Tmux::start("sources", 140, 36, &cmd);
+    tmux.wait_for("the first source", Duration::from_secs(60), |s| s.contains("[local]") && s.contains("substation_001"));
+    tmux.keys(&[":", "source", "Enter"]);
+    tmux.wait_for("the list of sources", Duration::from_secs(10), |s| s.contains("*local (ok)") && s.contains("west (not watched yet)"));
+    tmux.keys(&[":", "source west", "Enter"]);
+    let s = tmux.wait_for("the west source", Duration::from_secs(30), |s| s.contains("[west]") && s.contains("harbour_west"));
+    assert!(!s.contains("substation_00"), "the east data is gone from the screen:\n{s}");
+    tmux.keys(&[":", "source local", "Enter"]);
+    let s = tmux.wait_for("back on east", Duration::from_secs(30), |s| s.contains("[local]") && s.contains("substation_001"));
+    assert!(!s.contains("harbour_west"), "{s}");
+    tmux.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file, Duration::from_secs(10)), "EXIT=0");
+}

@@ -607,3 +607,92 @@ fn screenshots() {
         "screenshots out of date: {stale:?}; run UPDATE_SCREENSHOTS=1 cargo test --test tui_snapshots screenshots"
     );
 }
+
+// ---- themes and the mouse ----
+
+fn themed(palette: gridwatch::tui::theme::Palette, color: bool, ascii: bool) -> App {
+    let mut c = cfg(color, ascii);
+    c.theme = c.theme.with_palette(palette);
+    sample_app(c, 8)
+}
+
+/// Every view of `app` at 80x24 and 140x40, for the colour checks below.
+fn every_view(app: &mut App) -> Vec<ratatui::Terminal<ratatui::backend::TestBackend>> {
+    let mut out = Vec::new();
+    for _ in View::ALL {
+        out.push(snap(app, 80, 24));
+        out.push(snap(app, 140, 40));
+        key(app, KeyCode::Tab);
+    }
+    out
+}
+
+#[test]
+fn light_theme_draws_no_yellow_or_cyan_text() {
+    use gridwatch::tui::theme::Palette;
+    let mut app = themed(Palette::Light, true, false);
+    for term in every_view(&mut app) {
+        assert!(has_colour(&term));
+        for c in term.backend().buffer().content.iter() {
+            assert!(
+                !matches!(c.fg, Color::Yellow | Color::Cyan | Color::LightYellow | Color::LightCyan),
+                "{:?} drawn in {:?} on a light background",
+                c.symbol(),
+                c.fg
+            );
+        }
+    }
+}
+
+#[test]
+fn high_contrast_dims_nothing() {
+    use gridwatch::tui::theme::Palette;
+    use ratatui::style::Modifier;
+    let mut app = themed(Palette::HighContrast, true, false);
+    // The dark theme does dim (the legend, the sort order): the check below can fail.
+    let dark = snap(&mut self::app(true, false), 80, 24);
+    assert!(dark.backend().buffer().content.iter().any(|c| c.fg == Color::DarkGray));
+    for term in every_view(&mut app) {
+        for c in term.backend().buffer().content.iter() {
+            assert!(c.fg != Color::DarkGray && !c.modifier.contains(Modifier::DIM), "{:?} is dimmed", c.symbol());
+        }
+    }
+    // Same text as the dark theme: only the styles change.
+    let mut dark_app = self::app(true, false);
+    let mut hc_app = themed(Palette::HighContrast, true, false);
+    assert_eq!(screen_text(&snap(&mut dark_app, 80, 24)), screen_text(&snap(&mut hc_app, 80, 24)));
+}
+
+#[test]
+fn no_color_wins_over_the_theme() {
+    use gridwatch::tui::theme::Palette;
+    for p in [Palette::Light, Palette::HighContrast] {
+        let mut app = themed(p, false, true);
+        for term in every_view(&mut app) {
+            assert_no_colour(&term);
+            assert_all_ascii(&term);
+        }
+    }
+}
+
+#[test]
+fn help_overlay_with_mouse_80x24() {
+    let mut c = cfg(true, false);
+    c.mouse = true;
+    let mut app = sample_app(c, 8);
+    key(&mut app, KeyCode::Char('?'));
+    let term = snap(&mut app, 80, 24);
+    assert!(screen_text(&term).contains("wheel, click tab/row"));
+    insta::assert_snapshot!(term.backend());
+}
+
+#[test]
+fn help_overlay_with_mouse_ascii_wide() {
+    let mut c = cfg(false, true);
+    c.mouse = true;
+    let mut app = sample_app(c, 8);
+    key(&mut app, KeyCode::Char('?'));
+    let term = snap(&mut app, 140, 40);
+    assert_all_ascii(&term);
+    insta::assert_snapshot!(term.backend());
+}

@@ -53,6 +53,10 @@ pub struct DashboardArgs {
     pub view: ViewArgs,
     #[command(flatten)]
     pub backend: super::aws_args::BackendArgs,
+    /// Start on this source of the config's [[dashboard.sources]] (`:source NAME` switches
+    /// later). Default: the backend the other options name, listed as "local" or "aws".
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -72,11 +76,27 @@ pub struct ViewArgs {
     /// Folder where `e` (export) writes the current view as CSV.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub export_dir: PathBuf,
+    /// Colours for the terminal's background [default: `theme` in the config's
+    /// [dashboard] table, else dark]. NO_COLOR still turns colour off.
+    #[arg(long, value_enum, value_name = "THEME")]
+    pub theme: Option<crate::tui::theme::Palette>,
+    /// Use the mouse: wheel scrolls, a click selects a row or opens a tab (also
+    /// `mouse = true` in [dashboard]). Hold Shift to select text in the terminal then.
+    #[arg(long)]
+    pub mouse: bool,
 }
 
 impl Default for ViewArgs {
     fn default() -> Self {
-        Self { ascii: false, read_only: false, keys: None, poll_seconds: 1.0, export_dir: PathBuf::from(".") }
+        Self {
+            ascii: false,
+            read_only: false,
+            keys: None,
+            poll_seconds: 1.0,
+            export_dir: PathBuf::from("."),
+            theme: None,
+            mouse: false,
+        }
     }
 }
 
@@ -92,6 +112,8 @@ fn options(view: &ViewArgs, settings: &Settings, interval_minutes: u32, title: S
         analysis: settings.analysis.clone(),
         title,
         export_dir: view.export_dir.clone(),
+        palette: view.theme.or(settings.dashboard.theme).unwrap_or_default(),
+        mouse: view.mouse || settings.dashboard.mouse.unwrap_or(false),
     })
 }
 
@@ -131,7 +153,122 @@ pub fn run_demo(data_dir: &Option<PathBuf>, settings: &Settings, args: DemoArgs)
     })
 }
 
+/// The local backend in a data folder, as a switchable source.
+struct LocalSource {
+    name: String,
+    dir: Option<PathBuf>,
+    analysis: crate::config::AnalysisConfig,
+}
+
+#[async_trait::async_trait]
+impl crate::tui::Source for LocalSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    async fn connect(&self) -> anyhow::Result<crate::tui::Connected> {
+        let data = DataDir::resolve(self.dir.as_deref())?;
+        let backend = Arc::new(LocalBackend::open(data.clone(), self.analysis.clone())?);
+        let title = format!("gridwatch [{}] {}", self.name, crate::backend::GridStore::describe(&*backend));
+        Ok(crate::tui::Connected { store: backend, logs: Box::new(LogTail::new(data.log_file(), 64 * 1024)), title })
+    }
+}
+
+/// DynamoDB + CloudWatch Logs + Lambda of one AWS profile/region/endpoint, as a source.
+struct AwsSource {
+    name: String,
+    aws: super::aws_args::ResolvedAws,
+    read_only: bool,
+}
+
+#[async_trait::async_trait]
+impl crate::tui::Source for AwsSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    #[cfg(feature = "aws")]
+    async fn connect(&self) -> anyhow::Result<crate::tui::Connected> {
+        let (store, sdk) = self.aws.store(self.read_only).await;
+        let title = format!("gridwatch [{}] {}", self.name, crate::backend::GridStore::describe(&store));
+        let logs = Box::new(crate::aws::logs::CloudWatchTail::new(
+            aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            self.aws.log_group.clone(),
+            std::time::Duration::from_secs(3600),
+        ));
+        Ok(crate::tui::Connected { store: Arc::new(store), logs, title })
+    }
+    #[cfg(not(feature = "aws"))]
+    async fn connect(&self) -> anyhow::Result<crate::tui::Connected> {
+        let _ = (&self.aws, self.read_only);
+        Err(super::aws_args::not_built())
+    }
+}
+
+/// Every source `:source` can switch to: first the one the options name ("local" or
+/// "aws", unless the config names a source so), then `[[dashboard.sources]]` in order.
+fn sources(data_dir: &Option<PathBuf>, settings: &Settings, args: &DashboardArgs) -> Vec<Arc<dyn crate::tui::Source>> {
+    use super::aws_args::{AwsArgs, BackendKind};
+    let read_only = args.view.read_only;
+    let configured = &settings.dashboard.sources;
+    let mut out: Vec<Arc<dyn crate::tui::Source>> = Vec::new();
+    let own = match args.backend.kind(&settings.aws) {
+        BackendKind::Local => "local",
+        BackendKind::Aws => "aws",
+    };
+    if !configured.iter().any(|s| s.name == own) {
+        out.push(match args.backend.kind(&settings.aws) {
+            BackendKind::Local => {
+                Arc::new(LocalSource { name: own.into(), dir: data_dir.clone(), analysis: settings.analysis.clone() })
+            }
+            BackendKind::Aws => Arc::new(AwsSource { name: own.into(), aws: args.backend.aws.resolve(&settings.aws), read_only }),
+        });
+    }
+    for s in configured {
+        out.push(match s.backend {
+            BackendKind::Local => Arc::new(LocalSource {
+                name: s.name.clone(),
+                dir: s.data_dir.clone().or_else(|| data_dir.clone()),
+                analysis: settings.analysis.clone(),
+            }),
+            BackendKind::Aws => {
+                // The source's own values act as flags: they win over [aws] and the environment.
+                let flags = AwsArgs {
+                    profile: s.profile.clone(),
+                    region: s.region.clone(),
+                    endpoint_url: s.endpoint_url.clone(),
+                    table: s.table.clone(),
+                    bucket: s.bucket.clone(),
+                    function: s.function.clone(),
+                    log_group: s.log_group.clone(),
+                };
+                Arc::new(AwsSource { name: s.name.clone(), aws: flags.resolve(&settings.aws), read_only })
+            }
+        });
+    }
+    out
+}
+
+/// With `[[dashboard.sources]]` configured (or `--source`): the dashboard on the chosen
+/// source, switchable with `:source NAME`.
+fn run_with_sources(data_dir: &Option<PathBuf>, settings: &Settings, args: DashboardArgs) -> anyhow::Result<()> {
+    let sources = sources(data_dir, settings, &args);
+    let names: Vec<&str> = sources.iter().map(|s| s.name()).collect();
+    let start = match &args.source {
+        Some(want) => sources.iter().find(|s| s.name() == want).cloned().ok_or_else(|| {
+            anyhow::anyhow!("--source {want:?}: not configured (sources: {}; see [[dashboard.sources]])", names.join(", "))
+        })?,
+        None => sources[0].clone(),
+    };
+    let opts = options(&args.view, settings, args.interval_minutes, String::new())?;
+    runtime()?.block_on(async move {
+        let first = start.connect().await?;
+        crate::tui::run_sources(opts, first, start.name().to_string(), sources, Arc::new(WallClock)).await
+    })
+}
+
 pub fn run_dashboard(data_dir: &Option<PathBuf>, settings: &Settings, args: DashboardArgs) -> anyhow::Result<()> {
+    if args.source.is_some() || !settings.dashboard.sources.is_empty() {
+        return run_with_sources(data_dir, settings, args);
+    }
     if args.backend.kind(&settings.aws) == super::aws_args::BackendKind::Aws {
         return run_aws_dashboard(settings, args);
     }

@@ -1,5 +1,6 @@
 //! `gridwatch report`: figures, summary tables and data files for a time range, from
-//! the local backend or (built with `--features aws`) from DynamoDB.
+//! the local backend or (built with `--features aws`) from DynamoDB, with the hours older
+//! than the table keeps (`--table-days`) from Athena.
 
 use super::aws_args::{BackendArgs, BackendKind};
 use super::settings::Settings;
@@ -29,6 +30,13 @@ pub struct ReportArgs {
     pub format: Vec<Format>,
     #[command(flatten)]
     pub backend: BackendArgs,
+    /// With --backend aws: DynamoDB keeps only the last DAYS days of rollups (a TTL or a
+    /// clean-up removes older items); hours before that are read from the Athena copy in
+    /// one query. Default: DynamoDB holds everything.
+    #[arg(long, env = "GRIDWATCH_TABLE_DAYS", value_name = "DAYS")]
+    pub table_days: Option<u32>,
+    #[command(flatten, next_help_heading = "Athena (--backend aws with --table-days)")]
+    pub athena: super::sql::AthenaArgs,
 }
 
 /// The progress bar: one stage after the other (reading, computing, drawing).
@@ -59,6 +67,9 @@ pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: ReportArgs) ->
     let progress = Bar(bar);
     let cfg = settings.analysis.clone();
     let data = match args.backend.kind(&settings.aws) {
+        BackendKind::Local if args.table_days.is_some() => {
+            anyhow::bail!("--table-days is for --backend aws (the local backend keeps every hour)")
+        }
         BackendKind::Local => {
             let backend = super::backends::open_local(data_dir, settings)?;
             let rt = tokio::runtime::Builder::new_current_thread().build()?;
@@ -88,8 +99,87 @@ pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: ReportArgs) ->
     Ok(())
 }
 
-/// DynamoDB through the same `GridStore` reads (one Query per substation and item kind).
-/// Long ranges on Athena are not wired: the report reads what the table holds.
+/// The `hourly` table's columns as the report reads them back: every column quoted
+/// (`timestamp`, `count` are reserved words), the string array as JSON text.
+fn archive_sql(locations: &[String], from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    use crate::store::athena_layout::{self, COLUMNS};
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let ts = |t: DateTime<Utc>| quote(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let columns: Vec<String> = COLUMNS
+        .iter()
+        .map(|(name, ty)| {
+            if ty.starts_with("array") { format!("json_format(CAST(\"{name}\" AS JSON)) AS \"{name}\"") } else { format!("\"{name}\"") }
+        })
+        .collect();
+    let last = to - chrono::Duration::seconds(1);
+    format!(
+        "SELECT {} FROM {} WHERE \"{}\" BETWEEN {} AND {} AND \"location\" IN ({}) AND \"timestamp\" >= {} AND \"timestamp\" < {}",
+        columns.join(", "),
+        athena_layout::TABLE,
+        athena_layout::PARTITION_COLUMN,
+        quote(&athena_layout::day_of(from).to_string()),
+        quote(&athena_layout::day_of(last).to_string()),
+        locations.iter().map(|l| quote(l)).collect::<Vec<_>>().join(", "),
+        ts(from),
+        ts(to),
+    )
+}
+
+/// Athena's rows (typed by [`super::sql::athena::typed_cell`]) back into rollups: the
+/// column names are the rollup's field names. A bad row is an error naming row and column.
+fn archive_rollups(rows: &super::sql::ResultSet) -> anyhow::Result<Vec<crate::model::HourlyRollup>> {
+    use super::sql::Cell;
+    use serde_json::Value;
+    let mut out = Vec::with_capacity(rows.rows.len());
+    for (n, row) in rows.rows.iter().enumerate() {
+        let mut obj = serde_json::Map::new();
+        for (name, cell) in rows.columns.iter().zip(row) {
+            let value = match cell {
+                Cell::Null if name == "alert_reasons" => Value::Array(Vec::new()),
+                Cell::Null => anyhow::bail!("Athena result row {}: column {name} is NULL", n + 1),
+                Cell::Int(i) => Value::from(*i),
+                Cell::Real(x) => serde_json::Number::from_f64(*x).map(Value::Number).unwrap_or(Value::Null),
+                Cell::Text(t) if name == "alert_reasons" => serde_json::from_str(t)
+                    .map_err(|e| anyhow::anyhow!("Athena result row {}: column {name}: {e}", n + 1))?,
+                Cell::Text(t) => Value::String(t.clone()),
+            };
+            obj.insert(name.clone(), value);
+        }
+        let r: crate::model::HourlyRollup = serde_json::from_value(Value::Object(obj))
+            .map_err(|e| anyhow::anyhow!("Athena result row {}: {e}", n + 1))?;
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// The Athena copy of the rollups, for the hours DynamoDB no longer keeps.
+#[cfg(feature = "aws")]
+struct AthenaArchive {
+    client: aws_sdk_athena::Client,
+    args: super::sql::AthenaArgs,
+    keeps_from: DateTime<Utc>,
+}
+
+#[cfg(feature = "aws")]
+#[async_trait::async_trait]
+impl report::data::RollupArchive for AthenaArchive {
+    fn table_keeps_from(&self) -> DateTime<Utc> {
+        self.keeps_from
+    }
+    async fn rollups(
+        &self,
+        locations: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> crate::store::StoreResult<Vec<crate::model::HourlyRollup>> {
+        let fail = |e: anyhow::Error| crate::store::StoreError::other(format!("Athena ({} to {}): {e:#}", crate::model::format_ts(from), crate::model::format_ts(to)));
+        let result = super::sql::athena::run_query(&self.client, &self.args, &archive_sql(locations, from, to)).await.map_err(fail)?;
+        archive_rollups(&result.rows).map_err(fail)
+    }
+}
+
+/// DynamoDB through the same `GridStore` reads (one Query per substation and item kind);
+/// with `--table-days`, the older hours from Athena.
 fn gather_aws(
     args: &ReportArgs,
     settings: &Settings,
@@ -102,13 +192,62 @@ fn gather_aws(
         let aws = args.backend.aws.resolve(&settings.aws);
         let rt = super::aws_args::runtime()?;
         Ok(rt.block_on(async {
-            let (store, _) = aws.store(true).await;
-            report::data::gather(&store, request, cfg, progress).await
+            let (store, sdk) = aws.store(true).await;
+            let archive = args.table_days.map(|days| AthenaArchive {
+                client: aws_sdk_athena::Client::new(&sdk),
+                args: args.athena.clone(),
+                keeps_from: Utc::now() - chrono::Duration::days(i64::from(days)),
+            });
+            let archive = archive.as_ref().map(|a| a as &dyn report::data::RollupArchive);
+            report::data::gather_with_archive(&store, archive, request, cfg, progress).await
         })?)
     }
     #[cfg(not(feature = "aws"))]
     {
         let _ = (args, settings, request, cfg, progress);
         Err(super::aws_args::not_built())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::sql::{Cell, ResultSet};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn archive_sql_prunes_days_and_quotes_names() {
+        let sql = archive_sql(&["a".into(), "o'neil".into()], t("2025-01-14T00:00:00Z"), t("2025-01-16T00:00:00Z"));
+        assert!(sql.contains("\"day\" BETWEEN '2025-01-14' AND '2025-01-15'"), "{sql}");
+        assert!(sql.contains("IN ('a', 'o''neil')"), "{sql}");
+        assert!(sql.contains("\"timestamp\" >= '2025-01-14T00:00:00Z' AND \"timestamp\" < '2025-01-16T00:00:00Z'"), "{sql}");
+        assert!(sql.contains("json_format(CAST(\"alert_reasons\" AS JSON))"), "{sql}");
+        assert!(sql.contains("\"count\""), "{sql}");
+    }
+
+    #[cfg(feature = "tui")]
+    #[test]
+    fn archive_rows_become_rollups_and_bad_rows_are_named() {
+        let r = crate::tui::testing::rollup("A", t("2025-01-14T05:00:00Z"), 0, 1);
+        let json = serde_json::to_value(&r).unwrap();
+        let columns: Vec<String> = crate::store::athena_layout::COLUMNS.iter().map(|(n, _)| n.to_string()).collect();
+        let row: Vec<Cell> = columns
+            .iter()
+            .map(|c| match &json[c] {
+                serde_json::Value::Number(n) if n.is_u64() => Cell::Int(n.as_i64().unwrap()),
+                serde_json::Value::Number(n) => Cell::Real(n.as_f64().unwrap()),
+                serde_json::Value::String(s) => Cell::Text(s.clone()),
+                other => Cell::Text(other.to_string()),
+            })
+            .collect();
+        let rows = ResultSet { columns: columns.clone(), rows: vec![row.clone()] };
+        assert_eq!(archive_rollups(&rows).unwrap(), vec![r]);
+        let mut bad = row;
+        bad[3] = Cell::Null;
+        let e = archive_rollups(&ResultSet { columns, rows: vec![bad] }).unwrap_err().to_string();
+        assert!(e.contains("row 1") && e.contains("load_avg_mw"), "{e}");
     }
 }

@@ -118,9 +118,32 @@ pub fn resolve(
     Ok((locations, ReportRange { from, to }))
 }
 
+/// Where rollups older than the results table keeps are read (on AWS: the Athena copy
+/// of the rollups, when a TTL or a clean-up removes old items from DynamoDB).
+#[async_trait::async_trait]
+pub trait RollupArchive: Send + Sync {
+    /// The first hour the table still holds: every hour before it is read from here.
+    fn table_keeps_from(&self) -> DateTime<Utc>;
+    /// Rollups of `locations` with `from <= timestamp < to`, in any order (one query for all).
+    async fn rollups(&self, locations: &[String], from: DateTime<Utc>, to: DateTime<Utc>) -> crate::store::StoreResult<Vec<HourlyRollup>>;
+}
+
 /// Reads the report's data, one bounded query per substation.
 pub async fn gather(
     store: &dyn GridStore,
+    request: &ReportRequest,
+    config: AnalysisConfig,
+    progress: &dyn Progress,
+) -> Result<ReportData, ReportError> {
+    gather_with_archive(store, None, request, config, progress).await
+}
+
+/// [`gather`], with the hours before [`RollupArchive::table_keeps_from`] (of the range and
+/// of the forecast evaluation's history) read from `archive` in one query; the table's
+/// items win where both hold an hour.
+pub async fn gather_with_archive(
+    store: &dyn GridStore,
+    archive: Option<&dyn RollupArchive>,
     request: &ReportRequest,
     config: AnalysisConfig,
     progress: &dyn Progress,
@@ -133,9 +156,30 @@ pub async fn gather(
     alerts.retain(|a| a.started_at < range.to);
     alerts.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.rule.cmp(&b.rule)));
     let history_from = range.from - Duration::days(HISTORY_DAYS);
+    // Hours before the table's cutoff come from the archive.
+    let cutoff = archive.map(|a| hour_ceil(a.table_keeps_from())).filter(|c| *c > history_from);
+    let mut archived: std::collections::BTreeMap<String, Vec<HourlyRollup>> = Default::default();
+    if let (Some(archive), Some(cutoff)) = (archive, cutoff) {
+        progress.stage("archive", 1);
+        for r in archive.rollups(&locations, history_from, cutoff.min(range.to)).await? {
+            if locations.contains(&r.location) && history_from <= r.timestamp && r.timestamp < cutoff.min(range.to) {
+                archived.entry(r.location.clone()).or_default().push(r);
+            }
+        }
+        progress.inc("archive");
+        progress.stage("reading", locations.len() as u64);
+    }
+    let table_from = cutoff.map_or(history_from, |c| c.max(history_from));
     let mut fetched = Vec::with_capacity(locations.len());
     for location in locations {
-        let all = store.rollups(&location, history_from, range.to).await?;
+        let mut all = if table_from < range.to { store.rollups(&location, table_from, range.to).await? } else { Vec::new() };
+        if let Some(old) = archived.remove(&location) {
+            // One row per hour (the archive may hold an hour twice, from two raw files).
+            let mut by_hour: std::collections::BTreeMap<DateTime<Utc>, HourlyRollup> =
+                old.into_iter().map(|r| (r.timestamp, r)).collect();
+            by_hour.extend(all.into_iter().map(|r| (r.timestamp, r)));
+            all = by_hour.into_values().collect();
+        }
         let forecast = store.forecast(&location).await?;
         progress.inc(&location);
         fetched.push((location, all, forecast));

@@ -15,7 +15,7 @@ use crate::sanitize::sanitize_for_terminal;
 use crate::store::operator::{self, ActionKind, OperatorAction, OperatorState};
 pub use crate::store::operator::AlarmState;
 use chrono::{DateTime, Duration, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Log lines kept in memory; older ones scroll out.
@@ -25,6 +25,8 @@ pub const MAX_ALARMS: usize = 2_000;
 /// The fleet panel and the fleet heatmap fetch every substation up to this many; beyond
 /// it they use the substations on screen and say so (polling stays bounded).
 pub const FLEET_FETCH_MAX: usize = 64;
+/// Log lines one notch of the mouse wheel scrolls (lists move the selection by one row).
+pub const WHEEL_LOG_LINES: isize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum View {
@@ -139,6 +141,12 @@ pub struct AppConfig {
     pub export_dir: std::path::PathBuf,
     /// Recorded as `by` of operator actions (`$GRIDWATCH_OPERATOR`, else `$USER@host`).
     pub operator: String,
+    /// Mouse events are acted on (off by default: with the mouse captured the terminal's
+    /// own text selection needs Shift).
+    pub mouse: bool,
+    /// The name of the source watched now, and every source `:source NAME` can switch to.
+    pub source: String,
+    pub sources: Vec<String>,
 }
 
 impl Default for AppConfig {
@@ -153,6 +161,9 @@ impl Default for AppConfig {
             store_name: String::new(),
             export_dir: std::path::PathBuf::from("."),
             operator: crate::cli::alarms::operator_name(None),
+            mouse: false,
+            source: String::new(),
+            sources: Vec::new(),
         }
     }
 }
@@ -322,6 +333,8 @@ pub struct App {
     pub jobs: BTreeSet<String>,
     /// Something changed since the last draw.
     pub dirty: bool,
+    /// The last word on each source's health while it was watched ("ok", or the error).
+    pub source_health: BTreeMap<String, String>,
 }
 
 impl App {
@@ -369,6 +382,7 @@ impl App {
             status: None,
             jobs: BTreeSet::new(),
             dirty: true,
+            source_health: BTreeMap::new(),
         }
     }
 
@@ -644,6 +658,47 @@ impl App {
         }
     }
 
+    /// The left of the title bar for a terminal `width` wide: the title, then each view's
+    /// tab label (drawn as `[label]` when current, ` label ` otherwise: two columns more).
+    /// One place, so a mouse click lands on the tab that is drawn.
+    pub fn title_tabs(&self, width: u16) -> (String, Vec<(View, String)>) {
+        let theme = self.theme();
+        // The title replaces the product name when it already starts with it ("gridwatch demo").
+        let title = theme.text(&sanitize_for_terminal(&self.cfg.title)).into_owned();
+        // Looking at history: the window's label matters more than the title text.
+        let wide = width >= 80 && (self.window().is_live() || width >= 110);
+        let head = if wide && title.starts_with("gridwatch") {
+            format!(" {title}")
+        } else if wide && !title.is_empty() {
+            format!(" gridwatch {title}")
+        } else {
+            " gridwatch".to_string()
+        };
+        let unacked = self.unacked_alarms();
+        let tabs = View::ALL
+            .into_iter()
+            .map(|v| match v {
+                View::Alarms if unacked > 0 => (v, format!("{}({unacked})", v.name())),
+                _ => (v, v.name().to_string()),
+            })
+            .collect();
+        (head, tabs)
+    }
+
+    /// The view whose tab is drawn at column `x` of the title bar.
+    pub fn tab_at(&self, x: u16) -> Option<View> {
+        let (head, tabs) = self.title_tabs(self.size.0);
+        let mut start = ratatui::text::Line::from(head.as_str()).width() + 1;
+        for (v, label) in tabs {
+            let end = start + ratatui::text::Line::from(label.as_str()).width() + 2;
+            if (start..end).contains(&(x as usize)) {
+                return Some(v);
+            }
+            start = end;
+        }
+        None
+    }
+
     fn set_status(&mut self, level: StatusLevel, text: impl Into<String>) {
         self.status = Some(Status { text: text.into(), level });
     }
@@ -653,6 +708,7 @@ impl App {
         let mut cmds = Vec::new();
         match msg {
             Msg::Key(ev) => self.on_key(ev, &mut cmds),
+            Msg::Mouse(ev) => self.on_mouse(ev, &mut cmds),
             Msg::Resize(w, h) => {
                 self.size = (w, h);
                 self.keep_selection_visible();
@@ -665,6 +721,8 @@ impl App {
                 self.dirty = true;
             }
             Msg::Substations(list) => {
+                // A poll answered (StoreOk only follows failed attempts).
+                self.source_health.insert(self.cfg.source.clone(), "ok".into());
                 for s in &list {
                     let e = self.last_seen.entry(s.location.clone()).or_insert(s.last_reading);
                     *e = (*e).max(s.last_reading);
@@ -719,13 +777,23 @@ impl App {
             }
             Msg::Logs(lines) => self.apply_logs(lines),
             Msg::StoreError { error, retry_in, attempt } => {
-                self.banner = Some(Banner { error: sanitize_for_terminal(&error), retry_in, attempt });
+                let error = sanitize_for_terminal(&error);
+                self.source_health.insert(self.cfg.source.clone(), format!("error (attempt {attempt}): {error}"));
+                self.banner = Some(Banner { error, retry_in, attempt });
                 self.dirty = true;
             }
             Msg::StoreOk => {
+                self.source_health.insert(self.cfg.source.clone(), "ok".into());
                 if self.banner.take().is_some() {
                     self.dirty = true;
                 }
+            }
+            Msg::SourceSwitched { name, title, store_name } => self.switch_source(name, title, store_name),
+            Msg::SourceFailed { name, error } => {
+                let error = sanitize_for_terminal(&error);
+                self.source_health.insert(name.clone(), format!("cannot connect: {error}"));
+                self.set_status(StatusLevel::Error, format!("source {}: {error}", sanitize_for_terminal(&name)));
+                self.dirty = true;
             }
             Msg::LogError(e) => {
                 self.log_error = Some(sanitize_for_terminal(&e));
@@ -757,6 +825,63 @@ impl App {
             Msg::Shutdown => cmds.push(Command::Quit),
         }
         cmds
+    }
+
+    /// Starts over on another source: its data only (nothing of the old one stays on
+    /// screen), the operator's choices of view, order, window length and filters kept.
+    fn switch_source(&mut self, name: String, title: String, store_name: String) {
+        let mut cfg = self.cfg.clone();
+        cfg.source = name.clone();
+        cfg.title = title;
+        cfg.store_name = store_name;
+        let mut fresh = App::new(cfg, self.now);
+        fresh.size = self.size;
+        fresh.view = if self.view == View::Detail { View::Overview } else { self.view };
+        fresh.cursor.zoom = self.cursor.zoom;
+        fresh.sort = self.sort;
+        fresh.heat_metric = self.heat_metric;
+        fresh.heat_fleet = self.heat_fleet;
+        fresh.overview_filter = std::mem::take(&mut self.overview_filter);
+        fresh.alarm_filter = std::mem::take(&mut self.alarm_filter);
+        fresh.log_level = self.log_level;
+        fresh.log_wrap = self.log_wrap;
+        fresh.source_health = std::mem::take(&mut self.source_health);
+        fresh.source_health.entry(name.clone()).or_insert_with(|| "connected".into());
+        fresh.set_status(StatusLevel::Info, format!("watching {}", sanitize_for_terminal(&name)));
+        *self = fresh;
+    }
+
+    /// `:source` alone: every source with its health; `:source NAME`: switch.
+    fn source_command(&mut self, arg: &str, cmds: &mut Vec<Command>) {
+        if self.cfg.sources.is_empty() {
+            self.set_status(StatusLevel::Error, "no sources configured: add [[dashboard.sources]] to the config file (README, \"Several sources\")");
+            return;
+        }
+        if arg.is_empty() {
+            let list: Vec<String> = self
+                .cfg
+                .sources
+                .iter()
+                .map(|n| {
+                    let mark = if *n == self.cfg.source { "*" } else { "" };
+                    let health = self.source_health.get(n).map_or("not watched yet", String::as_str);
+                    format!("{mark}{} ({health})", sanitize_for_terminal(n))
+                })
+                .collect();
+            self.set_status(StatusLevel::Info, format!("sources: {} - :source NAME switches", list.join(", ")));
+            return;
+        }
+        match self.cfg.sources.iter().find(|n| n.as_str() == arg).cloned() {
+            Some(n) if n == self.cfg.source => self.set_status(StatusLevel::Info, format!("already watching {}", sanitize_for_terminal(&n))),
+            Some(n) => {
+                self.set_status(StatusLevel::Info, format!("connecting to {}...", sanitize_for_terminal(&n)));
+                cmds.push(Command::SwitchSource(n));
+            }
+            None => self.set_status(
+                StatusLevel::Error,
+                format!("source {:?}: not configured (sources: {})", sanitize_for_terminal(arg), sanitize_for_terminal(&self.cfg.sources.join(", "))),
+            ),
+        }
     }
 
     fn apply_substations(&mut self, list: Vec<SubstationState>) {
@@ -990,6 +1115,81 @@ impl App {
         }
         let Some(action) = action else { return };
         self.on_action(action, cmds);
+    }
+
+    /// The mouse, when turned on: the wheel does what Up/Down do (three lines in the log),
+    /// a click on a tab opens that view, a click on a row selects it and a click on the
+    /// selected row opens it (as Enter). Ignored while a dialog or the input line is open.
+    fn on_mouse(&mut self, ev: MouseEvent, cmds: &mut Vec<Command>) {
+        if !self.cfg.mouse || self.confirm.is_some() || self.prompt.is_some() {
+            return;
+        }
+        let step = if self.view == View::Logs { WHEEL_LOG_LINES } else { 1 };
+        match ev.kind {
+            MouseEventKind::ScrollUp => self.move_by(-step),
+            MouseEventKind::ScrollDown => self.move_by(step),
+            MouseEventKind::Down(MouseButton::Left) => {
+                if self.help {
+                    self.help = false;
+                } else {
+                    self.click(ev.column, ev.row, cmds);
+                }
+            }
+            _ => return,
+        }
+        self.dirty = true;
+    }
+
+    fn click(&mut self, x: u16, y: u16, cmds: &mut Vec<Command>) {
+        let area = ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1);
+        if layout::too_small(area) {
+            return;
+        }
+        let screen = layout::screen(area, self.has_banner());
+        if y == screen.title.y {
+            if let Some(v) = self.tab_at(x) {
+                self.view = v;
+                self.keep_selection_visible();
+            }
+            return;
+        }
+        let body = screen.body;
+        if !(body.y..body.bottom()).contains(&y) {
+            return;
+        }
+        // Rows start below the view's header lines (see view/overview.rs, view/alarms.rs).
+        match self.view {
+            View::Overview => {
+                let first = body.y + 2;
+                let rows = self.list_rows();
+                let list = self.visible_subs();
+                let offset = clamp_offset(self.overview_offset, self.selected_index(&list), rows.max(1), list.len());
+                let Some(i) = row_at(y, first, rows, offset, list.len()) else { return };
+                let loc = list[i].location.clone();
+                if self.selected.as_deref() == Some(loc.as_str()) {
+                    self.on_action(Action::Open, cmds);
+                } else {
+                    self.selected = Some(loc);
+                    self.keep_selection_visible();
+                }
+            }
+            View::Alarms => {
+                let first = body.y + 3;
+                let rows = self.list_rows();
+                let list = self.visible_alarms();
+                let sel = self.alarm_selected.as_ref().and_then(|id| list.iter().position(|a| &a.id == id));
+                let offset = clamp_offset(self.alarm_offset, sel, rows.max(1), list.len());
+                let Some(i) = row_at(y, first, rows, offset, list.len()) else { return };
+                let id = list[i].id.clone();
+                if self.alarm_selected.as_deref() == Some(id.as_str()) {
+                    self.on_action(Action::Open, cmds);
+                } else {
+                    self.alarm_selected = Some(id);
+                    self.keep_selection_visible();
+                }
+            }
+            View::Detail | View::Heatmap | View::Logs => {}
+        }
     }
 
     fn on_action(&mut self, action: Action, cmds: &mut Vec<Command>) {
@@ -1235,6 +1435,7 @@ impl App {
             "unshelve" => self.unshelve(cmds),
             "oos" => self.out_of_service(arg, cmds),
             "rts" | "return" => self.return_to_service(cmds),
+            "source" | "src" => self.source_command(arg, cmds),
             "level" => {
                 let level = match arg.to_ascii_lowercase().as_str() {
                     "debug" | "all" => Some(LogLevel::Debug),
@@ -1253,7 +1454,7 @@ impl App {
             }
             other => self.set_status(
                 StatusLevel::Error,
-                format!("unknown command {other:?} (goto <time>, live, zoom <1h..30d>, sort <key>, export, level <lvl>, shelve <min>, unshelve, oos <reason>, rts)"),
+                format!("unknown command {other:?} (goto <time>, live, zoom <1h..30d>, sort <key>, export, level <lvl>, shelve <min>, unshelve, oos <reason>, rts, source <name>)"),
             ),
         }
     }
@@ -1561,6 +1762,12 @@ impl App {
         let alen = alarms.len();
         self.alarm_offset = clamp_offset(self.alarm_offset, aidx, rows, alen);
     }
+}
+
+/// The list index drawn at screen row `y`, when a row of the list is there.
+fn row_at(y: u16, first: u16, rows: usize, offset: usize, len: usize) -> Option<usize> {
+    let line = y.checked_sub(first)? as usize;
+    (line < rows).then_some(offset + line).filter(|i| *i < len)
 }
 
 pub(crate) fn clamp_offset(offset: usize, selected: Option<usize>, rows: usize, len: usize) -> usize {

@@ -52,6 +52,10 @@ pub struct DashboardOptions {
     pub title: String,
     /// Where `e` writes CSV exports.
     pub export_dir: std::path::PathBuf,
+    /// Colours for the terminal's background (NO_COLOR still turns colour off).
+    pub palette: theme::Palette,
+    /// Capture the mouse (wheel, clicks on tabs and rows).
+    pub mouse: bool,
 }
 
 impl Default for DashboardOptions {
@@ -66,6 +70,8 @@ impl Default for DashboardOptions {
             analysis: crate::config::AnalysisConfig::default(),
             title: String::new(),
             export_dir: std::path::PathBuf::from("."),
+            palette: theme::Palette::default(),
+            mouse: false,
         }
     }
 }
@@ -94,6 +100,23 @@ pub fn no_color_from_env() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
+/// A store and its log, connected.
+pub struct Connected {
+    pub store: SharedStore,
+    pub logs: Box<dyn LogSource>,
+    /// The title bar text for it (names the backend, and an endpoint that is not AWS's).
+    pub title: String,
+}
+
+/// A backend the dashboard can be switched to with `:source NAME` (configured under
+/// `[[dashboard.sources]]`): connected only when chosen. Building the store and its log
+/// is the caller's (`cli::dashboard`); the UI only asks for it by name.
+#[async_trait::async_trait]
+pub trait Source: Send + Sync {
+    fn name(&self) -> &str;
+    async fn connect(&self) -> anyhow::Result<Connected>;
+}
+
 /// Runs the dashboard until the operator quits (or SIGTERM/SIGHUP). The terminal is
 /// restored on every exit path, including panics.
 pub async fn run(
@@ -102,45 +125,57 @@ pub async fn run(
     logs: Box<dyn LogSource>,
     clock: SharedClock,
 ) -> anyhow::Result<()> {
+    let title = opts.title.clone();
+    run_sources(opts, Connected { store, logs, title }, String::new(), Vec::new(), clock).await
+}
+
+/// [`run`] on `first` (the source named `current`), with `sources` to switch between.
+pub async fn run_sources(
+    opts: DashboardOptions,
+    first: Connected,
+    current: String,
+    sources: Vec<std::sync::Arc<dyn Source>>,
+    clock: SharedClock,
+) -> anyhow::Result<()> {
+    let Connected { store, logs, title } = first;
     let cfg = AppConfig {
-        theme: Theme::new(!opts.no_color, opts.ascii),
+        theme: Theme::new(!opts.no_color, opts.ascii).with_palette(opts.palette),
         data_interval_minutes: opts.data_interval_minutes,
         read_only: opts.read_only,
         keys: opts.keys.clone(),
         analysis: opts.analysis.clone(),
-        title: opts.title.clone(),
+        title,
         store_name: store.describe(),
         export_dir: opts.export_dir.clone(),
         operator: crate::cli::alarms::operator_name(None),
+        mouse: opts.mouse,
+        source: current,
+        sources: sources.iter().map(|s| s.name().to_string()).collect(),
     };
     let mut app = App::new(cfg, clock.now());
-    let mut guard = terminal::setup()?;
-    ui_loop(&mut app, &mut guard.terminal, &opts, store, logs, clock).await
+    let mut guard = terminal::setup(opts.mouse)?;
+    ui_loop(&mut app, &mut guard.terminal, &opts, store, logs, &sources, clock).await
     // `guard` drops here: terminal restored.
 }
 
-async fn ui_loop(
-    app: &mut App,
-    term: &mut terminal::Term,
+/// The data collection of one source: the store poller, the log tailer and the signal
+/// watcher, all sending on one channel. Dropping the set stops them.
+fn collectors(
     opts: &DashboardOptions,
-    store: SharedStore,
+    store: &SharedStore,
     logs: Box<dyn LogSource>,
-    clock: SharedClock,
-) -> anyhow::Result<()> {
-    let size = term.size()?;
-    app.update(Msg::Resize(size.width, size.height));
-
-    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
-    let (interest_tx, interest_rx) = watch::channel(app.interest());
-    let refresh = std::sync::Arc::new(Notify::new());
-    // Dropping the set (any return below) aborts every task.
+    clock: &SharedClock,
+    interest: watch::Receiver<app::Interest>,
+    refresh: std::sync::Arc<Notify>,
+) -> (JoinSet<()>, mpsc::Sender<Msg>, mpsc::Receiver<Msg>) {
+    let (tx, rx) = mpsc::channel::<Msg>(1024);
     let mut tasks = JoinSet::new();
     tasks.spawn(collect::store_poller(
         store.clone(),
         clock.clone(),
         tx.clone(),
-        interest_rx,
-        refresh.clone(),
+        interest,
+        refresh,
         opts.poll_interval,
         chrono::Duration::minutes(i64::from(opts.data_interval_minutes.max(1))),
     ));
@@ -148,6 +183,27 @@ async fn ui_loop(
     tasks.spawn(collect::log_tailer(logs, tx.clone(), log_every));
     #[cfg(unix)]
     tasks.spawn(collect::signals(tx.clone()));
+    (tasks, tx, rx)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn ui_loop(
+    app: &mut App,
+    term: &mut terminal::Term,
+    opts: &DashboardOptions,
+    mut store: SharedStore,
+    logs: Box<dyn LogSource>,
+    sources: &[std::sync::Arc<dyn Source>],
+    clock: SharedClock,
+) -> anyhow::Result<()> {
+    let size = term.size()?;
+    app.update(Msg::Resize(size.width, size.height));
+
+    let (interest_tx, interest_rx) = watch::channel(app.interest());
+    let refresh = std::sync::Arc::new(Notify::new());
+    // Dropping the set (any return below, or a switch of source) aborts every task, and
+    // a new channel per source means nothing of the old one arrives after a switch.
+    let (mut tasks, mut tx, mut rx) = collectors(opts, &store, logs, &clock, interest_rx, refresh.clone());
     // Terminal input arrives as a stream in the select! below (no polling thread).
     let mut events = crossterm::event::EventStream::new();
 
@@ -197,6 +253,23 @@ async fn ui_loop(
                 Command::Refresh => refresh.notify_one(),
                 Command::Operator(action) => {
                     tasks.spawn(collect::operator_action(store.clone(), action, tx.clone()));
+                }
+                Command::SwitchSource(name) => {
+                    // Say so before a connection that may take seconds (SDK credential chain).
+                    term.draw(|f| view::render(app, f))?;
+                    let Some(source) = sources.iter().find(|s| s.name() == name) else { continue };
+                    match source.connect().await {
+                        Ok(c) => {
+                            app.update(Msg::SourceSwitched { name, title: c.title, store_name: c.store.describe() });
+                            store = c.store;
+                            interest_tx.send_replace(app.interest());
+                            (tasks, tx, rx) =
+                                collectors(opts, &store, c.logs, &clock, interest_tx.subscribe(), refresh.clone());
+                        }
+                        Err(e) => {
+                            app.update(Msg::SourceFailed { name, error: format!("{e:#}") });
+                        }
+                    }
                 }
                 Command::Export { path, contents } => {
                     let result = std::fs::write(&path, contents.as_bytes())

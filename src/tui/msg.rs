@@ -4,12 +4,14 @@ use crate::backend::LogLine;
 use crate::model::{Alert, ForecastPoint, HourlyRollup, SubstationState};
 use crate::store::operator::{OperatorAction, OperatorState};
 use chrono::{DateTime, Utc};
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyEvent, MouseEvent};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
+    /// Only arrives when the mouse is turned on (`--mouse`, `mouse = true`).
+    Mouse(MouseEvent),
     Resize(u16, u16),
     /// Slow tick: the clock moved (age column, stale markers).
     Tick(DateTime<Utc>),
@@ -58,6 +60,10 @@ pub enum Msg {
     Exported(Result<String, String>),
     /// SIGTERM / SIGHUP (e.g. the SSH session to the jump host dropped).
     Shutdown,
+    /// Connected to another source: the dashboard starts over on it with this title.
+    SourceSwitched { name: String, title: String, store_name: String },
+    /// Connecting to a source failed; the current one stays.
+    SourceFailed { name: String, error: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,4 +77,6 @@ pub enum Command {
     Export { path: std::path::PathBuf, contents: String },
     /// Record an operator action in the store (then poll again).
     Operator(OperatorAction),
+    /// Watch another configured source (`:source NAME`): connect, then start over on it.
+    SwitchSource(String),
 }

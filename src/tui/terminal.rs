@@ -3,6 +3,7 @@
 //! panic message lands on the normal screen).
 
 use crossterm::cursor::{Hide, Show};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use ratatui::Terminal;
@@ -14,6 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Whether we changed the terminal and still owe a restore (makes restore idempotent and
 /// keeps the panic hook quiet for panics after the dashboard ended).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Mouse capture was turned on and must be turned off again on restore.
+static MOUSE: AtomicBool = AtomicBool::new(false);
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -28,8 +31,8 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Raw mode, alternate screen, hidden cursor.
-pub fn setup() -> anyhow::Result<TerminalGuard> {
+/// Raw mode, alternate screen, hidden cursor; mouse capture only when asked for.
+pub fn setup(mouse: bool) -> anyhow::Result<TerminalGuard> {
     if !stdout().is_terminal() {
         anyhow::bail!("the dashboard needs a terminal: standard output is not a TTY");
     }
@@ -39,6 +42,10 @@ pub fn setup() -> anyhow::Result<TerminalGuard> {
     // From here on every exit path restores.
     let guard_fn = || -> anyhow::Result<Term> {
         execute!(stdout(), EnterAlternateScreen, Hide)?;
+        if mouse {
+            MOUSE.store(true, Ordering::SeqCst);
+            execute!(stdout(), EnableMouseCapture)?;
+        }
         Ok(Terminal::new(CrosstermBackend::new(stdout()))?)
     };
     match guard_fn() {
@@ -54,6 +61,9 @@ pub fn setup() -> anyhow::Result<TerminalGuard> {
 pub fn restore() {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
         return;
+    }
+    if MOUSE.swap(false, Ordering::SeqCst) {
+        let _ = execute!(stdout(), DisableMouseCapture);
     }
     let _ = disable_raw_mode();
     let _ = execute!(stdout(), LeaveAlternateScreen, Show);

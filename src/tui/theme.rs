@@ -1,6 +1,7 @@
 //! Colours and glyphs. Two switches: `color` (off under NO_COLOR: styles use modifiers
-//! only) and `ascii` (for LANG=C jump hosts: no box drawing, braille or block elements).
-//! Every meaning carried by colour is also carried by a glyph or a word.
+//! only, whatever the palette) and `ascii` (for LANG=C jump hosts: no box drawing,
+//! braille or block elements); and a [`Palette`] for the terminal's background (dark,
+//! light, high contrast). Every meaning carried by colour is also carried by a glyph or a word.
 
 use crate::model::AlertStatus;
 use ratatui::buffer::Buffer;
@@ -11,7 +12,83 @@ use ratatui::symbols::border;
 pub struct Theme {
     pub color: bool,
     pub ascii: bool,
+    pub palette: Palette,
 }
+
+/// Which colours: chosen for the terminal's background (`theme` in the config's
+/// `[dashboard]` table, or `--theme`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Palette {
+    /// Light text on a dark background (the default).
+    #[default]
+    Dark,
+    /// Dark colours that stay readable on a white background (no yellow or cyan text).
+    Light,
+    /// Bright colours and bold text, nothing dimmed: for glare, projectors, low vision.
+    HighContrast,
+}
+
+impl Palette {
+    pub fn name(self) -> &'static str {
+        match self {
+            Palette::Dark => "dark",
+            Palette::Light => "light",
+            Palette::HighContrast => "high-contrast",
+        }
+    }
+}
+
+/// The colour of each role in one palette.
+struct Colors {
+    ok: Color,
+    warn: Color,
+    crit: Color,
+    accent: Color,
+    secondary: Color,
+    forecast: Color,
+    nominal: Color,
+    stale: Color,
+    dim: Color,
+}
+
+const DARK: Colors = Colors {
+    ok: Color::Green,
+    warn: Color::Yellow,
+    crit: Color::Red,
+    accent: Color::Cyan,
+    secondary: Color::Blue,
+    forecast: Color::Yellow,
+    nominal: Color::Green,
+    stale: Color::Magenta,
+    dim: Color::DarkGray,
+};
+
+/// 256-colour dark green and dark orange: ANSI green and yellow wash out on white.
+const LIGHT: Colors = Colors {
+    ok: Color::Indexed(28),
+    warn: Color::Indexed(130),
+    crit: Color::Red,
+    accent: Color::Blue,
+    secondary: Color::Magenta,
+    forecast: Color::Indexed(130),
+    nominal: Color::Indexed(28),
+    stale: Color::Magenta,
+    dim: Color::DarkGray,
+};
+
+const HIGH_CONTRAST: Colors = Colors {
+    ok: Color::LightGreen,
+    warn: Color::LightYellow,
+    crit: Color::LightRed,
+    accent: Color::LightCyan,
+    secondary: Color::LightMagenta,
+    forecast: Color::LightYellow,
+    nominal: Color::LightGreen,
+    stale: Color::LightMagenta,
+    // Nothing is dimmed in high contrast: "dim" text is plain.
+    dim: Color::Reset,
+};
 
 const ASCII_BORDER: border::Set = border::Set {
     top_left: "+",
@@ -43,11 +120,32 @@ pub struct Markers {
 
 impl Theme {
     pub fn new(color: bool, ascii: bool) -> Self {
-        Self { color, ascii }
+        Self { color, ascii, palette: Palette::Dark }
+    }
+
+    pub fn with_palette(self, palette: Palette) -> Self {
+        Self { palette, ..self }
+    }
+
+    fn colors(&self) -> &'static Colors {
+        match self.palette {
+            Palette::Dark => &DARK,
+            Palette::Light => &LIGHT,
+            Palette::HighContrast => &HIGH_CONTRAST,
+        }
+    }
+
+    fn high_contrast(&self) -> bool {
+        self.palette == Palette::HighContrast
     }
 
     fn fg(&self, c: Color) -> Style {
-        if self.color { Style::new().fg(c) } else { Style::new() }
+        if self.color && c != Color::Reset { Style::new().fg(c) } else { Style::new() }
+    }
+
+    /// Bold in high contrast (thin coloured text is what glare hides first).
+    fn strong(&self, s: Style) -> Style {
+        if self.high_contrast() { s.add_modifier(Modifier::BOLD) } else { s }
     }
 
     pub fn border_set(&self) -> border::Set<'static> {
@@ -56,11 +154,13 @@ impl Theme {
 
     pub fn status_style(&self, s: AlertStatus) -> Style {
         match s {
-            AlertStatus::Normal => self.fg(Color::Green),
-            AlertStatus::Warning => self.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            AlertStatus::Normal => self.strong(self.fg(self.colors().ok)),
+            AlertStatus::Warning => self.fg(self.colors().warn).add_modifier(Modifier::BOLD),
             AlertStatus::Critical => {
-                if self.color {
-                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+                if self.color && self.high_contrast() {
+                    Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
+                } else if self.color {
+                    Style::new().fg(self.colors().crit).add_modifier(Modifier::BOLD)
                 } else {
                     Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
                 }
@@ -114,16 +214,22 @@ impl Theme {
         Style::new().add_modifier(Modifier::BOLD)
     }
     pub fn header(&self) -> Style {
-        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        self.fg(self.colors().accent).add_modifier(Modifier::BOLD)
     }
     pub fn selected(&self) -> Style {
-        Style::new().add_modifier(Modifier::REVERSED)
+        self.strong(Style::new().add_modifier(Modifier::REVERSED))
     }
     pub fn dim(&self) -> Style {
-        if self.color { Style::new().fg(Color::DarkGray) } else { Style::new().add_modifier(Modifier::DIM) }
+        if self.high_contrast() {
+            Style::new()
+        } else if self.color {
+            Style::new().fg(self.colors().dim)
+        } else {
+            Style::new().add_modifier(Modifier::DIM)
+        }
     }
     pub fn stale(&self) -> Style {
-        self.fg(Color::Magenta).add_modifier(Modifier::BOLD)
+        self.fg(self.colors().stale).add_modifier(Modifier::BOLD)
     }
     pub fn banner(&self) -> Style {
         if self.color {
@@ -133,29 +239,29 @@ impl Theme {
         }
     }
     pub fn key(&self) -> Style {
-        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        self.fg(self.colors().accent).add_modifier(Modifier::BOLD)
     }
     pub fn chart_data(&self) -> Style {
-        self.fg(Color::Cyan)
+        self.strong(self.fg(self.colors().accent))
     }
     pub fn chart_secondary(&self) -> Style {
-        self.fg(Color::Blue)
+        self.strong(self.fg(self.colors().secondary))
     }
     pub fn chart_forecast(&self) -> Style {
-        self.fg(Color::Yellow)
+        self.strong(self.fg(self.colors().forecast))
     }
     pub fn chart_limit(&self) -> Style {
-        self.fg(Color::Red)
+        self.strong(self.fg(self.colors().crit))
     }
     pub fn chart_nominal(&self) -> Style {
-        self.fg(Color::Green)
+        self.strong(self.fg(self.colors().nominal))
     }
     pub fn log_level(&self, level: crate::backend::LogLevel) -> Style {
         use crate::backend::LogLevel::*;
         match level {
             Debug => self.dim(),
             Info => Style::new(),
-            Warn => self.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Warn => self.fg(self.colors().warn).add_modifier(Modifier::BOLD),
             Error => self.status_style(AlertStatus::Critical),
         }
     }
@@ -233,6 +339,36 @@ mod tests {
         assert_eq!(sparkline(&[0.0, 0.5, 1.0, 2.0], 0.0, 1.0, 3, t.spark_chars()), "=##");
         assert_eq!(sparkline(&[f64::NAN, 0.0], 0.0, 1.0, 2, t.spark_chars()), " _");
         assert_eq!(sparkline(&[1.0], 0.0, 1.0, 0, t.spark_chars()), "");
+    }
+
+    #[test]
+    fn palettes_differ_where_they_should() {
+        let dark = Theme::new(true, false);
+        let light = dark.with_palette(Palette::Light);
+        let hc = dark.with_palette(Palette::HighContrast);
+        // Light: no yellow or cyan text (unreadable on white).
+        for s in [light.header(), light.key(), light.chart_data(), light.chart_forecast(), light.status_style(AlertStatus::Warning)] {
+            assert!(!matches!(s.fg, Some(Color::Yellow | Color::Cyan | Color::LightYellow | Color::LightCyan)), "{s:?}");
+        }
+        assert_eq!(dark.header().fg, Some(Color::Cyan));
+        // High contrast dims nothing and makes critical a filled cell.
+        assert_eq!(hc.dim(), Style::new());
+        assert_ne!(dark.dim(), Style::new());
+        assert_eq!(hc.status_style(AlertStatus::Critical).bg, Some(Color::Red));
+        assert!(hc.chart_data().add_modifier.contains(Modifier::BOLD));
+    }
+
+    #[test]
+    fn no_color_wins_over_every_palette() {
+        for p in [Palette::Dark, Palette::Light, Palette::HighContrast] {
+            let t = Theme::new(false, false).with_palette(p);
+            for s in [t.header(), t.key(), t.dim(), t.stale(), t.chart_data(), t.chart_limit(), t.banner(), t.selected()]
+                .into_iter()
+                .chain([AlertStatus::Normal, AlertStatus::Warning, AlertStatus::Critical].map(|st| t.status_style(st)))
+            {
+                assert_eq!((s.fg, s.bg), (None, None), "{p:?}: {s:?}");
+            }
+        }
     }
 
     #[test]

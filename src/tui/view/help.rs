@@ -51,6 +51,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         (keys.labels(Action::Help), "close this help"),
         (format!("{} C-c", keys.labels(Action::Quit)), "quit"),
     ]);
+    if app.cfg.mouse {
+        rows.push(("mouse".into(), "wheel, click tab/row"));
+    }
     let kw = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0).min(14);
     let cell = |(k, d): &(String, &str)| {
         Line::from(vec![Span::styled(format!(" {k:<kw$} "), theme.key()), Span::raw(d.to_string())])

@@ -72,25 +72,10 @@ fn too_small(frame: &mut Frame, area: Rect) {
 
 fn title_bar(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme();
-    let wide = area.width >= 80;
-    // The title replaces the product name when it already starts with it ("gridwatch demo").
-    let title = theme.text(&crate::sanitize::sanitize_for_terminal(&app.cfg.title)).into_owned();
-    // Looking at history: the window's label matters more than the title text.
-    let wide = wide && (app.window().is_live() || area.width >= 110);
-    let head = if wide && title.starts_with("gridwatch") {
-        format!(" {title}")
-    } else if wide && !title.is_empty() {
-        format!(" gridwatch {title}")
-    } else {
-        " gridwatch".to_string()
-    };
+    let (head, tabs) = app.title_tabs(area.width);
     let mut left = vec![Span::styled(head, theme.title())];
     left.push(Span::raw(" "));
-    for v in View::ALL {
-        let label = match v {
-            View::Alarms if app.unacked_alarms() > 0 => format!("{}({})", v.name(), app.unacked_alarms()),
-            _ => v.name().to_string(),
-        };
+    for (v, label) in tabs {
         if v == app.view {
             left.push(Span::styled(format!("[{label}]"), theme.selected()));
         } else {
