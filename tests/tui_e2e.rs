@@ -5,72 +5,12 @@
 //! Skipped (with a note) when tmux is not installed; CI installs it.
 #![cfg(feature = "tui")]
 
-use std::path::{Path, PathBuf};
+mod tmux;
+
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// A private tmux server (its own socket) so the test never touches the user's sessions.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn available() -> bool {
-        Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
-    }
-
-    fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
-        let t = Tmux { socket: format!("gridwatch-e2e-{}-{name}", std::process::id()) };
-        let ok = t
-            .cmd(&["new-session", "-d", "-s", "e2e", "-x", &width.to_string(), "-y", &height.to_string(), command])
-            .status
-            .success();
-        assert!(ok, "tmux new-session failed");
-        // Keep the pane after the program exits so its last screen can be read.
-        t.cmd(&["set-option", "-t", "e2e", "remain-on-exit", "on"]);
-        t
-    }
-
-    fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "e2e"];
-        args.extend_from_slice(keys);
-        self.cmd(&args);
-    }
-
-    fn pane_value(&self, format: &str) -> String {
-        String::from_utf8_lossy(&self.cmd(&["display-message", "-p", "-t", "e2e", format]).stdout).trim().to_string()
-    }
-
-    /// Polls the screen until `pred` holds; panics with the last screen after `timeout`.
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        // Our own server only (by socket name).
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
+use std::time::Duration;
+use tmux::{wait_exit, Tmux};
 
 fn demo_command(data: &Path, config: &Path, exit_file: &Path, env: &str) -> String {
     let bin = env!("CARGO_BIN_EXE_gridwatch");
@@ -81,19 +21,6 @@ fn demo_command(data: &Path, config: &Path, exit_file: &Path, env: &str) -> Stri
         config.display(),
         exit_file.display()
     )
-}
-
-fn wait_exit(exit_file: &PathBuf, timeout: Duration) -> String {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if let Ok(s) = std::fs::read_to_string(exit_file)
-            && s.contains("EXIT=")
-        {
-            return s.trim().to_string();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the dashboard did not exit within {timeout:?}");
 }
 
 /// The title bar ends with the simulated clock ("24h 11-26 00:49").
