@@ -101,12 +101,22 @@ impl Intercept for RequestCounter {
         let (service, operation) = match cfg.load::<Metadata>() {
             Some(m) => (m.service().to_string(), m.name().to_string()),
             None => {
-                let target = request.headers().get("x-amz-target").map(|t| t.rsplit('.').next().unwrap_or(t).to_string());
-                (String::new(), target.unwrap_or_else(|| request.method().to_string()))
+                let target = request
+                    .headers()
+                    .get("x-amz-target")
+                    .map(|t| t.rsplit('.').next().unwrap_or(t).to_string());
+                (
+                    String::new(),
+                    target.unwrap_or_else(|| request.method().to_string()),
+                )
             }
         };
         let writes = if service.eq_ignore_ascii_case("dynamodb") {
-            request.body().bytes().and_then(|body| serde_json::from_slice::<Value>(body).ok()).map(|body| written_items(&operation, &body))
+            request
+                .body()
+                .bytes()
+                .and_then(|body| serde_json::from_slice::<Value>(body).ok())
+                .map(|body| written_items(&operation, &body))
         } else {
             None
         };
@@ -141,28 +151,45 @@ fn written_items(operation: &str, body: &Value) -> Vec<(u64, bool)> {
         "PutItem" => vec![sized(&body["Item"])],
         "DeleteItem" => vec![sized(&body["Key"])],
         // The stored item is not in the request: its key and the values set stand for it.
-        "UpdateItem" => vec![(item_size(&body["Key"]) + attribute_values_size(&body["ExpressionAttributeValues"]), false)],
+        "UpdateItem" => vec![(
+            item_size(&body["Key"]) + attribute_values_size(&body["ExpressionAttributeValues"]),
+            false,
+        )],
         _ => Vec::new(),
     }
 }
 
 /// An item's size as DynamoDB counts it: attribute names plus values.
 fn item_size(item: &Value) -> u64 {
-    item.as_object().map_or(0, |attrs| attrs.iter().map(|(name, value)| name.len() as u64 + value_size(value)).sum())
+    item.as_object().map_or(0, |attrs| {
+        attrs
+            .iter()
+            .map(|(name, value)| name.len() as u64 + value_size(value))
+            .sum()
+    })
 }
 
 fn attribute_values_size(values: &Value) -> u64 {
-    values.as_object().map_or(0, |values| values.values().map(value_size).sum())
+    values
+        .as_object()
+        .map_or(0, |values| values.values().map(value_size).sum())
 }
 
 /// One attribute value in DynamoDB's JSON (`{"S": ...}`, `{"N": ...}`, `{"M": ...}`, ...):
 /// strings and binaries by length, numbers about one byte per two digits plus one, maps
 /// and lists 3 bytes plus one per element plus the elements.
 fn value_size(value: &Value) -> u64 {
-    let Some((kind, inner)) = value.as_object().and_then(|o| o.iter().next()) else { return 0 };
+    let Some((kind, inner)) = value.as_object().and_then(|o| o.iter().next()) else {
+        return 0;
+    };
     let text_len = |v: &Value| v.as_str().map_or(0, |s| s.len() as u64);
     let number = |v: &Value| {
-        let digits = v.as_str().map_or(0, |s| s.trim_start_matches(['-', '0', '.']).chars().filter(char::is_ascii_digit).count() as u64);
+        let digits = v.as_str().map_or(0, |s| {
+            s.trim_start_matches(['-', '0', '.'])
+                .chars()
+                .filter(char::is_ascii_digit)
+                .count() as u64
+        });
         digits.div_ceil(2) + 1
     };
     fn list(v: &Value) -> &[Value] {
@@ -175,7 +202,13 @@ fn value_size(value: &Value) -> u64 {
         "SS" | "BS" => list(inner).iter().map(text_len).sum(),
         "NS" => list(inner).iter().map(number).sum(),
         "L" => 3 + list(inner).iter().map(|v| 1 + value_size(v)).sum::<u64>(),
-        "M" => 3 + inner.as_object().map_or(0, |m| m.iter().map(|(k, v)| 1 + k.len() as u64 + value_size(v)).sum()),
+        "M" => {
+            3 + inner.as_object().map_or(0, |m| {
+                m.iter()
+                    .map(|(k, v)| 1 + k.len() as u64 + value_size(v))
+                    .sum()
+            })
+        }
         _ => 0,
     }
 }
@@ -188,10 +221,19 @@ mod tests {
     #[test]
     fn items_are_sized_as_dynamodb_sizes_them() {
         // "location" (8) + "sub_1" (5) + "load_mw" (7) + 12.5 (3 digits: 2 + 1 = 3 bytes).
-        assert_eq!(item_size(&json!({"location": {"S": "sub_1"}, "load_mw": {"N": "12.5"}})), 8 + 5 + 7 + 3);
+        assert_eq!(
+            item_size(&json!({"location": {"S": "sub_1"}, "load_mw": {"N": "12.5"}})),
+            8 + 5 + 7 + 3
+        );
         // A map: 3 + per entry 1 + name + value.
-        assert_eq!(value_size(&json!({"M": {"a": {"BOOL": true}}})), 3 + 1 + 1 + 1);
-        assert_eq!(value_size(&json!({"L": [{"S": "xy"}, {"NULL": true}]})), 3 + (1 + 2) + (1 + 1));
+        assert_eq!(
+            value_size(&json!({"M": {"a": {"BOOL": true}}})),
+            3 + 1 + 1 + 1
+        );
+        assert_eq!(
+            value_size(&json!({"L": [{"S": "xy"}, {"NULL": true}]})),
+            3 + (1 + 2) + (1 + 1)
+        );
     }
 
     #[test]
@@ -209,7 +251,11 @@ mod tests {
         for (bytes, indexed) in items {
             units += bytes.div_ceil(WRITE_UNIT_BYTES).max(1) * if indexed { 2 } else { 1 };
         }
-        assert_eq!(units, 1 + 2 * 2 + 1, "a 1.5 KiB indexed item is 2 units, twice");
+        assert_eq!(
+            units,
+            1 + 2 * 2 + 1,
+            "a 1.5 KiB indexed item is 2 units, twice"
+        );
         assert!(written_items("Query", &json!({})).is_empty());
     }
 }

@@ -42,7 +42,11 @@ pub enum BudgetExceeded {
         resident_bytes >> 20,
         limit_bytes >> 20
     )]
-    Memory { read_bytes: u64, resident_bytes: u64, limit_bytes: u64 },
+    Memory {
+        read_bytes: u64,
+        resident_bytes: u64,
+        limit_bytes: u64,
+    },
 }
 
 /// A budget being spent: shared by the reader of the raw object and the recipe's sink.
@@ -57,16 +61,28 @@ pub struct BudgetGuard {
 
 impl BudgetGuard {
     pub fn new(budget: Budget) -> Arc<Self> {
-        Arc::new(Self { budget, read_bytes: AtomicU64::new(0), next_memory_check: AtomicU64::new(0), stopped: Mutex::new(None) })
+        Arc::new(Self {
+            budget,
+            read_bytes: AtomicU64::new(0),
+            next_memory_check: AtomicU64::new(0),
+            stopped: Mutex::new(None),
+        })
     }
 
     /// Why the run stopped, if it did.
     pub fn stopped(&self) -> Option<BudgetExceeded> {
-        self.stopped.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn stop(&self, why: BudgetExceeded) -> BudgetExceeded {
-        self.stopped.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(why).clone()
+        self.stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(why)
+            .clone()
     }
 
     /// The deadline (less the reserve) and the memory ceiling.
@@ -81,17 +97,23 @@ impl BudgetGuard {
             return Err(why);
         }
         match self.budget.deadline {
-            Some(deadline) if Instant::now() + self.budget.reserve >= deadline => Err(self.stop(BudgetExceeded::Deadline {
-                read_bytes: self.read_bytes.load(Ordering::Relaxed),
-                reserve: self.budget.reserve,
-            })),
+            Some(deadline) if Instant::now() + self.budget.reserve >= deadline => {
+                Err(self.stop(BudgetExceeded::Deadline {
+                    read_bytes: self.read_bytes.load(Ordering::Relaxed),
+                    reserve: self.budget.reserve,
+                }))
+            }
             _ => Ok(()),
         }
     }
 
     fn check_memory(&self) -> Result<(), BudgetExceeded> {
-        let Some(limit) = self.budget.memory_limit_bytes else { return Ok(()) };
-        let Some(resident) = resident_bytes() else { return Ok(()) };
+        let Some(limit) = self.budget.memory_limit_bytes else {
+            return Ok(());
+        };
+        let Some(resident) = resident_bytes() else {
+            return Ok(());
+        };
         if resident >= limit {
             return Err(self.stop(BudgetExceeded::Memory {
                 read_bytes: self.read_bytes.load(Ordering::Relaxed),
@@ -107,7 +129,8 @@ impl BudgetGuard {
         self.check_time()?;
         let read = self.read_bytes.load(Ordering::Relaxed);
         if read >= self.next_memory_check.load(Ordering::Relaxed) {
-            self.next_memory_check.store(read + MEMORY_CHECK_BYTES, Ordering::Relaxed);
+            self.next_memory_check
+                .store(read + MEMORY_CHECK_BYTES, Ordering::Relaxed);
             self.check_memory()?;
         }
         Ok(())
@@ -141,7 +164,13 @@ impl<R: Read> Read for BudgetedReader<R> {
 pub fn resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.trim_start_matches("VmRSS:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kib: u64 = line
+        .trim_start_matches("VmRSS:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kib * 1024)
 }
 
@@ -164,7 +193,10 @@ mod tests {
     fn no_bounds_never_stop() {
         let guard = BudgetGuard::new(Budget::default());
         let data = vec![b'x'; 3 << 20];
-        assert_eq!(read_all(&mut BudgetedReader::new(&data[..], guard.clone())).unwrap(), data.len());
+        assert_eq!(
+            read_all(&mut BudgetedReader::new(&data[..], guard.clone())).unwrap(),
+            data.len()
+        );
         assert_eq!(guard.check(), Ok(()));
         assert_eq!(guard.stopped(), None);
     }
@@ -172,27 +204,62 @@ mod tests {
     #[test]
     fn a_deadline_inside_the_reserve_stops_the_first_read_and_stays_stopped() {
         let reserve = Duration::from_secs(5);
-        let guard = BudgetGuard::new(Budget { deadline: Some(Instant::now() + Duration::from_secs(1)), reserve, memory_limit_bytes: None });
+        let guard = BudgetGuard::new(Budget {
+            deadline: Some(Instant::now() + Duration::from_secs(1)),
+            reserve,
+            memory_limit_bytes: None,
+        });
         let err = read_all(&mut BudgetedReader::new(&b"abc"[..], guard.clone())).unwrap_err();
-        assert!(err.to_string().contains("before the invocation deadline"), "{err}");
-        assert_eq!(guard.stopped(), Some(BudgetExceeded::Deadline { read_bytes: 0, reserve }));
+        assert!(
+            err.to_string().contains("before the invocation deadline"),
+            "{err}"
+        );
+        assert_eq!(
+            guard.stopped(),
+            Some(BudgetExceeded::Deadline {
+                read_bytes: 0,
+                reserve
+            })
+        );
         assert!(guard.check_time().is_err(), "sticky");
-        let later = BudgetGuard::new(Budget { deadline: Some(Instant::now() + Duration::from_secs(60)), reserve, memory_limit_bytes: None });
+        let later = BudgetGuard::new(Budget {
+            deadline: Some(Instant::now() + Duration::from_secs(60)),
+            reserve,
+            memory_limit_bytes: None,
+        });
         assert_eq!(later.check(), Ok(()));
     }
 
     #[test]
     fn the_memory_ceiling_is_checked_every_mebibyte_read() {
-        let Some(resident) = resident_bytes() else { return };
+        let Some(resident) = resident_bytes() else {
+            return;
+        };
         assert!(resident > 0);
         // A ceiling this process is already above: the first read stops.
-        let guard = BudgetGuard::new(Budget { memory_limit_bytes: Some(1 << 20), ..Budget::default() });
+        let guard = BudgetGuard::new(Budget {
+            memory_limit_bytes: Some(1 << 20),
+            ..Budget::default()
+        });
         let data = vec![b'x'; 3 << 20];
         let err = read_all(&mut BudgetedReader::new(&data[..], guard.clone())).unwrap_err();
         assert!(err.to_string().contains("ceiling of 1 MiB"), "{err}");
-        assert!(matches!(guard.stopped(), Some(BudgetExceeded::Memory { read_bytes: 0, limit_bytes: 1048576, .. })));
+        assert!(matches!(
+            guard.stopped(),
+            Some(BudgetExceeded::Memory {
+                read_bytes: 0,
+                limit_bytes: 1048576,
+                ..
+            })
+        ));
         // A ceiling far above: everything is read.
-        let guard = BudgetGuard::new(Budget { memory_limit_bytes: Some(u64::MAX), ..Budget::default() });
-        assert_eq!(read_all(&mut BudgetedReader::new(&data[..], guard.clone())).unwrap(), data.len());
+        let guard = BudgetGuard::new(Budget {
+            memory_limit_bytes: Some(u64::MAX),
+            ..Budget::default()
+        });
+        assert_eq!(
+            read_all(&mut BudgetedReader::new(&data[..], guard.clone())).unwrap(),
+            data.len()
+        );
     }
 }
