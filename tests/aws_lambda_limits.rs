@@ -281,3 +281,80 @@ async fn a_memory_ceiling_refuses_the_object_before_storing_anything() {
     );
     assert_eq!(response.records[0].rollups_written, 48);
 }
+
+/// CPU seconds this process has used (user + system), from `/proc/self/stat`.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+/// The Lambda path measured: one object (`GRIDWATCH_COST_INPUT`, else generated) through
+/// the in-process handler against moto, every AWS request counted per service and
+/// operation, DynamoDB writes sized in write units. Writes one JSON object to
+/// `GRIDWATCH_COST_OUT` (or stdout). `scripts/lambda_cost.sh` runs it (release build, one
+/// core) and prices it; the figures are measurements, so nothing here is asserted beyond
+/// the run having succeeded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: scripts/lambda_cost.sh"]
+async fn lambda_throughput_and_requests_per_object() {
+    let Some(ep) = endpoint(AWS_ENDPOINT_VAR) else { return };
+    let env = Env::create(&ep).await;
+    let body = match std::env::var("GRIDWATCH_COST_INPUT") {
+        Ok(path) => std::fs::read(&path).expect("read GRIDWATCH_COST_INPUT"),
+        Err(_) => generated_csv(20, 7),
+    };
+    let key = "raw/cost_input.csv";
+    env.put(key, body.clone()).await;
+
+    // The handler's own clients, each with the counter.
+    let counter = gridwatch::aws::counter::RequestCounter::new();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&env.sdk).force_path_style(true).interceptor(counter.clone()).build(),
+    );
+    let dynamodb =
+        aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&env.sdk).interceptor(counter.clone()).build());
+    let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&env.sdk).interceptor(counter.clone()).build());
+    let handler = LambdaHandler::from_clients(s3, dynamodb, sns, env.handler_config());
+
+    let (cpu_before, started) = (cpu_seconds(), Instant::now());
+    let response = handler.handle(&s3_event(&env.bucket, &[key])).await;
+    let (wall, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds().zip(cpu_before).map(|(a, b)| a - b));
+    assert_eq!(statuses(&response), [Some(RecordStatus::Processed)], "{response:?}");
+    let record = &response.records[0];
+
+    // The engine alone on the same bytes, same build, no I/O.
+    let engine_started = Instant::now();
+    let mut sink = gridwatch::analysis::engine::CollectSink::default();
+    gridwatch::analysis::engine::analyze_stream(&body[..], key, &Default::default(), &mut sink).unwrap();
+    let engine_s = engine_started.elapsed().as_secs_f64();
+
+    let writes = counter.dynamo_writes();
+    let requests: Vec<serde_json::Value> = counter
+        .by_service()
+        .into_iter()
+        .map(|((service, operation), n)| serde_json::json!({"service": service, "operation": operation, "requests": n}))
+        .collect();
+    let out = serde_json::json!({
+        "input_bytes": body.len(),
+        "rows": record.rows_read,
+        "rollups": record.rollups_written,
+        "alarms": record.alerts,
+        "new_alarms": record.new_alerts,
+        "handler_wall_s": wall,
+        "handler_cpu_s": cpu,
+        "engine_alone_s": engine_s,
+        "phases_ms": record.phases_ms,
+        "requests": requests,
+        "dynamodb_items_written": writes.items,
+        "dynamodb_item_bytes": writes.item_bytes,
+        "dynamodb_largest_item_bytes": writes.largest_item_bytes,
+        "dynamodb_write_units": writes.write_units,
+        "peak_rss_bytes": gridwatch::store::budget::resident_bytes(),
+    });
+    match std::env::var("GRIDWATCH_COST_OUT") {
+        Ok(path) => std::fs::write(path, serde_json::to_string_pretty(&out).unwrap()).unwrap(),
+        Err(_) => println!("{out:#}"),
+    }
+}
