@@ -4,8 +4,11 @@ fn main() -> std::process::ExitCode {
     let cli = gridwatch::cli::Cli::parse();
     match gridwatch::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // `gridwatch ... | head`: the reader has what it wanted; that is not a failure.
+        Err(e) if gridwatch::cli::is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote file names and file contents: no escape sequence reaches the terminal.
+            eprintln!("error: {}", gridwatch::sanitize::sanitize_for_terminal(&format!("{e:#}")));
             std::process::ExitCode::FAILURE
         }
     }

@@ -42,6 +42,7 @@ struct Sample {
 #[derive(Default)]
 struct LocationAcc {
     location: String,
+    /// The newest reading's time (starts at `i64::MIN`, not the epoch: data may predate 1970).
     newest: i64,
     open_hours: BTreeMap<i64, Vec<Sample>>,
     /// Hours starting before this were closed; rows for them come too late.
@@ -177,7 +178,7 @@ impl Analyzer {
             None => self
                 .locations
                 .entry(reading.location.clone())
-                .or_insert_with(|| LocationAcc { location: reading.location.clone(), ..Default::default() }),
+                .or_insert_with(|| LocationAcc { location: reading.location.clone(), newest: i64::MIN, ..Default::default() }),
         };
         if let Some(closed) = acc.closed_before
             && hour < closed

@@ -11,8 +11,16 @@ pub const REQUIRED_COLUMNS: [&str; 8] =
     ["timestamp", "location", "load_mw", "generation_mw", "voltage_kv", "frequency_hz", "solar_mw", "wind_mw"];
 pub const OPTIONAL_COLUMNS: [&str; 1] = ["power_factor"];
 
-/// JSON lines longer than this are rejected without being buffered whole.
+/// CSV rows and JSON lines longer than this are rejected without being buffered whole.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// Numbers larger than this in magnitude are rejected: sums of an hour's (and a file's)
+/// readings must stay finite to be stored and read back (1e308 + 1e308 is infinity, which
+/// JSON cannot hold). Far above any real reading in MW, kV or Hz.
+pub const MAX_ABS_VALUE: f64 = 1e12;
+/// Timestamps outside these years are rejected: keys and partitions use four-digit years
+/// (up to 9998, so the next day's forecast stays within 9999), and date arithmetic near
+/// chrono's limits would overflow.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9998;
 /// Substation names longer than this are rejected (they become store keys).
 pub const MAX_LOCATION_LEN: usize = 128;
 
@@ -65,8 +73,11 @@ pub fn open<'a, R: Read + 'a>(input: R, source_name: &str) -> Result<RowStream<'
         Box::new(buffered)
     };
     let format = sniff_format(&mut reader, source_name)?;
+    let guard = RowGuard::new(reader, format);
+    let rows = guard.rows.clone();
+    let reader: Box<dyn BufRead + 'a> = Box::new(BufReader::with_capacity(1 << 16, guard));
     let inner = match format {
-        Format::Csv => Inner::Csv(CsvRows::new(reader, source_name)?),
+        Format::Csv => Inner::Csv(CsvRows::new(reader, source_name, rows)?),
         Format::JsonLines => Inner::Json(JsonRows { reader, line: 0, buf: Vec::new(), failed: false }),
     };
     Ok(RowStream { inner, format, gzip, fatal: None })
@@ -140,17 +151,161 @@ impl Iterator for RowStream<'_> {
     }
 }
 
+// ---------------------------------------------------------------- line endings and row length
+
+/// Sits between the (decompressed) bytes and the parsers:
+/// - ends lines at CR, LF or CRLF alike, as LF, so line numbers are right in CR-only files;
+/// - for CSV, notes where each row starts (the parser's own positions ignore blank lines
+///   before a row), and cuts a row longer than [`MAX_LINE_BYTES`] (quotes are followed, so
+///   a quoted field may span lines), skipping the rest without buffering it. The skipped
+///   part is replaced by an open quoted field holding only its line breaks.
+struct RowGuard<R> {
+    inner: R,
+    csv: bool,
+    rows: RowStarts,
+    staged: Vec<u8>,
+    staged_at: usize,
+    line: u64,
+    row_start_line: u64,
+    row_len: usize,
+    in_quotes: bool,
+    after_cr: bool,
+    skipping: bool,
+}
+
+/// (first line, whether it was cut) of each non-empty CSV row [`RowGuard`] passed on and
+/// the parser has not taken yet, in file order: one per record the parser returns.
+type RowStarts = std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(u64, bool)>>>;
+
+impl<R: BufRead> RowGuard<R> {
+    fn new(inner: R, format: Format) -> Self {
+        Self {
+            inner,
+            csv: format == Format::Csv,
+            rows: RowStarts::default(),
+            staged: Vec::with_capacity(1 << 16),
+            staged_at: 0,
+            line: 1,
+            row_start_line: 1,
+            row_len: 0,
+            in_quotes: false,
+            after_cr: false,
+            skipping: false,
+        }
+    }
+
+    /// Transforms the next chunk of input into `staged`; false at the end of input.
+    fn stage(&mut self) -> std::io::Result<bool> {
+        self.staged.clear();
+        self.staged_at = 0;
+        let available = loop {
+            match self.inner.fill_buf() {
+                Ok(b) => break b.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        if available == 0 {
+            self.end_row();
+            if std::mem::take(&mut self.skipping) {
+                self.staged.push(b'"'); // closes the placeholder field of a cut row
+            }
+            return Ok(!self.staged.is_empty());
+        }
+        let input = self.inner.fill_buf()?;
+        let out = &mut self.staged;
+        for &byte in input {
+            if std::mem::take(&mut self.after_cr) && byte == b'\n' {
+                continue; // the LF of a CRLF: the CR already ended the line
+            }
+            let byte = if byte == b'\r' {
+                self.after_cr = true;
+                b'\n'
+            } else {
+                byte
+            };
+            if byte == b'\n' {
+                self.line += 1;
+                if !self.in_quotes {
+                    if self.csv && (self.row_len > 0 || self.skipping) {
+                        self.rows.borrow_mut().push_back((self.row_start_line, self.skipping));
+                    }
+                    if std::mem::take(&mut self.skipping) {
+                        out.push(b'"');
+                    }
+                    out.push(b'\n');
+                    self.row_len = 0;
+                    self.row_start_line = self.line;
+                    continue;
+                }
+            } else if byte == b'"' && self.csv {
+                self.in_quotes = !self.in_quotes;
+            }
+            if self.skipping {
+                if byte == b'\n' {
+                    out.push(b'\n');
+                }
+                continue;
+            }
+            self.row_len += 1;
+            if self.csv && self.row_len > MAX_LINE_BYTES {
+                self.skipping = true;
+                // A quoted placeholder field holds the line breaks of the skipped part
+                // (none is needed when the output is inside a quoted field already).
+                let quoted_before = if byte == b'"' { !self.in_quotes } else { self.in_quotes };
+                if !quoted_before {
+                    out.extend_from_slice(b",\"");
+                }
+                if byte == b'\n' {
+                    out.push(b'\n');
+                }
+                continue;
+            }
+            out.push(byte);
+        }
+        let n = input.len();
+        self.inner.consume(n);
+        Ok(true)
+    }
+}
+
+impl<R> RowGuard<R> {
+    /// Notes the last row of the input, which has no line break after it.
+    fn end_row(&mut self) {
+        if self.csv && (self.row_len > 0 || self.skipping) {
+            self.rows.borrow_mut().push_back((self.row_start_line, self.skipping));
+            self.row_len = 0;
+        }
+    }
+}
+
+impl<R: BufRead> Read for RowGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.staged_at >= self.staged.len() {
+            if !self.stage()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.staged.len() - self.staged_at);
+        buf[..n].copy_from_slice(&self.staged[self.staged_at..self.staged_at + n]);
+        self.staged_at += n;
+        Ok(n)
+    }
+}
+
 // ---------------------------------------------------------------- CSV
 
 struct CsvRows<'a> {
     reader: csv::Reader<Box<dyn BufRead + 'a>>,
     columns: [usize; 8],
     power_factor: Option<usize>,
+    header_fields: usize,
+    rows: RowStarts,
     record: csv::ByteRecord,
 }
 
 impl<'a> CsvRows<'a> {
-    fn new(reader: Box<dyn BufRead + 'a>, source_name: &str) -> Result<Self, FileError> {
+    fn new(reader: Box<dyn BufRead + 'a>, source_name: &str, rows: RowStarts) -> Result<Self, FileError> {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .trim(csv::Trim::All)
@@ -160,6 +315,7 @@ impl<'a> CsvRows<'a> {
             .byte_headers()
             .map_err(|e| FileError::Io { source_name: source_name.to_string(), message: e.to_string() })?
             .clone();
+        rows.borrow_mut().pop_front(); // the header's
         let mut names = Vec::with_capacity(headers.len());
         for field in headers.iter() {
             let name = std::str::from_utf8(field)
@@ -179,16 +335,33 @@ impl<'a> CsvRows<'a> {
         for (slot, col) in columns.iter_mut().zip(REQUIRED_COLUMNS) {
             *slot = find(col).expect("checked above");
         }
-        Ok(Self { reader, columns, power_factor: find(OPTIONAL_COLUMNS[0]), record: csv::ByteRecord::new() })
+        Ok(Self {
+            reader,
+            columns,
+            power_factor: find(OPTIONAL_COLUMNS[0]),
+            header_fields: names.len(),
+            rows,
+            record: csv::ByteRecord::new(),
+        })
     }
 
     fn next_row(&mut self) -> Result<Option<Row>, String> {
         match self.reader.read_byte_record(&mut self.record) {
             Ok(false) => Ok(None),
             Ok(true) => {
-                let line = self.record.position().map_or(0, |p| p.line());
+                let (line, cut) = self.row_start();
+                if cut {
+                    let raw = String::from_utf8_lossy(&self.record.as_slice()[..self.record.as_slice().len().min(200)]);
+                    return Ok(Some(Row::Rejected(RejectedRow {
+                        line,
+                        field: "row".into(),
+                        reason: format!("row is longer than {MAX_LINE_BYTES} bytes"),
+                        raw: raw.into_owned() + "…",
+                    })));
+                }
                 let fields = CsvFields { record: &self.record, columns: &self.columns, power_factor: self.power_factor };
-                Ok(Some(match build_reading(&fields) {
+                let checked = check_field_count(self.record.len(), self.header_fields).and_then(|()| build_reading(&fields));
+                Ok(Some(match checked {
                     Ok(reading) => Row::Ok(reading, line),
                     // The raw text is rebuilt only for rejected rows (it costs an allocation per field).
                     Err((field, reason)) => Row::Rejected(RejectedRow { line, field, reason, raw: raw_csv_text(&self.record) }),
@@ -197,6 +370,27 @@ impl<'a> CsvRows<'a> {
             Err(e) => Err(format!("CSV read error: {e}")),
         }
     }
+}
+
+impl CsvRows<'_> {
+    /// (first line, cut) of the record just read, from [`RowGuard`]; the parser's
+    /// position if the two ever disagree.
+    fn row_start(&self) -> (u64, bool) {
+        let parsed = self.record.position().map_or(0, |p| p.line());
+        self.rows.borrow_mut().pop_front().unwrap_or((parsed, false))
+    }
+}
+
+/// A row with more fields than the header would be read with shifted columns (an unquoted
+/// decimal comma, `1,5` for 1.5), so it is rejected; fewer fields show as missing values.
+fn check_field_count(fields: usize, header_fields: usize) -> FieldResult<()> {
+    if fields > header_fields {
+        return Err((
+            "row".to_string(),
+            format!("has {fields} fields but the header has {header_fields} (an unquoted comma in a value?)"),
+        ));
+    }
+    Ok(())
 }
 
 fn raw_csv_text(record: &csv::ByteRecord) -> String {
@@ -362,9 +556,10 @@ impl JsonFields<'_> {
     fn number_of(&self, name: &str) -> FieldResult<Option<f64>> {
         match self.value(name) {
             None => Ok(None),
-            Some(serde_json::Value::Number(n)) => {
-                n.as_f64().map(Some).ok_or_else(|| (name.to_string(), format!("{n} is not a finite number")))
-            }
+            Some(serde_json::Value::Number(n)) => match n.as_f64() {
+                Some(v) => storable(v, name).map(Some),
+                None => Err((name.to_string(), format!("{n} is not a finite number"))),
+            },
             Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
             Some(serde_json::Value::String(s)) => parse_number(s, name).map(Some),
             Some(other) => Err((name.to_string(), format!("expected a number, got {}", json_kind(other)))),
@@ -429,6 +624,7 @@ fn build_reading(fields: &dyn FieldSource) -> FieldResult<Reading> {
     let ts_text = required(fields.text(TIMESTAMP)?, TIMESTAMP)?;
     let timestamp = parse_timestamp(ts_text)
         .ok_or_else(|| ("timestamp".to_string(), format!("cannot parse {:?} as an ISO-8601 timestamp", truncate(ts_text))))?;
+    check_year(timestamp)?;
     let location = required(fields.text(LOCATION)?, LOCATION)?.trim();
     validate_location(location)?;
     let number = |field: usize| -> FieldResult<f64> { required(fields.number(field)?, field) };
@@ -450,6 +646,17 @@ fn build_reading(fields: &dyn FieldSource) -> FieldResult<Reading> {
     Ok(reading)
 }
 
+fn check_year(timestamp: DateTime<Utc>) -> FieldResult<()> {
+    use chrono::Datelike;
+    if YEARS.contains(&timestamp.year()) {
+        return Ok(());
+    }
+    Err((
+        "timestamp".to_string(),
+        format!("year {} is outside {}..={}", timestamp.year(), YEARS.start(), YEARS.end()),
+    ))
+}
+
 fn truncate(s: &str) -> String {
     let cut: String = s.chars().take(64).collect();
     if cut.len() < s.len() { cut + "…" } else { cut }
@@ -466,6 +673,12 @@ fn validate_location(location: &str) -> FieldResult<()> {
     if location.chars().any(char::is_control) {
         return bad("contains control characters");
     }
+    if let Some(c) = location.chars().find(|&c| is_invisible_or_bidi(c)) {
+        return Err((
+            "location".to_string(),
+            format!("contains the invisible or text-direction character U+{:04X} (names that look alike must be equal)", c as u32),
+        ));
+    }
     if location.contains('#') {
         // `#` separates the parts of store keys (alert ids, index items).
         return bad("contains '#', which is reserved");
@@ -473,10 +686,30 @@ fn validate_location(location: &str) -> FieldResult<()> {
     Ok(())
 }
 
+/// Zero-width characters, bidi controls and other format characters that render as
+/// nothing: `substation_001` followed by U+200B looks exactly like `substation_001`.
+fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(c,
+        '\u{ad}' | '\u{34f}' | '\u{61c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}' | '\u{180b}'..='\u{180f}'
+        | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{3164}'
+        | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{ffa0}' | '\u{fff0}'..='\u{fffb}' | '\u{e0000}'..='\u{e0fff}')
+}
+
 fn parse_number(text: &str, name: &str) -> FieldResult<f64> {
     let t = text.trim();
     let v: f64 = t.parse().map_err(|_| (name.to_string(), format!("cannot parse {:?} as a number", truncate(t))))?;
-    if v.is_finite() { Ok(v) } else { Err((name.to_string(), format!("{t} is not a finite number"))) }
+    storable(v, name)
+}
+
+/// Finite and within [`MAX_ABS_VALUE`] (one rule for CSV and JSON numbers).
+fn storable(v: f64, name: &str) -> FieldResult<f64> {
+    if !v.is_finite() {
+        return Err((name.to_string(), format!("{v} is not a finite number")));
+    }
+    if v.abs() > MAX_ABS_VALUE {
+        return Err((name.to_string(), format!("{v:e} is beyond ±{MAX_ABS_VALUE:e}, the largest value gridwatch stores")));
+    }
+    Ok(v)
 }
 
 fn non_negative(v: f64, field: usize) -> FieldResult<f64> {

@@ -16,6 +16,7 @@ use super::error_text;
 use crate::analysis::alarms::AlarmCheckpoint;
 use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
 use crate::store::items;
+use crate::store::unreadable;
 use crate::store::operator::{OperatorAction, OperatorState, OPERATOR_PARTITION};
 use crate::store::{ResultsTable, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -199,7 +200,7 @@ impl DynamoTable {
         }
         let last = to - Duration::seconds(1);
         let items = self.query_all(self.range_query(location, &format_ts(from), &format_ts(last))).await?;
-        items.iter().map(|i| attrs::rollup_from_item(i).map_err(Into::into)).collect()
+        Ok(unreadable::keep_readable("rollup", items.iter().map(attrs::rollup_from_item)))
     }
 
     /// Hourly average loads of one substation in `[from, to)`, for the forecast (only the
@@ -230,7 +231,7 @@ impl DynamoTable {
             .expression_attribute_values(":pk", av(location))
             .expression_attribute_values(":f", av(items::FORECAST_PREFIX));
         let items = self.query_all(query).await?;
-        items.iter().map(|i| attrs::forecast_from_item(i).map_err(Into::into)).collect()
+        Ok(unreadable::keep_readable("forecast", items.iter().map(attrs::forecast_from_item)))
     }
 
     /// Replaces the stored forecast of one substation: writes the new hours and deletes
@@ -277,7 +278,7 @@ impl DynamoTable {
             .expression_attribute_values(":since", av(format_ts(since)))
             .scan_index_forward(false);
         let items = self.query_all(query).await?;
-        let mut alerts = items.iter().map(attrs::alert_from_item).collect::<Result<Vec<_>, _>>()?;
+        let mut alerts = unreadable::keep_readable("alert", items.iter().map(attrs::alert_from_item));
         alerts.sort_by(|a, b| b.ended_at.cmp(&a.ended_at).then_with(|| a.location.cmp(&b.location)));
         Ok(alerts)
     }
@@ -304,7 +305,7 @@ impl DynamoTable {
             .expression_attribute_values(":from", av(from))
             .expression_attribute_values(":to", av(to));
         let items = self.query_all(query).await?;
-        let mut rows = items.iter().map(attrs::rollup_from_item).collect::<Result<Vec<_>, _>>()?;
+        let mut rows = unreadable::keep_readable("rollup", items.iter().map(attrs::rollup_from_item));
         rows.sort_by(|a, b| a.location.cmp(&b.location).then(a.timestamp.cmp(&b.timestamp)));
         Ok(rows)
     }
@@ -317,7 +318,7 @@ impl DynamoTable {
             .key_condition_expression("#pk = :pk")
             .expression_attribute_values(":pk", av(items::INDEX_PARTITION));
         let items = self.query_all(query).await?;
-        items.iter().map(|i| attrs::state_from_item(i).map_err(Into::into)).collect()
+        Ok(unreadable::keep_readable("substation index", items.iter().map(attrs::state_from_item)))
     }
 
     /// One substation's index item (strongly consistent).
@@ -534,7 +535,7 @@ impl ResultsTable for DynamoTable {
     async fn operator_states(&self) -> StoreResult<Vec<OperatorState>> {
         let query = self.query().key_condition_expression("#pk = :pk").expression_attribute_values(":pk", av(OPERATOR_PARTITION));
         let items = self.query_all(query).await.map_err(classify)?;
-        items.iter().map(attrs::json_from_item).collect::<Result<_, _>>().map_err(|e| StoreError::Invalid(e.to_string()))
+        Ok(unreadable::keep_readable("operator state", items.iter().map(attrs::json_from_item)))
     }
     async fn apply_operator_action(&self, action: &OperatorAction) -> StoreResult<OperatorState> {
         let sort_key = OperatorState::sort_key(&action.location, action.rule);

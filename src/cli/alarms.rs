@@ -92,7 +92,7 @@ pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: AlarmsArgs) ->
         super::aws_args::BackendKind::Local => {
             let backend = super::backends::open_local(data_dir, settings)?;
             let out = backend.block_on(execute(&backend, args.command, &by, max_shelve, flood))?;
-            print!("{out}");
+            std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes())?;
             Ok(())
         }
         super::aws_args::BackendKind::Aws => {
@@ -100,7 +100,7 @@ pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: AlarmsArgs) ->
             let out = super::aws_args::with_store(&aws, false, |store| async move {
                 execute(store.as_ref(), args.command, &by, max_shelve, flood).await
             })?;
-            print!("{out}");
+            std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes())?;
             Ok(())
         }
     }

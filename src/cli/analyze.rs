@@ -34,23 +34,62 @@ pub struct ReprocessArgs {
 
 
 /// Expands directories into the data files below them, sorted, so runs are repeatable.
+/// Anything but a regular file (a FIFO, a device such as `/dev/null` or a symlink to
+/// `/dev/zero`) is an error, as is a directory without files: nothing is skipped silently.
+/// A symlinked directory met while walking is an error too (it may loop back).
 fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    expand_walk(paths, true)
+}
+
+fn expand_walk(paths: &[PathBuf], given: bool) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {
-        if path.is_dir() {
+        let shown = || crate::sanitize::sanitize_for_terminal(&path.display().to_string());
+        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => anyhow::anyhow!("{}: no such file", shown()),
+            _ => anyhow::anyhow!("{}: {e}", shown()),
+        })?;
+        if meta.is_dir() {
+            anyhow::ensure!(
+                given || !path.is_symlink(),
+                "{}: a symlink to a directory inside the walk is not followed; pass the directory itself",
+                shown()
+            );
             let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| anyhow::anyhow!("cannot read directory {}: {e}", path.display()))?
+                .map_err(|e| anyhow::anyhow!("cannot read directory {}: {e}", shown()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .collect();
             entries.sort();
-            out.extend(expand(&entries)?);
-        } else if path.is_file() {
+            let files = expand_walk(&entries, false)?;
+            anyhow::ensure!(!given || !files.is_empty(), "{}: the directory holds no data files", shown());
+            out.extend(files);
+        } else if meta.is_file() {
             out.push(path.clone());
-        } else if !path.exists() {
-            anyhow::bail!("{}: no such file", path.display());
+        } else {
+            anyhow::bail!("{}: not a regular file ({}); gridwatch analyses files and directories", shown(), kind_of(&meta));
         }
     }
     Ok(out)
+}
+
+/// What a non-regular file is, for the error message.
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = meta;
+    "not a file or directory"
 }
 
 pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: AnalyzeArgs) -> anyhow::Result<()> {
@@ -67,7 +106,8 @@ pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: AnalyzeArgs) -
             Ok(p) => results.push(p),
             Err(e) => {
                 failed += 1;
-                bar.suspend(|| eprintln!("error: {}: {e:#}", file.display()));
+                let message = format!("{}: {e:#}", file.display());
+                bar.suspend(|| eprintln!("error: {}", crate::sanitize::sanitize_for_terminal(&message)));
             }
         }
         bar.inc(file.metadata().map(|m| m.len()).unwrap_or(0));
@@ -76,7 +116,14 @@ pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: AnalyzeArgs) -
     print_results(&results, args.json)?;
     let file_errors = results.iter().filter(|p| p.report.file_error.is_some()).count();
     if failed + file_errors > 0 {
-        anyhow::bail!("{} of {} file(s) could not be analysed completely", failed + file_errors, files.len());
+        let kept: u64 = results.iter().map(|p| p.report.rows_accepted).sum();
+        let rejected: u64 = results.iter().map(|p| p.report.rows_rejected).sum();
+        anyhow::bail!(
+            "{} of {} file(s) could not be analysed completely; kept {kept} row(s) ({rejected} rejected) from the {} file(s) that were read",
+            failed + file_errors,
+            files.len(),
+            results.len()
+        );
     }
     Ok(())
 }

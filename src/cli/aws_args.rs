@@ -164,18 +164,19 @@ where
 pub fn aws_reprocess(aws: &ResolvedAws, location: Option<&str>, key: Option<&str>, json: bool) -> anyhow::Result<()> {
     #[cfg(feature = "aws")]
     {
+        use std::io::Write;
         let response = runtime()?.block_on(reprocess(aws, location, key))?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&response)?);
+            writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&response)?)?;
         } else {
             for r in &response.records {
                 let status = r.status.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default();
-                println!("{status}: {}", crate::sanitize::sanitize_for_terminal(&r.message));
+                writeln!(std::io::stdout(), "{status}: {}", crate::sanitize::sanitize_for_terminal(&r.message))?;
                 if let Some(k) = &r.results_key {
-                    println!("  results: s3://{}/{}", r.bucket, k);
+                    writeln!(std::io::stdout(), "  results: s3://{}/{}", r.bucket, k)?;
                 }
                 if let Some(k) = &r.rejected_key {
-                    println!("  rejected rows: s3://{}/{}", r.bucket, k);
+                    writeln!(std::io::stdout(), "  rejected rows: s3://{}/{}", r.bucket, k)?;
                 }
             }
         }

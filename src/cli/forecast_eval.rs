@@ -86,7 +86,7 @@ pub fn run(args: ForecastEvalArgs) -> Result<()> {
             eprintln!("  {e}");
         }
     }
-    print!("{}", render(&reports, args.format, args.min_train_days)?);
+    std::io::Write::write_all(&mut std::io::stdout(), render(&reports, args.format, args.min_train_days)?.as_bytes())?;
     Ok(())
 }
 

@@ -145,10 +145,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let progress = progress_bar(&args, &generator);
     let written = write_all(&args, &generator, &layout, &progress)?;
     progress.finish_and_clear();
-    print_summary(&args, &written);
+    print_summary(&args, &written)?;
     if let Some(path) = &args.truth {
         write_truth(&generator, path)?;
-        println!("  {}  ground truth: {} anomaly episode(s)", path.display(), generator.episodes().len());
+        writeln!(std::io::stdout(), "  {}  ground truth: {} anomaly episode(s)", path.display(), generator.episodes().len())?;
     }
     Ok(())
 }
@@ -395,29 +395,31 @@ fn progress_bar(args: &GenerateArgs, g: &Generator) -> ProgressBar {
     pb
 }
 
-fn print_summary(args: &GenerateArgs, written: &[Written]) {
+fn print_summary(args: &GenerateArgs, written: &[Written]) -> std::io::Result<()> {
     const SHOWN: usize = 10;
+    let mut out = std::io::stdout().lock();
     let rows: u64 = written.iter().map(|w| w.rows).sum();
     let bytes: u64 = written.iter().map(|w| w.bytes).sum();
     for w in written.iter().take(SHOWN) {
-        println!("  {}  {} rows  {}", w.path.display(), w.rows, HumanBytes(w.bytes));
+        writeln!(out, "  {}  {} rows  {}", w.path.display(), w.rows, HumanBytes(w.bytes))?;
     }
     if written.len() > SHOWN {
-        println!("  ... and {} more files", written.len() - SHOWN);
+        writeln!(out, "  ... and {} more files", written.len() - SHOWN)?;
     }
     let anomalies = if args.no_anomalies {
         "no anomalies".to_string()
     } else {
         format!("~{} anomalies/substation/week", args.anomaly_rate)
     };
-    println!(
+    writeln!(
+        out,
         "wrote {} file(s), {rows} rows, {} ({} substations, every {} min, seed {}, {anomalies})",
         written.len(),
         HumanBytes(bytes),
         args.substations,
         args.interval_minutes,
         args.seed
-    );
+    )
 }
 
 /// Accepts `2025-01-14`, `2025-01-14T06:00:00Z`, `2025-01-14T06:00:00+01:00`,

@@ -71,7 +71,9 @@ pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: ReportArgs) ->
     let written = report::output::write(&built, &data, &args.output, &formats, &progress)?;
     progress.0.finish_and_clear();
     let dir = crate::sanitize::sanitize_for_terminal(&args.output.display().to_string());
-    println!(
+    use std::io::Write;
+    writeln!(
+        std::io::stdout(),
         "report of {} substation(s), {} to {}: {} figure(s), {} file(s) in {dir}/ ({:.1} s)",
         built.substations.len(),
         crate::model::format_ts(built.range.from),
@@ -79,9 +81,9 @@ pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: ReportArgs) ->
         written.figures,
         written.files.len(),
         started.elapsed().as_secs_f64()
-    );
+    )?;
     if let Some(html) = &written.html {
-        println!("open {dir}/{}", crate::sanitize::sanitize_for_terminal(&html.display().to_string()));
+        writeln!(std::io::stdout(), "open {dir}/{}", crate::sanitize::sanitize_for_terminal(&html.display().to_string()))?;
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum SqlFormat {
@@ -40,7 +41,8 @@ pub struct AthenaArgs {
     /// a workgroup that has no result location of its own).
     #[arg(long, env = "GRIDWATCH_ATHENA_OUTPUT", value_name = "S3_URI")]
     pub output_location: Option<String>,
-    /// Give up (and cancel the query) after this many seconds.
+    /// Give up after this many seconds: Athena's query is cancelled, a local statement is
+    /// interrupted (a recursive CTE can run forever).
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub timeout: u64,
 }
@@ -276,6 +278,27 @@ pub fn query_local(conn: &rusqlite::Connection, sql: &str) -> Result<ResultSet> 
     Ok(ResultSet { columns, rows })
 }
 
+/// [`query_local`], interrupted once `timeout` has passed (SQLite's interrupt, from a
+/// watchdog thread that the query's end dismisses).
+pub fn query_local_within(conn: &rusqlite::Connection, sql: &str, timeout: Duration) -> Result<ResultSet> {
+    let handle = conn.get_interrupt_handle();
+    let (finished, dismissed) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let expired = dismissed.recv_timeout(timeout) == Err(std::sync::mpsc::RecvTimeoutError::Timeout);
+        if expired {
+            handle.interrupt();
+        }
+        expired
+    });
+    let result = query_local(conn, sql);
+    drop(finished);
+    let interrupted = watchdog.join().unwrap_or(false);
+    match result {
+        Err(_) if interrupted => bail!("the statement did not finish within {} s and was stopped (--timeout)", timeout.as_secs()),
+        result => result,
+    }
+}
+
 // ---------------------------------------------------------------------------- output
 
 /// Writes one result in `format`. With `title` (several statements in one run), the table
@@ -439,7 +462,8 @@ pub fn run(data_dir: &Option<PathBuf>, settings: &Settings, args: SqlArgs) -> Re
                 if i > 0 {
                     writeln!(out)?;
                 }
-                let result = query_local(&conn, &q.sql).map_err(|e| name_error(&args, q, e))?;
+                let timeout = Duration::from_secs(args.athena.timeout.max(1));
+                let result = query_local_within(&conn, &q.sql, timeout).map_err(|e| name_error(&args, q, e))?;
                 write_result(&result, args.format, titled.then_some(q.name.as_str()), &mut out)?;
             }
             Ok(())

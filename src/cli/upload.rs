@@ -106,7 +106,7 @@ pub fn run(settings: &AwsSettings, mut args: UploadArgs) -> Result<()> {
                 Ok(e) => e,
                 Err(e) => {
                     failed += 1;
-                    bar.suspend(|| eprintln!("error: {}: {e:#}", path.display()));
+                    bar.suspend(|| eprintln!("error: {}", crate::sanitize::sanitize_for_terminal(&format!("{}: {e:#}", path.display()))));
                     continue;
                 }
             };
@@ -120,11 +120,16 @@ pub fn run(settings: &AwsSettings, mut args: UploadArgs) -> Result<()> {
                 match s3io::upload_file(&s3, &bucket, key, path, content_type, part_size, &progress).await {
                     Ok(()) => {
                         uploaded += 1;
-                        bar.suspend(|| println!("uploaded {} -> s3://{bucket}/{key} ({size} bytes, {content_type})", path.display()));
+                        bar.suspend(|| {
+                            // A closed stdout (`| head`) must not stop the uploads.
+                            let line = format!("uploaded {} -> s3://{bucket}/{key} ({size} bytes, {content_type})", path.display());
+                            let line = crate::sanitize::sanitize_for_terminal(&line) + "\n";
+                            let _ = std::io::Write::write_all(&mut std::io::stdout(), line.as_bytes());
+                        });
                     }
                     Err(e) => {
                         failed += 1;
-                        bar.suspend(|| eprintln!("error: {}: {e:#}", path.display()));
+                        bar.suspend(|| eprintln!("error: {}", crate::sanitize::sanitize_for_terminal(&format!("{}: {e:#}", path.display()))));
                     }
                 }
             }
@@ -132,7 +137,7 @@ pub fn run(settings: &AwsSettings, mut args: UploadArgs) -> Result<()> {
             bar.set_position(done_bytes);
         }
         bar.finish_and_clear();
-        println!("{uploaded} uploaded, {skipped} skipped, {failed} failed");
+        std::io::Write::write_all(&mut std::io::stdout(), format!("{uploaded} uploaded, {skipped} skipped, {failed} failed\n").as_bytes())?;
         if failed > 0 {
             bail!("{failed} of {} file(s) could not be uploaded", files.len());
         }

@@ -172,6 +172,12 @@ impl LocalBackend {
         let table = LocalTable::new(SqliteTable::open(&data.database())?);
         let bucket = Arc::new(FolderBucket::new(data.bucket()));
         let log = Arc::new(JsonLog::new(data.log_file()));
+        // Temp files of a copy or write that was killed (kill -9) would stay forever.
+        match bucket.sweep_stale_temps() {
+            Ok(0) => {}
+            Ok(n) => log.info(format!("removed {n} temp file(s) left by an interrupted write")),
+            Err(e) => log.warn(format!("could not sweep stale temp files: {e:#}")),
+        }
         let recipe = Recipe { table: Arc::new(table.clone()), objects: bucket.clone(), notifier: None, log: log.clone(), cfg };
         Ok(Self { data, bucket, table, log, recipe, runtime: OnceLock::new() })
     }

@@ -1,5 +1,7 @@
 //! A folder that behaves like an S3 bucket: keys map to files below it, writes are
-//! atomic (temp file + rename), and no key can point outside it.
+//! atomic (temp file + rename), and no key can point outside it — neither by its text nor
+//! through a symlink planted in the folder. Temp files of a writer killed mid-copy are
+//! swept when the backend opens ([`FolderBucket::sweep_stale_temps`]).
 
 use crate::store::object_keys::{validate_key, KeyError};
 use std::fs;
@@ -36,11 +38,43 @@ impl FolderBucket {
 
     pub fn open(&self, key: &str) -> anyhow::Result<fs::File> {
         let path = self.path(key)?;
-        fs::File::open(&path).map_err(|e| anyhow::anyhow!("cannot open {key} ({}): {e}", path.display()))
+        let cannot = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot open {key} ({}): {e}", path.display());
+        self.ensure_inside(&path).map_err(|e| cannot(&e))?;
+        // Not a FIFO or device planted under the key (opening a FIFO would block).
+        let meta = fs::metadata(&path).map_err(|e| cannot(&e))?;
+        if !meta.is_file() {
+            return Err(cannot(&"not a regular file"));
+        }
+        fs::File::open(&path).map_err(|e| cannot(&e))
     }
 
     pub fn exists(&self, key: &str) -> bool {
-        self.path(key).is_ok_and(|p| p.is_file())
+        self.path(key).is_ok_and(|p| p.is_file() && self.ensure_inside(&p).is_ok())
+    }
+
+    /// Where `path` really is (symlinks resolved) must be below the root; a path that does
+    /// not exist yet is judged by its nearest existing ancestor.
+    fn ensure_inside(&self, path: &Path) -> std::io::Result<()> {
+        let root = self.root.canonicalize()?;
+        let mut existing = path;
+        let real = loop {
+            match existing.canonicalize() {
+                Ok(real) => break real,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match existing.parent() {
+                    Some(parent) => existing = parent,
+                    None => return Err(e),
+                },
+                Err(e) => return Err(e),
+            }
+        };
+        if real.starts_with(&root) {
+            Ok(())
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "a symlink in the data folder leads out of it; refusing to follow it",
+            ))
+        }
     }
 
     /// Writes an object atomically: readers see the old or the new content, never half.
@@ -52,6 +86,8 @@ impl FolderBucket {
     pub fn put_with(&self, key: &str, write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
         let path = self.path(key)?;
         let dir = path.parent().expect("a validated key has a parent under the root");
+        fs::create_dir_all(&self.root).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", self.root.display()))?;
+        self.ensure_inside(dir).map_err(|e| anyhow::anyhow!("cannot write {key}: {e}"))?;
         fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         let mut tmp = tempfile_in(dir)?;
         {
@@ -67,6 +103,8 @@ impl FolderBucket {
     /// Appends to an object (the simulator grows the current hour's file).
     pub fn append(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()> {
         let path = self.path(key)?;
+        fs::create_dir_all(&self.root)?;
+        self.ensure_inside(&path).map_err(|e| anyhow::anyhow!("cannot append to {key}: {e}"))?;
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
@@ -115,6 +153,59 @@ impl FolderBucket {
     }
 }
 
+/// A temp file is left alone this long after its last write even if its writer seems gone
+/// (its process id may have been reused).
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+impl FolderBucket {
+    /// Removes the temp files (`.tmp-<pid>-<n>`) of writers that were killed mid-copy: those
+    /// whose process is gone, or untouched for [`STALE_TEMP_AGE`]. Returns how many went.
+    /// Symlinks are not followed.
+    pub fn sweep_stale_temps(&self) -> anyhow::Result<usize> {
+        let mut removed = 0;
+        if !self.root.is_dir() {
+            return Ok(0);
+        }
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir)? {
+                let entry = entry?;
+                let file_type = entry.file_type()?;
+                if file_type.is_dir() {
+                    stack.push(entry.path());
+                    continue;
+                }
+                let name = entry.file_name();
+                let Some(pid) = name.to_str().and_then(temp_writer_pid) else { continue };
+                let idle = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+                if file_type.is_file() && (!process_running(pid) || idle > STALE_TEMP_AGE) {
+                    match fs::remove_file(entry.path()) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                        _ => removed += 1,
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// The writer's process id in a temp file name made by [`tempfile_in`].
+fn temp_writer_pid(name: &str) -> Option<u32> {
+    let (pid, n) = name.strip_prefix(".tmp-")?.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether a process with this id runs (on Linux, by /proc; elsewhere assumed, so only the
+/// age rule applies).
+fn process_running(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") { Path::new("/proc").join(pid.to_string()).exists() } else { true }
+}
+
 fn tempfile_in(dir: &Path) -> anyhow::Result<(PathBuf, fs::File)> {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -141,5 +232,48 @@ mod tests {
         assert_eq!((listed[0].key.as_str(), listed[0].size), ("raw/a/b.csv", 11));
         assert!(bucket.remove_derived("raw/a/b.csv").is_err(), "raw data is never deleted");
         assert!(bucket.exists("raw/a/b.csv"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_planted_in_the_folder_are_not_followed_out_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("secret.csv"), b"secret").unwrap();
+        let bucket = FolderBucket::new(dir.path().join("bucket"));
+        bucket.put("raw/ok.csv", b"fine").unwrap();
+        std::os::unix::fs::symlink(outside.join("secret.csv"), dir.path().join("bucket/raw/link.csv")).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.path().join("bucket/results")).unwrap();
+        let err = bucket.open("raw/link.csv").unwrap_err().to_string();
+        assert!(err.contains("leads out of"), "{err}");
+        assert!(!bucket.exists("raw/link.csv"));
+        assert!(bucket.put("results/x.json", b"{}").is_err());
+        assert!(!outside.join("x.json").exists());
+        // A symlink that stays inside is fine, and so is a root that is itself a symlink.
+        std::os::unix::fs::symlink(dir.path().join("bucket/raw/ok.csv"), dir.path().join("bucket/raw/alias.csv")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("bucket"), dir.path().join("bucket-link")).unwrap();
+        let via_link = FolderBucket::new(dir.path().join("bucket-link"));
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut via_link.open("raw/alias.csv").unwrap(), &mut text).unwrap();
+        assert_eq!(text, "fine");
+    }
+
+    #[test]
+    fn temp_files_of_dead_writers_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = FolderBucket::new(dir.path());
+        bucket.put("raw/a.csv", b"x").unwrap();
+        let raw = dir.path().join("raw");
+        // pid 0 is never a user process: its temp file is a dead writer's.
+        fs::write(raw.join(".tmp-0-3"), b"half").unwrap();
+        let mine = raw.join(format!(".tmp-{}-99", std::process::id()));
+        fs::write(&mine, b"being written").unwrap();
+        fs::write(raw.join(".tmp-notes.txt"), b"not ours").unwrap();
+        assert_eq!(bucket.sweep_stale_temps().unwrap(), usize::from(cfg!(target_os = "linux")));
+        assert_eq!(raw.join(".tmp-0-3").exists(), !cfg!(target_os = "linux"));
+        assert!(mine.exists(), "a running writer's temp file stays");
+        assert!(raw.join(".tmp-notes.txt").exists());
+        assert!(raw.join("a.csv").exists());
     }
 }

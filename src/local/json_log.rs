@@ -9,6 +9,10 @@ use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// Log lines are cut to this many bytes when written and when read: one huge line (appended
+/// by anything) must not grow the dashboard's memory.
+pub const MAX_LOG_LINE_BYTES: usize = 16 << 10;
+
 /// Appends structured log lines (shared by all writers of one process).
 pub struct JsonLog {
     path: PathBuf,
@@ -26,7 +30,7 @@ impl JsonLog {
 
     /// Writes one line; logging never fails the caller (a broken log is reported on stderr once).
     pub fn write(&self, level: LogLevel, message: impl Into<String>) {
-        let line = LogLine { timestamp: Utc::now(), level, message: message.into() };
+        let line = LogLine { timestamp: Utc::now(), level, message: cut_message(message.into()) };
         let Ok(mut json) = serde_json::to_string(&line) else { return };
         json.push('\n');
         let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
@@ -52,6 +56,23 @@ impl JsonLog {
     pub fn error(&self, message: impl Into<String>) {
         self.write(LogLevel::Error, message)
     }
+}
+
+/// A message short enough that its JSON line stays within [`MAX_LOG_LINE_BYTES`]
+/// (escaping can at most sextuple a byte, `\u0000`; the rest is dropped with a note).
+fn cut_message(mut message: String) -> String {
+    const ROOM: usize = MAX_LOG_LINE_BYTES / 6 - 64;
+    if message.len() <= ROOM {
+        return message;
+    }
+    let total = message.len();
+    let mut end = ROOM;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    message.truncate(end);
+    message.push_str(&format!("… ({total} bytes, cut)"));
+    message
 }
 
 /// Follows the log file from where the last poll stopped.
@@ -88,16 +109,19 @@ impl LogTail {
         let mut buf = Vec::new();
         let mut first = true;
         while out.len() < self.max_lines {
-            buf.clear();
-            let n = reader.read_until(b'\n', &mut buf)?;
-            if n == 0 || buf.last() != Some(&b'\n') {
+            let line = read_line_capped(&mut reader, &mut buf, MAX_LOG_LINE_BYTES)?;
+            if !line.complete {
                 break; // a line still being written is read next time
             }
-            self.offset += n as u64;
+            self.offset += line.consumed;
             if std::mem::take(&mut first) && skip_partial_first {
                 continue;
             }
-            out.push(parse_line(&buf));
+            let mut parsed = parse_line(&buf);
+            if line.cut {
+                parsed.message = format!("{}… ({} bytes, cut)", parsed.message.trim_end(), line.consumed);
+            }
+            out.push(parsed);
         }
         Ok(out)
     }
@@ -108,6 +132,43 @@ impl LogTail {
         let mut byte = [0u8];
         std::io::Read::read_exact(&mut f, &mut byte)?;
         Ok(byte[0] == b'\n')
+    }
+}
+
+/// One line read by [`read_line_capped`].
+struct CappedLine {
+    /// Bytes of the file the line took, newline included.
+    consumed: u64,
+    /// It ended with a newline (else the file ended first).
+    complete: bool,
+    /// Longer than the cap: `buf` holds its start only.
+    cut: bool,
+}
+
+/// Reads up to the next newline keeping at most `cap` bytes in `buf`; the rest is read past
+/// without being held.
+fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) -> std::io::Result<CappedLine> {
+    buf.clear();
+    let mut line = CappedLine { consumed: 0, complete: false, cut: false };
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(line);
+        }
+        let (chunk, newline) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..=i], true),
+            None => (available, false),
+        };
+        let room = cap.saturating_sub(buf.len());
+        line.cut |= chunk.len() > room && !(newline && chunk.len() == room + 1);
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let n = chunk.len();
+        reader.consume(n);
+        line.consumed += n as u64;
+        if newline {
+            line.complete = true;
+            return Ok(line);
+        }
     }
 }
 
@@ -151,5 +212,28 @@ mod tests {
         log.info("after truncation");
         let lines = tail.read_new().unwrap();
         assert_eq!(lines.last().unwrap().message, "after truncation");
+    }
+
+    #[test]
+    fn huge_lines_are_cut_on_write_and_on_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        let log = JsonLog::new(&path);
+        log.info("\u{1}".repeat(1 << 20));
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(written.len() <= MAX_LOG_LINE_BYTES, "{} bytes written", written.len());
+        // A foreign 8 MB line, then a normal one.
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&vec![b'x'; 8 << 20]).unwrap();
+        f.write_all(b"\n").unwrap();
+        log.info("after");
+        let mut tail = LogTail::new(&path, u64::MAX);
+        let lines = tail.read_new().unwrap();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].message.ends_with("cut)"), "{}", &lines[0].message[lines[0].message.len() - 40..]);
+        assert!(lines[1].message.len() < MAX_LOG_LINE_BYTES + 100, "{} bytes kept", lines[1].message.len());
+        assert!(lines[1].message.ends_with(&format!("({} bytes, cut)", (8 << 20) + 1)), "{}", &lines[1].message[lines[1].message.len() - 40..]);
+        assert_eq!(lines[2].message, "after");
+        assert!(tail.read_new().unwrap().is_empty());
     }
 }

@@ -14,6 +14,7 @@ use crate::analysis::alarms::AlarmCheckpoint;
 use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
 use crate::store::items::{alert_sort_key, checkpoint_sort_key, CHECKPOINT_PREFIX, CHECKPOINT_RETENTION_DAYS, INDEX_PARTITION};
 use crate::store::operator::{OperatorAction, OperatorState, OPERATOR_PARTITION};
+use crate::store::unreadable;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -123,7 +124,8 @@ impl SqliteTable {
              AND timestamp >= ?2 AND timestamp < ?3 ORDER BY timestamp",
         )?;
         let rows = stmt.query_map(params![location, format_ts(from), format_ts(to)], |row| row.get::<_, String>(0))?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        let texts = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(unreadable::keep_readable("rollup", texts.iter().map(|json| serde_json::from_str(json))))
     }
 
     /// Rollups filtered for `gridwatch query`; every filter is optional.
@@ -144,7 +146,8 @@ impl SqliteTable {
             params![location, from.map(format_ts), to.map(format_ts), status.map(|s| s.as_str())],
             |row| row.get::<_, String>(0),
         )?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        let texts = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(unreadable::keep_readable("rollup", texts.iter().map(|json| serde_json::from_str(json))))
     }
 
     /// Hourly average loads of one substation in `[from, to)` for the forecast.
@@ -208,7 +211,8 @@ impl SqliteTable {
             "SELECT item FROM grid_analysis WHERE location = ?1 AND kind = 'forecast' ORDER BY timestamp",
         )?;
         let rows = stmt.query_map(params![location], |row| row.get::<_, String>(0))?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        let texts = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(unreadable::keep_readable("forecast", texts.iter().map(|json| serde_json::from_str(json))))
     }
 
     /// Upserts an alarm episode. With `claim_at`, also claims its notification: returns
@@ -281,7 +285,8 @@ impl SqliteTable {
     pub fn operator_states(&self) -> anyhow::Result<Vec<OperatorState>> {
         let mut stmt = self.conn.prepare_cached("SELECT item FROM grid_analysis WHERE location = ?1 ORDER BY timestamp")?;
         let rows = stmt.query_map(params![OPERATOR_PARTITION], |row| row.get::<_, String>(0))?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        let texts = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(unreadable::keep_readable("operator state", texts.iter().map(|json| serde_json::from_str(json))))
     }
 
     /// Applies an operator action to the stored state (read, apply, write in one transaction).
@@ -314,7 +319,8 @@ impl SqliteTable {
             "SELECT item FROM grid_analysis WHERE kind = 'alert' AND ended_at >= ?1 ORDER BY ended_at DESC, location",
         )?;
         let rows = stmt.query_map(params![format_ts(since)], |row| row.get::<_, String>(0))?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        let texts = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(unreadable::keep_readable("alert", texts.iter().map(|json| serde_json::from_str(json))))
     }
 
     /// Records the latest state of a substation, unless a newer one is already stored
@@ -346,7 +352,8 @@ impl SqliteTable {
             .conn
             .prepare_cached("SELECT item FROM grid_analysis WHERE location = ?1 ORDER BY timestamp")?;
         let rows = stmt.query_map(params![INDEX_PARTITION], |row| row.get::<_, String>(0))?;
-        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+        let texts = rows.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(unreadable::keep_readable("substation index", texts.iter().map(|json| serde_json::from_str(json))))
     }
 
     /// The newest reading time across all substations (the simulator resumes after it).

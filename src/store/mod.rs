@@ -15,6 +15,7 @@ pub mod operator;
 pub mod recipe;
 #[cfg(any(feature = "local", feature = "aws-core"))]
 pub mod rejected;
+pub mod unreadable;
 
 use crate::analysis::alarms::AlarmCheckpoint;
 use crate::model::{Alert, ForecastPoint, HourlyRollup, SubstationState};

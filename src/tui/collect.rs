@@ -42,6 +42,8 @@ pub struct Poller {
     alerts_from: Option<DateTime<Utc>>,
     /// Set by [`Poller::invalidate`]: re-fetch recent data even if nothing seems new.
     forced: bool,
+    /// Unreadable items the store readers had skipped at the last poll.
+    unreadable_seen: u64,
 }
 
 impl Poller {
@@ -53,6 +55,7 @@ impl Poller {
             forecasts: HashMap::new(),
             alerts_from: None,
             forced: false,
+            unreadable_seen: crate::store::unreadable::tally().0,
         }
     }
 
@@ -71,6 +74,13 @@ impl Poller {
     ) -> (Vec<Msg>, Option<crate::store::StoreError>) {
         let mut out = Vec::new();
         let err = self.poll_into(store, now, interest, &mut out).await.err();
+        // Items the readers skipped (the rest of the view is shown): a warning in the log pane.
+        let (skipped, last) = crate::store::unreadable::tally();
+        if skipped > self.unreadable_seen {
+            let message = format!("{} unreadable store item(s) skipped; last: {last}", skipped - self.unreadable_seen);
+            self.unreadable_seen = skipped;
+            out.push(Msg::Logs(vec![crate::backend::LogLine { timestamp: now, level: crate::backend::LogLevel::Warn, message }]));
+        }
         (out, err)
     }
 
