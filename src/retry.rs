@@ -18,6 +18,12 @@ pub fn dynamodb_unprocessed(rounds: usize) -> ExponentialBackoff {
     capped(Duration::from_millis(50), 2.0, Duration::from_millis(2_500)).with_jitter().with_max_times(rounds).build()
 }
 
+/// A local database write still locked by another process after SQLite's own busy
+/// timeout: 8 more tries, 50 ms doubling up to 2 s, jittered so writers spread out.
+pub fn sqlite_busy() -> ExponentialBackoff {
+    capped(Duration::from_millis(50), 2.0, Duration::from_secs(2)).with_jitter().with_max_times(8).build()
+}
+
 /// The dashboard's store and log pollers after a failure: 1 s, 2 s, 4 s ... 30 s, for ever.
 pub fn dashboard() -> ExponentialBackoff {
     capped(Duration::from_secs(1), 2.0, Duration::from_secs(30)).build()

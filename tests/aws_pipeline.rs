@@ -507,3 +507,101 @@ async fn many_new_alarms_in_one_file_are_one_digest_message() {
     assert_eq!((m["_attributes"]["rule"].as_str(), m["_attributes"]["priority"].as_str()), (Some("digest"), Some("high")));
     assert_eq!(m["_attributes"]["state"].as_str(), Some("flood"));
 }
+
+/// File A (00:00, 00:15) and file B (00:30 ... 01:30) of one substation, with an
+/// undervoltage from 00:15 to 00:45 that spans both.
+const SPAN_A: [&str; 2] = ["2025-01-14T00:00:00Z,s1,10,12,13.8,60.01,1,2", "2025-01-14T00:15:00Z,s1,11,13,12.0,59.98,1.5,2"];
+const SPAN_B: [&str; 5] = [
+    "2025-01-14T00:30:00Z,s1,7,12,12.0,60.02,0,3",
+    "2025-01-14T00:45:00Z,s1,9,10,12.0,60,2,0",
+    "2025-01-14T01:00:00Z,s1,8,10,13.8,60,2,0",
+    "2025-01-14T01:15:00Z,s1,8,10,13.8,60,2,0",
+    "2025-01-14T01:30:00Z,s1,8,10,13.8,60,2,0",
+];
+
+fn csv_of(rows: &[&str]) -> String {
+    format!("{CSV_HEADER}\n{}\n", rows.join("\n"))
+}
+
+async fn process(env: &Env, pipeline: &gridwatch::aws::handler::LambdaHandler, key: &str, rows: &[&str]) -> gridwatch::aws::event::EventResponse {
+    env.put(key, csv_of(rows)).await;
+    let r = pipeline.handle(&s3_event(&env.bucket, &[key])).await;
+    assert_eq!(r.records[0].status, Some(RecordStatus::Processed), "{r:?}");
+    r
+}
+
+/// The substation's items, its per-file parts and what each file fed.
+async fn dump_with_parts(env: &Env, sources: &[&str]) -> std::collections::BTreeMap<(String, String), std::collections::BTreeMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let mut partitions = vec!["s1".to_string(), "P#s1".to_string()];
+    partitions.extend(sources.iter().map(|s| format!("S#{s}")));
+    let names: Vec<&str> = partitions.iter().map(String::as_str).collect();
+    env.dump(&names).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_files_merge_in_any_order_and_a_spanning_alarm_is_published_once() {
+    let Some(ep) = endpoint(AWS_ENDPOINT_VAR) else { return };
+    let (ab, ba, one) = (Env::create(&ep).await, Env::create(&ep).await, Env::create(&ep).await);
+    let (pab, pba, pone) = (ab.pipeline(), ba.pipeline(), one.pipeline());
+    let announced = process(&ab, &pab, "raw/a.csv", &SPAN_A).await.records[0].new_alerts
+        + process(&ab, &pab, "raw/b.csv", &SPAN_B).await.records[0].new_alerts;
+    process(&ba, &pba, "raw/b.csv", &SPAN_B).await;
+    process(&ba, &pba, "raw/a.csv", &SPAN_A).await;
+    let all: Vec<&str> = SPAN_A.iter().chain(&SPAN_B).copied().collect();
+    process(&one, &pone, "raw/all.csv", &all).await;
+
+    let (from, to) = (ts("2025-01-14T00:00:00Z"), ts("2025-01-15T00:00:00Z"));
+    let merged = ab.table.rollups("s1", from, to).await.unwrap();
+    assert_eq!(normalised(&merged), normalised(&ba.table.rollups("s1", from, to).await.unwrap()), "A then B = B then A");
+    let whole = one.table.rollups("s1", from, to).await.unwrap();
+    assert_eq!(merged.len(), 2);
+    assert_eq!(merged[0].count, 4, "the hour holds both files' readings: {:?}", merged[0]);
+    for (m, w) in merged.iter().zip(&whole) {
+        assert_eq!((m.count, m.load_min_mw, m.load_peak_mw, m.voltage_min_kv, m.alert_status), (w.count, w.load_min_mw, w.load_peak_mw, w.voltage_min_kv, w.alert_status));
+        for (got, want) in [(m.load_avg_mw, w.load_avg_mw), (m.voltage_avg_kv, w.voltage_avg_kv), (m.renewable_penetration, w.renewable_penetration), (m.stability_score, w.stability_score)] {
+            assert!((got - want).abs() < 1e-12 * want.abs().max(1.0), "{got} vs {want}");
+        }
+    }
+    // The spanning undervoltage: one episode, one SNS message.
+    assert_eq!(announced, 1);
+    assert_eq!(ab.table.alerts(from).await.unwrap().len(), 1);
+    assert_eq!(ab.alert_messages(std::time::Duration::from_secs(3)).await.len(), 1);
+
+    // Either file again (the earlier one last): the same items, nothing published.
+    let before = dump_with_parts(&ab, &["raw/a.csv", "raw/b.csv"]).await;
+    assert!(before.keys().any(|(pk, _)| pk == "P#s1"), "the parts are stored: {:?}", before.keys());
+    let again = process(&ab, &pab, "raw/b.csv", &SPAN_B).await.records[0].new_alerts
+        + process(&ab, &pab, "raw/a.csv", &SPAN_A).await.records[0].new_alerts;
+    assert_eq!(again, 0);
+    assert_eq!(before, dump_with_parts(&ab, &["raw/a.csv", "raw/b.csv"]).await);
+    assert!(ab.alert_messages(std::time::Duration::from_secs(2)).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_of_an_object_replaces_its_own_part_alarms_included() {
+    let Some(ep) = endpoint(AWS_ENDPOINT_VAR) else { return };
+    let env = Env::create(&ep).await;
+    let pipeline = env.pipeline();
+    let long: Vec<String> = (0..12)
+        .map(|i| {
+            let v = if (5..=7).contains(&i) { "12.0" } else { "13.8" };
+            format!("2025-01-14T{:02}:{:02}:00Z,s1,10,12,{v},60,1,2", i / 4, (i % 4) * 15)
+        })
+        .collect();
+    let long: Vec<&str> = long.iter().map(String::as_str).collect();
+    assert_eq!(process(&env, &pipeline, "raw/x.csv", &long).await.records[0].new_alerts, 1);
+    process(&env, &pipeline, "raw/other.csv", &["2025-01-14T00:05:00Z,s1,30,32,13.8,60,1,2"]).await;
+    let (from, to) = (ts("2025-01-14T00:00:00Z"), ts("2025-01-15T00:00:00Z"));
+    assert_eq!(env.table.rollups("s1", from, to).await.unwrap().len(), 3);
+
+    // The new version of raw/x.csv: the first hour only, no sag.
+    process(&env, &pipeline, "raw/x.csv", &long[..4]).await;
+    let rollups = env.table.rollups("s1", from, to).await.unwrap();
+    assert_eq!(rollups.len(), 1, "the hours only the old version fed are gone: {rollups:?}");
+    assert_eq!((rollups[0].count, rollups[0].load_peak_mw), (5, 30.0), "the other file's reading stays");
+    assert!(env.table.alerts(from).await.unwrap().is_empty(), "the alarm the new version does not have is gone");
+    let (state, _) = env.table.substation("s1").await.unwrap().unwrap();
+    assert_eq!(state.last_reading, ts("2025-01-14T00:45:00Z"), "the index follows the new version");
+    let parts = env.table.partition("P#s1").await.unwrap();
+    assert_eq!(parts.len(), 2, "one part per file of the first hour: {parts:?}");
+}

@@ -72,6 +72,12 @@ fn every_corpus_file_behaves_as_stated() {
         if let Some(empty) = sink.rejected.iter().find(|r| r.reason.trim().is_empty()) {
             problems.push(format!("rejected row without a reason: {empty:?}"));
         }
+        // Everything stored must read back: JSON has no NaN or infinity (they become null).
+        if let Some(bad) = sink.rollups.iter().find(|r| {
+            serde_json::from_str::<gridwatch::model::HourlyRollup>(&serde_json::to_string(r).unwrap()).is_err()
+        }) {
+            problems.push(format!("a rollup that cannot be read back: {bad:?}"));
+        }
         if r.rows_accepted > 0 && sink.rollups.is_empty() {
             problems.push("accepted rows produced no rollups".to_string());
         }

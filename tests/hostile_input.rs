@@ -54,13 +54,13 @@ async fn one_unreadable_item_is_skipped_with_a_warning_not_the_whole_view() {
         let backend = LocalBackend::open(DataDir::new(&data), AnalysisConfig::default()).unwrap();
         let key = backend.import(&file, false).unwrap();
         backend.process(&key).await.unwrap();
-        // What an older writer stored for a sum that overflowed (JSON has no infinity).
+        // A row no reader can decode (edited by hand, or a broken writer).
         let db = backend.db();
         let changed = db
             .connection()
             .execute(
-                "UPDATE grid_analysis SET item = json_set(item, '$.load_avg_mw', json('null'))
-                 WHERE kind = 'rollup' AND location = 'substation_001' AND timestamp = '2025-01-14T05:00:00Z'",
+                "UPDATE rollups SET alert_status = 'not-a-status'
+                 WHERE location = 'substation_001' AND timestamp = '2025-01-14T05:00:00Z'",
                 [],
             )
             .unwrap();
@@ -243,7 +243,9 @@ fn stored_state(data: &Path) -> Vec<(String, String, String, String)> {
     let mut stmt = conn
         .prepare(
             "SELECT location, timestamp, kind, item FROM grid_analysis
-             WHERE kind IN ('rollup', 'alert', 'forecast', 'checkpoint') ORDER BY kind, location, timestamp",
+             WHERE kind IN ('alert', 'forecast', 'checkpoint')
+             UNION ALL SELECT location, timestamp, 'rollup', count || ' ' || load_avg_mw || ' ' || alert_status || ' ' || source FROM rollups
+             ORDER BY 3, 1, 2",
         )
         .unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect()

@@ -25,13 +25,24 @@ fn write_generated(dir: &std::path::Path, name: &str, days: u32, start_day: u32)
     path
 }
 
+/// Every stored row but the index items (their `updated_at` is the time of writing): the
+/// items, the typed rollups, the per-file parts and what each file fed.
 fn table_dump(b: &LocalBackend) -> Vec<Vec<Value>> {
     let db = b.db();
-    let mut stmt = db
-        .connection()
-        .prepare("SELECT location, timestamp, kind, item FROM grid_analysis WHERE kind != 'index' ORDER BY location, timestamp")
-        .unwrap();
-    stmt.query_map([], |r| Ok((0..4).map(|i| r.get::<_, Value>(i).unwrap()).collect())).unwrap().map(Result::unwrap).collect()
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT location, timestamp, kind, item FROM grid_analysis WHERE kind != 'index' ORDER BY location, timestamp",
+        "SELECT * FROM rollups ORDER BY location, timestamp",
+        "SELECT * FROM rollup_parts ORDER BY location, timestamp, source",
+        "SELECT * FROM source_spans ORDER BY source, location",
+        "SELECT * FROM alert_sources ORDER BY source, location, timestamp",
+    ] {
+        let mut stmt = db.connection().prepare(sql).unwrap();
+        let n = stmt.column_count();
+        out.push(vec![Value::Text(sql.into())]);
+        out.extend(stmt.query_map([], |r| Ok((0..n).map(|i| r.get::<_, Value>(i).unwrap()).collect())).unwrap().map(Result::unwrap));
+    }
+    out
 }
 
 #[test]
@@ -156,4 +167,251 @@ async fn grid_store_answers_what_the_dashboard_asks() {
     // query filters
     let critical = b.db().query(Some("substation_001"), None, None, Some(AlertStatus::Critical)).unwrap();
     assert!(critical.iter().all(|r| r.alert_status == AlertStatus::Critical && r.location == "substation_001"));
+}
+
+const HEADER: &str = "timestamp,location,load_mw,generation_mw,voltage_kv,frequency_hz,solar_mw,wind_mw\n";
+
+/// Writes `rows` (after the header) to `dir/name`, copies it into `raw/` and analyses it.
+fn analyse_rows(b: &LocalBackend, dir: &std::path::Path, name: &str, rows: &[&str], overwrite: bool) -> gridwatch::store::recipe::Processed {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{HEADER}{}\n", rows.join("\n"))).unwrap();
+    let key = b.import(&path, overwrite).unwrap();
+    b.process_key(&key).unwrap()
+}
+
+fn all_rollups(b: &LocalBackend) -> Vec<gridwatch::model::HourlyRollup> {
+    b.db().query(None, None, None, None).unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * a.abs().max(1.0)
+}
+
+// File A: 00:00 and 00:15; file B: 00:30, 00:45 and the next hour. Values differ per reading.
+const FILE_A: [&str; 2] = ["2025-01-14T00:00:00Z,s1,10,12,13.8,60.01,1,2", "2025-01-14T00:15:00Z,s1,11,13,13.7,59.98,1.5,2"];
+const FILE_B: [&str; 3] = [
+    "2025-01-14T00:30:00Z,s1,14,12,13.9,60.02,0,3",
+    "2025-01-14T00:45:00Z,s1,9,10,13.6,60,2,0",
+    "2025-01-14T01:00:00Z,s1,8,10,13.8,60,2,0",
+];
+
+#[test]
+fn overlapping_files_add_up_in_any_order_and_equal_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ab, ba, one) = (backend(&dir.path().join("ab")), backend(&dir.path().join("ba")), backend(&dir.path().join("one")));
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    analyse_rows(&ab, &files, "a.csv", &FILE_A, false);
+    analyse_rows(&ab, &files, "b.csv", &FILE_B, false);
+    analyse_rows(&ba, &files, "b.csv", &FILE_B, false);
+    analyse_rows(&ba, &files, "a.csv", &FILE_A, false);
+    let all: Vec<&str> = FILE_A.iter().chain(&FILE_B).copied().collect();
+    analyse_rows(&one, &files, "all.csv", &all, false);
+
+    let merged = all_rollups(&ab);
+    assert_eq!(merged, all_rollups(&ba), "the order the files arrive in does not matter");
+    let whole = all_rollups(&one);
+    assert_eq!(merged.len(), 2);
+    assert_eq!(merged[0].count, 4, "the hour holds both files' readings: {:?}", merged[0]);
+    for (m, w) in merged.iter().zip(&whole) {
+        assert_eq!((m.timestamp, m.count, m.load_min_mw, m.load_peak_mw, m.voltage_min_kv), (w.timestamp, w.count, w.load_min_mw, w.load_peak_mw, w.voltage_min_kv));
+        assert_eq!((m.frequency_max_dev_hz, m.power_factor_defaulted, m.alert_status), (w.frequency_max_dev_hz, w.power_factor_defaulted, w.alert_status));
+        for (got, want) in [
+            (m.load_avg_mw, w.load_avg_mw),
+            (m.generation_avg_mw, w.generation_avg_mw),
+            (m.renewable_penetration, w.renewable_penetration),
+            (m.voltage_avg_kv, w.voltage_avg_kv),
+            (m.frequency_avg_hz, w.frequency_avg_hz),
+            (m.stability_score, w.stability_score),
+            (m.efficiency_score, w.efficiency_score),
+        ] {
+            assert!(close(got, want), "{got} vs {want} at {}", m.timestamp);
+        }
+    }
+    // The index shows the merged hour of the newest reading.
+    let state = &ab.db().substations().unwrap()[0];
+    assert_eq!(gridwatch::model::format_ts(state.last_reading), "2025-01-14T01:00:00Z");
+
+    // Either file again: the same stored state, nothing counted twice.
+    let before = table_dump(&ab);
+    analyse_rows(&ab, &files, "a.csv", &FILE_A, false);
+    analyse_rows(&ab, &files, "b.csv", &FILE_B, false);
+    assert_eq!(before, table_dump(&ab));
+}
+
+#[test]
+fn an_overwrite_with_a_shorter_corrected_file_replaces_its_own_part_alarms_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(dir.path());
+    // Three hours, with a voltage sag in the second that raises an undervoltage alarm.
+    let long: Vec<String> = (0..12)
+        .map(|i| {
+            let v = if (5..=7).contains(&i) { "12.0" } else { "13.8" };
+            format!("2025-01-14T{:02}:{:02}:00Z,s1,10,12,{v},60,1,2", i / 4, (i % 4) * 15)
+        })
+        .collect();
+    let long: Vec<&str> = long.iter().map(String::as_str).collect();
+    let first = analyse_rows(&b, dir.path(), "x.csv", &long, false);
+    assert_eq!(first.new_alerts.len(), 1, "{:?}", first.new_alerts);
+    // Another file feeds the first hour too.
+    analyse_rows(&b, dir.path(), "other.csv", &["2025-01-14T00:05:00Z,s1,30,32,13.8,60,1,2"], false);
+    assert_eq!(all_rollups(&b).len(), 3);
+    assert_eq!(b.db().count("alert").unwrap(), 1);
+
+    // The corrected file: the first hour only, no sag.
+    let corrected = &long[..4];
+    let again = analyse_rows(&b, dir.path(), "x.csv", corrected, true);
+    assert!(again.new_alerts.is_empty());
+    let rollups = all_rollups(&b);
+    assert_eq!(rollups.len(), 1, "the hours only the old version fed are gone: {rollups:?}");
+    assert_eq!(rollups[0].count, 5, "the other file's reading stays in the first hour");
+    assert_eq!(rollups[0].load_peak_mw, 30.0);
+    assert_eq!(b.db().count("alert").unwrap(), 0, "the alarm the corrected file does not have is gone");
+    let state = &b.db().substations().unwrap()[0];
+    assert_eq!(gridwatch::model::format_ts(state.last_reading), "2025-01-14T00:45:00Z", "the index follows the corrected file");
+
+    // Without the other file's part, the hour is the corrected file's own rollup again.
+    let fresh = backend(&dir.path().join("fresh"));
+    analyse_rows(&fresh, &dir.path().join("fresh"), "x.csv", corrected, false);
+    let mut expected = all_rollups(&fresh);
+    analyse_rows(&b, dir.path(), "other.csv", &["2025-01-14T05:05:00Z,s1,30,32,13.8,60,1,2"], true);
+    let now = all_rollups(&b);
+    assert_eq!(now.len(), 2);
+    expected[0].location = now[0].location.clone();
+    assert_eq!(now[0], expected[0]);
+}
+
+#[test]
+fn an_undervoltage_spanning_two_files_is_stored_and_announced_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(dir.path());
+    let a = ["2025-01-14T00:00:00Z,s1,10,12,13.8,60,1,2", "2025-01-14T00:15:00Z,s1,10,12,12.0,60,1,2"];
+    let second = [
+        "2025-01-14T00:30:00Z,s1,10,12,12.0,60,1,2",
+        "2025-01-14T00:45:00Z,s1,10,12,12.0,60,1,2",
+        "2025-01-14T01:00:00Z,s1,10,12,13.8,60,1,2",
+        "2025-01-14T01:15:00Z,s1,10,12,13.8,60,1,2",
+        "2025-01-14T01:30:00Z,s1,10,12,13.8,60,1,2",
+    ];
+    let announced = analyse_rows(&b, dir.path(), "a.csv", &a, false).new_alerts.len()
+        + analyse_rows(&b, dir.path(), "b.csv", &second, false).new_alerts.len();
+    assert_eq!(announced, 1);
+    assert_eq!(b.db().count("alert").unwrap(), 1);
+    let before = table_dump(&b);
+    let again = analyse_rows(&b, dir.path(), "b.csv", &second, false).new_alerts.len()
+        + analyse_rows(&b, dir.path(), "a.csv", &a, false).new_alerts.len();
+    assert_eq!(again, 0, "reprocessing either file announces nothing");
+    assert_eq!(before, table_dump(&b), "and stores the same state");
+}
+
+/// Day files of the generated substations, written to `dir` (not yet imported).
+fn day_files(dir: &std::path::Path, days: std::ops::Range<u32>) -> Vec<std::path::PathBuf> {
+    days.map(|d| write_generated(dir, &format!("grid_data_2025-01-{d:02}.csv"), 1, d)).collect()
+}
+
+/// What the test compares between a concurrent and a sequential run: every rollup, and
+/// per substation the newest reading of the index and where the stored forecast starts.
+/// (location, newest reading, first forecast hour) per substation.
+type Newest = Vec<(String, String, Option<String>)>;
+
+fn outcome(b: &LocalBackend) -> (Vec<gridwatch::model::HourlyRollup>, Newest) {
+    let db = b.db();
+    let states = db
+        .substations()
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let first = db.forecast(&s.location).unwrap().first().map(|p| gridwatch::model::format_ts(p.timestamp));
+            (s.location.clone(), gridwatch::model::format_ts(s.last_reading), first)
+        })
+        .collect();
+    (db.query(None, None, None, None).unwrap(), states)
+}
+
+#[test]
+fn two_analyses_the_simulator_and_a_dashboard_share_a_data_folder() {
+    use gridwatch::simulator::live::{Simulator, SimulatorConfig};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let (first, second) = (day_files(&files, 10..14), day_files(&files, 14..18));
+    // Each writer is its own connection, as separate processes are; the two analyses also
+    // feed one hour from two files at the same time.
+    let split_a = files.join("split_a.csv");
+    let split_b = files.join("split_b.csv");
+    std::fs::write(&split_a, format!("{HEADER}{}\n", FILE_A.join("\n"))).unwrap();
+    std::fs::write(&split_b, format!("{HEADER}{}\n", FILE_B.join("\n"))).unwrap();
+    let sim_cfg = SimulatorConfig { substations: 3, backfill_days: 2, ..SimulatorConfig::default() };
+    let sim_now: chrono::DateTime<chrono::Utc> = "2025-02-01T00:00:00Z".parse().unwrap();
+
+    let run = |data: &std::path::Path, concurrent: bool| {
+        let open = || Arc::new(LocalBackend::open(DataDir::new(data), AnalysisConfig::default()).unwrap());
+        let analyse = |b: Arc<LocalBackend>, paths: Vec<std::path::PathBuf>| {
+            move || {
+                for p in &paths {
+                    let key = b.import(p, false).unwrap();
+                    b.process_key(&key).unwrap_or_else(|e| panic!("{key}: {e:#}"));
+                }
+            }
+        };
+        let simulate = |b: Arc<LocalBackend>| {
+            let sim_cfg = sim_cfg.clone();
+            move || {
+                let sim = Simulator::new(b.clone(), &sim_cfg).unwrap();
+                let start = sim.prepare(sim_now, sim_cfg.backfill_days).unwrap();
+                for k in 0..8 {
+                    b.block_on(sim.emit(start + sim.interval() * k)).unwrap_or_else(|e| panic!("simulator: {e:#}"));
+                }
+            }
+        };
+        let mut one: Vec<_> = first.clone();
+        one.push(split_a.clone());
+        let mut two: Vec<_> = second.clone();
+        two.push(split_b.clone());
+        let jobs: Vec<Box<dyn FnOnce() + Send>> =
+            vec![Box::new(analyse(open(), one)), Box::new(analyse(open(), two)), Box::new(simulate(open()))];
+        if !concurrent {
+            for job in jobs {
+                job();
+            }
+            return;
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (b, done) = (open(), done.clone());
+            std::thread::spawn(move || {
+                let since: chrono::DateTime<chrono::Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+                let mut polls = 0;
+                while !done.load(Ordering::SeqCst) || polls == 0 {
+                    b.block_on(async {
+                        let subs = b.substations().await.unwrap_or_else(|e| panic!("dashboard: {e}"));
+                        for s in &subs {
+                            b.rollups(&s.location, since, sim_now).await.unwrap_or_else(|e| panic!("dashboard: {e}"));
+                            b.forecast(&s.location).await.unwrap_or_else(|e| panic!("dashboard: {e}"));
+                        }
+                        b.alerts(since).await.unwrap_or_else(|e| panic!("dashboard: {e}"));
+                    });
+                    polls += 1;
+                }
+                polls
+            })
+        };
+        let writers: Vec<_> = jobs.into_iter().map(std::thread::spawn).collect();
+        for w in writers {
+            w.join().expect("a writer failed");
+        }
+        done.store(true, Ordering::SeqCst);
+        assert!(reader.join().expect("the dashboard failed") > 0);
+    };
+    let (together, alone) = (dir.path().join("together"), dir.path().join("alone"));
+    run(&together, true);
+    run(&alone, false);
+    let open = |d: &std::path::Path| LocalBackend::open(DataDir::new(d), AnalysisConfig::default()).unwrap();
+    let (got, want) = (outcome(&open(&together)), outcome(&open(&alone)));
+    assert_eq!(got.0.len(), want.0.len(), "no rollup lost");
+    assert_eq!(got.0, want.0, "the same rollups, the split hour merged");
+    assert!(got.0.iter().any(|r| r.location == "s1" && r.count == 4), "the hour fed by two files at once holds all four readings");
+    assert_eq!(got.1, want.1, "the newest state and forecast of every substation");
 }

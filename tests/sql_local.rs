@@ -322,12 +322,19 @@ fn the_command_prints_tables_csv_and_json() {
     assert_eq!(*lines.last().unwrap(), "(4 rows)");
     // the database's items are there too
     let items = stdout(&gridwatch(&fx.data_dir, &["--format", "csv", "SELECT kind, count(*) AS n FROM grid_analysis GROUP BY kind ORDER BY kind"]));
-    assert!(items.contains("index,4\n") && items.contains("rollup,384\n"), "{items}");
+    assert!(items.contains("index,4\n") && !items.contains("rollup"), "{items}");
+    let typed = stdout(&gridwatch(&fx.data_dir, &["--format", "csv", "SELECT count(*) AS n, count(DISTINCT source) AS files FROM rollups"]));
+    assert_eq!(typed, "n,files\n384,1\n", "one typed row per substation-hour, from the one file");
 }
 
 fn dump(data_dir: &Path) -> Vec<(String, String, String)> {
     let conn = rusqlite::Connection::open(DataDir::new(data_dir).database()).unwrap();
-    let mut stmt = conn.prepare("SELECT location, timestamp, item FROM grid_analysis ORDER BY location, timestamp").unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT location, timestamp, item FROM grid_analysis UNION ALL
+             SELECT location, timestamp, load_avg_mw || ' ' || source FROM rollups ORDER BY location, timestamp",
+        )
+        .unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
 }
 
@@ -340,6 +347,8 @@ fn no_statement_can_change_the_data() {
     let attach = format!("ATTACH DATABASE 'file:{}?mode=rwc' AS x", elsewhere.display());
     for stmt in [
         "DELETE FROM grid_analysis",
+        "DELETE FROM rollups",
+        "UPDATE rollups SET load_avg_mw = 0",
         "UPDATE grid_analysis SET load_avg_mw = 0",
         "INSERT INTO grid_analysis (location, timestamp, kind, item) VALUES ('x', 'y', 'rollup', '{}')",
         "DROP TABLE grid_analysis",

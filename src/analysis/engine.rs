@@ -15,11 +15,12 @@ use crate::model::{
     Alert, AlertRule, AlertStatus, DailyPeak, FileReport, ForecastPoint, HourlyRollup, LocationSummary, Priority, Reading,
     RejectedRow,
 };
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Read;
 
 const HOUR: i64 = 3600;
+const DAY: i64 = 24 * HOUR;
 /// Hourly loads kept per substation for the forecast: 8 weeks, where the forecast's
 /// measured gain mostly arrives (docs/forecast.md).
 const RECENT_HOURS: usize = 56 * 24;
@@ -64,7 +65,8 @@ struct LocationAcc {
     peak: Option<(f64, i64)>,
     /// Histogram of gaps between consecutive readings (seconds → count).
     gaps: HashMap<i64, u64>,
-    daily_max: BTreeMap<NaiveDate, (f64, i64)>,
+    /// Peak (load, time) per UTC day, keyed by days since 1970-01-01.
+    daily_max: BTreeMap<i64, (f64, i64)>,
     /// One tracker per per-reading rule of the table (same order); `None` until the
     /// stored checkpoint before the first reading is loaded.
     trackers: Option<Vec<Tracker>>,
@@ -471,8 +473,12 @@ impl Analyzer {
         if acc.peak.is_none_or(|(load, _)| s.load > load) {
             acc.peak = Some((s.load, s.ts));
         }
-        let day = to_utc(s.ts).date_naive();
-        let daily = acc.daily_max.entry(day).or_insert((s.load, s.ts));
+        // Readings come in time order: the day is nearly always the newest one.
+        let day = s.ts.div_euclid(DAY);
+        let daily = match acc.daily_max.last_entry() {
+            Some(last) if *last.key() == day => last.into_mut(),
+            _ => acc.daily_max.entry(day).or_insert((s.load, s.ts)),
+        };
         if s.load > daily.0 {
             *daily = (s.load, s.ts);
         }
@@ -544,7 +550,7 @@ fn summarize(cfg: &AnalysisConfig, rules: &RuleTable, location: &str, acc: &Loca
     let mut daily_peaks: Vec<DailyPeak> = acc
         .daily_max
         .iter()
-        .map(|(date, &(load_mw, ts))| DailyPeak { date: *date, timestamp: to_utc(ts), load_mw })
+        .map(|(_, &(load_mw, ts))| DailyPeak { date: to_utc(ts).date_naive(), timestamp: to_utc(ts), load_mw })
         .collect();
     daily_peaks.sort_by(|a, b| b.load_mw.total_cmp(&a.load_mw).then(a.date.cmp(&b.date)));
     daily_peaks.truncate(cfg.top_daily_peaks);

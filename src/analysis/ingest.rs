@@ -17,6 +17,9 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// readings must stay finite to be stored and read back (1e308 + 1e308 is infinity, which
 /// JSON cannot hold). Far above any real reading in MW, kV or Hz.
 pub const MAX_ABS_VALUE: f64 = 1e12;
+/// Non-zero numbers smaller than this in magnitude are rejected too: a ratio to one (solar
+/// over a generation of 1e-310 MW) would overflow. Far below floating-point noise (~1e-17).
+pub const MIN_ABS_NONZERO: f64 = 1e-200;
 /// Timestamps outside these years are rejected: keys and partitions use four-digit years
 /// (up to 9998, so the next day's forecast stays within 9999), and date arithmetic near
 /// chrono's limits would overflow.
@@ -701,13 +704,17 @@ fn parse_number(text: &str, name: &str) -> FieldResult<f64> {
     storable(v, name)
 }
 
-/// Finite and within [`MAX_ABS_VALUE`] (one rule for CSV and JSON numbers).
+/// Finite, within [`MAX_ABS_VALUE`], and 0 or at least [`MIN_ABS_NONZERO`] (one rule for
+/// CSV and JSON numbers).
 fn storable(v: f64, name: &str) -> FieldResult<f64> {
     if !v.is_finite() {
         return Err((name.to_string(), format!("{v} is not a finite number")));
     }
     if v.abs() > MAX_ABS_VALUE {
         return Err((name.to_string(), format!("{v:e} is beyond ±{MAX_ABS_VALUE:e}, the largest value gridwatch stores")));
+    }
+    if v != 0.0 && v.abs() < MIN_ABS_NONZERO {
+        return Err((name.to_string(), format!("{v:e} is not 0 but smaller than {MIN_ABS_NONZERO:e}: ratios to it would overflow")));
     }
     Ok(v)
 }

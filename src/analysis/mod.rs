@@ -5,11 +5,13 @@
 //! - [`rules`]: the alarm rules as one table of data,
 //! - [`engine`]: hourly rollups, per-file summaries and alarm episodes, streaming,
 //! - [`stats`]: running statistics,
+//! - [`hour_stats`]: an hour's statistics merged across the files that fed it,
 //! - [`forecast`]: the 24 h load forecast.
 
 pub mod alarms;
 pub mod engine;
 pub mod forecast;
+pub mod hour_stats;
 pub mod kpi;
 pub mod ingest;
 pub mod rules;

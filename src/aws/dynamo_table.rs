@@ -15,7 +15,9 @@ use super::attrs::{self, Item, PK, SK, STATUS_INDEX, STATUS_KEY, STATUS_TS};
 use super::error_text;
 use crate::analysis::alarms::AlarmCheckpoint;
 use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
-use crate::store::items;
+use crate::analysis::hour_stats;
+use crate::config::AnalysisConfig;
+use crate::store::items::{self, SourceHours};
 use crate::store::unreadable;
 use crate::store::operator::{OperatorAction, OperatorState, OPERATOR_PARTITION};
 use crate::store::{ResultsTable, StoreError, StoreResult};
@@ -28,7 +30,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Items per BatchWriteItem (the service limit).
 pub const BATCH_SIZE: usize = 25;
@@ -338,8 +340,9 @@ impl DynamoTable {
 
     // ------------------------------------------------------------------ conditional writes
 
-    /// Stores the latest state of a substation unless a newer reading is stored (or the
-    /// same reading with the same content). Returns whether the item was written.
+    /// Stores the latest state of a substation unless a newer reading of another source
+    /// is stored (or the same content). The same source's state is replaced: a corrected
+    /// version of a file may end earlier. Returns whether the item was written.
     pub async fn put_state_if_newer(&self, state: &SubstationState, bucket: &str) -> Result<bool> {
         let item = attrs::state_item(state, bucket);
         let result = self
@@ -347,8 +350,10 @@ impl DynamoTable {
             .put_item()
             .table_name(&self.name)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk) OR #lr < :lr OR (#lr = :lr AND #h <> :h)")
+            .condition_expression("attribute_not_exists(#pk) OR #lr < :lr OR ((#lr = :lr OR #src = :src) AND #h <> :h)")
             .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#src", "source_key")
+            .expression_attribute_values(":src", av(state.source_key.as_str()))
             .expression_attribute_names("#lr", "last_reading")
             .expression_attribute_names("#h", "state_hash")
             .expression_attribute_values(":lr", av(format_ts(state.last_reading)))
@@ -367,9 +372,50 @@ impl DynamoTable {
     /// atomically: it returns true for exactly one caller, the one that must publish.
     /// Without it, `notified_at` is left alone and the result says whether the episode is
     /// new (was not stored before).
-    pub async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>) -> Result<bool> {
-        let mut data = attrs::alert_data(alert);
-        let claim = claim_at.map(|at| av(format_ts(at)));
+    ///
+    /// The claim is ours also when `notified_at` already holds our own claim: the SDK's
+    /// retry of a write whose answer was lost (tests/aws_faults.rs lost alarms that way).
+    /// `source` joins the episode's `sources` (the files that have it). An episode another
+    /// file saw end later keeps its data (reprocessing the file with its start must not cut
+    /// it short); only the claim and the source are written then.
+    pub async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>, source: &str) -> Result<bool> {
+        let ended = av(format_ts(alert.ended_at));
+        let full = self.alert_update(alert, claim_at, source, true).condition_expression(
+            "attribute_not_exists(#srcs) OR #end <= :end OR (size(#srcs) = :one AND contains(#srcs, :name))",
+        );
+        let result = full
+            .expression_attribute_names("#end", STATUS_TS)
+            .expression_attribute_values(":end", ended)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":name", av(source))
+            .send()
+            .await;
+        let old = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) if is_conditional_failure(&e) => self
+                .alert_update(alert, claim_at, source, false)
+                .send()
+                .await
+                .map_err(|e| anyhow!("cannot store alert {}: {}", alert.id(), error_text(&e)))?
+                .attributes
+                .unwrap_or_default(),
+            Err(e) => return Err(anyhow!("cannot store alert {}: {}", alert.id(), error_text(&e))),
+        };
+        Ok(match claim_at {
+            Some(at) => old.get("notified_at").is_none_or(|n| *n == claim_value(at)),
+            None => old.is_empty(),
+        })
+    }
+
+    /// The UpdateItem of [`Self::upsert_alert`]: the claim and the source, and with `data`
+    /// the episode's attributes.
+    fn alert_update(
+        &self,
+        alert: &Alert,
+        claim_at: Option<DateTime<Utc>>,
+        source: &str,
+        data: bool,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         let mut update = self
             .client
             .update_item()
@@ -377,21 +423,21 @@ impl DynamoTable {
             .set_key(Some(attrs::alert_key(alert)))
             .return_values(ReturnValue::AllOld);
         let mut sets = Vec::new();
-        for (i, (name, value)) in std::mem::take(&mut data).into_iter().enumerate() {
-            sets.push(format!("#a{i} = :v{i}"));
-            update = update.expression_attribute_names(format!("#a{i}"), name).expression_attribute_values(format!(":v{i}"), value);
+        if data {
+            for (i, (name, value)) in attrs::alert_data(alert).into_iter().enumerate() {
+                sets.push(format!("#a{i} = :v{i}"));
+                update = update.expression_attribute_names(format!("#a{i}"), name).expression_attribute_values(format!(":v{i}"), value);
+            }
         }
-        if let Some(now) = claim {
+        if let Some(at) = claim_at {
             sets.push("#n = if_not_exists(#n, :now)".into());
-            update = update.expression_attribute_names("#n", "notified_at").expression_attribute_values(":now", now);
+            update = update.expression_attribute_names("#n", "notified_at").expression_attribute_values(":now", claim_value(at));
         }
-        let old = update
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .send()
-            .await
-            .map_err(|e| anyhow!("cannot store alert {}: {}", alert.id(), error_text(&e)))?;
-        let old = old.attributes.unwrap_or_default();
-        Ok(if claim_at.is_some() { !old.contains_key("notified_at") } else { old.is_empty() })
+        let set = if sets.is_empty() { String::new() } else { format!("SET {} ", sets.join(", ")) };
+        update
+            .expression_attribute_names("#srcs", ALERT_SOURCES)
+            .expression_attribute_values(":src", AttributeValue::Ss(vec![source.to_string()]))
+            .update_expression(format!("{set}ADD #srcs :src"))
     }
 
     /// Gives a claim back after the notification failed, so a retry notifies.
@@ -404,7 +450,7 @@ impl DynamoTable {
             .update_expression("REMOVE #n")
             .condition_expression("#n = :now")
             .expression_attribute_names("#n", "notified_at")
-            .expression_attribute_values(":now", av(format_ts(at)))
+            .expression_attribute_values(":now", claim_value(at))
             .send()
             .await;
         match result {
@@ -418,6 +464,242 @@ impl DynamoTable {
     pub async fn partition(&self, location: &str) -> Result<Vec<Item>> {
         let query = self.query().key_condition_expression("#pk = :pk").expression_attribute_values(":pk", av(location));
         self.query_all(query).await.with_context(|| format!("reading partition {location:?}"))
+    }
+}
+
+/// `notified_at` of a claim, to the nanosecond: it tells one claim from another made in
+/// the same second (a redelivery racing the first delivery).
+fn claim_value(at: DateTime<Utc>) -> AttributeValue {
+    av(at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+}
+
+// ---------------------------------------------------------------------- per-source parts
+//
+// Each source's rollup of an hour is stored as its part: partition `P#<location>`, sort
+// key `<hour>#<source key>` (a partition of its own, so the readers' hour ranges never
+// meet parts). The rollup item the readers read is the merge of all parts of its hour.
+// What each source fed is listed in partition `S#<source key>`: one item per substation
+// (sort key = location, its first and end hour) and one per alarm (`A#<location>#<alarm
+// sort key>`), so a new version of the object can take back what it no longer has.
+
+/// Partition of a substation's per-source parts.
+const PART_PREFIX: &str = "P#";
+/// Partition of what one source fed.
+const SOURCE_PREFIX: &str = "S#";
+/// Attribute of an alarm item: the sources that have it (a string set).
+const ALERT_SOURCES: &str = "sources";
+/// Rounds of re-merging when concurrent writers changed an hour's parts meanwhile.
+const MAX_MERGE_ROUNDS: usize = 8;
+
+fn part_sort_key(hour: DateTime<Utc>, source: &str) -> String {
+    format!("{}#{source}", items::rollup_sort_key(hour))
+}
+
+fn part_item(r: &HourlyRollup, source: &str) -> Item {
+    let mut item = attrs::rollup_item(r);
+    item.remove(attrs::STATUS_KEY);
+    item.remove(attrs::STATUS_TS);
+    item.insert(PK.into(), av(format!("{PART_PREFIX}{}", r.location)));
+    item.insert(SK.into(), av(part_sort_key(r.timestamp, source)));
+    item.insert("kind".into(), av("part"));
+    item.insert("source".into(), av(source));
+    item
+}
+
+/// A part back as (source, rollup).
+fn part_from_item(item: &Item) -> Result<(String, HourlyRollup)> {
+    let r = attrs::Reader::new(item);
+    let location = r.str(PK)?.strip_prefix(PART_PREFIX).ok_or_else(|| anyhow!("not a part: {item:?}"))?.to_string();
+    let sort_key = r.str(SK)?;
+    let source = r.str("source")?.to_string();
+    let hour = sort_key.split('#').next().unwrap_or_default();
+    let hour: DateTime<Utc> = DateTime::parse_from_rfc3339(hour).with_context(|| format!("part {sort_key:?}"))?.with_timezone(&Utc);
+    let mut keyed = item.clone();
+    keyed.insert(PK.into(), av(location));
+    keyed.insert(SK.into(), av(items::rollup_sort_key(hour)));
+    Ok((source, attrs::rollup_from_item(&keyed)?))
+}
+
+impl DynamoTable {
+    /// The parts of one substation's hours `first..=last` (strongly consistent), by hour.
+    async fn parts(&self, location: &str, first: DateTime<Utc>, last: DateTime<Utc>) -> Result<BTreeMap<DateTime<Utc>, Vec<(String, HourlyRollup)>>> {
+        // `<hour>#...` sorts before `<hour>~`: the range holds every source of the last hour.
+        let to = format!("{}~", items::rollup_sort_key(last));
+        let query = self.range_query(&format!("{PART_PREFIX}{location}"), &items::rollup_sort_key(first), &to).consistent_read(true);
+        let mut by_hour: BTreeMap<DateTime<Utc>, Vec<(String, HourlyRollup)>> = BTreeMap::new();
+        for item in self.query_all(query).await? {
+            let (source, r) = part_from_item(&item)?;
+            by_hour.entry(r.timestamp).or_default().push((source, r));
+        }
+        Ok(by_hour)
+    }
+
+    /// Writes the merged rollup of each hour in `hours` from `parts` (deleting hours with
+    /// none left); returns them.
+    async fn write_merged(
+        &self,
+        location: &str,
+        hours: &BTreeSet<DateTime<Utc>>,
+        parts: &BTreeMap<DateTime<Utc>, Vec<(String, HourlyRollup)>>,
+        cfg: &AnalysisConfig,
+    ) -> Result<Vec<HourlyRollup>> {
+        let mut merged = Vec::with_capacity(hours.len());
+        let mut gone = Vec::new();
+        for hour in hours {
+            match parts.get(hour).and_then(|p| hour_stats::combine(p.clone(), cfg)) {
+                Some(r) => merged.push(r),
+                None => gone.push(HashMap::from([(PK.to_string(), av(location)), (SK.to_string(), av(items::rollup_sort_key(*hour)))])),
+            }
+        }
+        self.batch_put(merged.iter().map(attrs::rollup_item).collect()).await?;
+        if !gone.is_empty() {
+            self.batch_delete(gone).await?;
+        }
+        Ok(merged)
+    }
+
+    /// Re-merges hours of one substation until their parts stay the same across the
+    /// write (a concurrent Lambda that changed them meanwhile merges again itself, and
+    /// whichever writes last has seen every part).
+    async fn merge_hours(&self, location: &str, hours: BTreeSet<DateTime<Utc>>, cfg: &AnalysisConfig) -> Result<Vec<HourlyRollup>> {
+        let (Some(&first), Some(&last)) = (hours.first(), hours.last()) else {
+            return Ok(Vec::new());
+        };
+        let mut parts = self.parts(location, first, last).await?;
+        for _ in 0..MAX_MERGE_ROUNDS {
+            let merged = self.write_merged(location, &hours, &parts, cfg).await?;
+            let again = self.parts(location, first, last).await?;
+            let same = hours.iter().all(|h| parts.get(h) == again.get(h));
+            if same {
+                return Ok(merged);
+            }
+            parts = again;
+        }
+        Err(anyhow!("the hours of {location:?} kept changing under concurrent writers; the event is retried"))
+    }
+
+    /// One source's rollups: its parts first, then each hour's merge (one Query per
+    /// substation over the batch's hours, not one per hour).
+    pub async fn put_source_rollups(&self, source: &str, rollups: &[HourlyRollup], cfg: &AnalysisConfig) -> Result<Vec<HourlyRollup>> {
+        self.batch_put(rollups.iter().map(|r| part_item(r, source)).collect()).await?;
+        let mut by_location: BTreeMap<&str, BTreeSet<DateTime<Utc>>> = BTreeMap::new();
+        for r in rollups {
+            by_location.entry(r.location.as_str()).or_default().insert(r.timestamp);
+        }
+        let mut merged = Vec::with_capacity(rollups.len());
+        for (location, hours) in by_location {
+            merged.extend(self.merge_hours(location, hours, cfg).await?);
+        }
+        Ok(merged)
+    }
+
+    /// Takes back what `source` fed before and no longer does: its parts of other hours
+    /// (re-merged) and its claim on alarms it no longer has (deleted when no source has
+    /// them). Then records what it feeds now. Returns the hours it left.
+    pub async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &[Alert], cfg: &AnalysisConfig) -> Result<u64> {
+        let partition = format!("{SOURCE_PREFIX}{source}");
+        let listed = self
+            .query_all(self.query().key_condition_expression("#pk = :pk").expression_attribute_values(":pk", av(partition.as_str())).consistent_read(true))
+            .await?;
+        let mut left = 0;
+        let keep_alarms: BTreeSet<String> = alarms.iter().map(|a| format!("A#{}#{}", a.location, items::alert_sort_key(a))).collect();
+        let mut stale_listing = Vec::new();
+        for item in &listed {
+            let r = attrs::Reader::new(item);
+            let sort_key = r.str(SK)?;
+            if sort_key.starts_with("A#") {
+                if !keep_alarms.contains(sort_key) {
+                    self.drop_alarm_source(r.str("alarm_location")?, r.str("alarm_key")?, source).await?;
+                    stale_listing.push(HashMap::from([(PK.to_string(), av(partition.as_str())), (SK.to_string(), av(sort_key))]));
+                }
+                continue;
+            }
+            let (first, end) = (r.time("first_hour")?, r.time("end_hour")?);
+            let stored = self.parts(sort_key, first, end - Duration::hours(1)).await?;
+            let stale: BTreeSet<DateTime<Utc>> = stored
+                .iter()
+                .filter(|(hour, parts)| parts.iter().any(|(s, _)| s == source) && !hours.contains(sort_key, **hour))
+                .map(|(hour, _)| *hour)
+                .collect();
+            if !stale.is_empty() {
+                let keys = stale
+                    .iter()
+                    .map(|h| HashMap::from([(PK.to_string(), av(format!("{PART_PREFIX}{sort_key}"))), (SK.to_string(), av(part_sort_key(*h, source)))]))
+                    .collect();
+                self.batch_delete(keys).await?;
+                left += stale.len() as u64;
+                self.merge_hours(sort_key, stale, cfg).await?;
+            }
+            if hours.spans().all(|(l, _, _)| l != sort_key) {
+                stale_listing.push(HashMap::from([(PK.to_string(), av(partition.as_str())), (SK.to_string(), av(sort_key))]));
+            }
+        }
+        let mut listing: Vec<Item> = hours
+            .spans()
+            .map(|(location, first, end)| {
+                HashMap::from([
+                    (PK.to_string(), av(partition.as_str())),
+                    (SK.to_string(), av(location)),
+                    ("kind".to_string(), av("source")),
+                    ("first_hour".to_string(), av(format_ts(first))),
+                    ("end_hour".to_string(), av(format_ts(end))),
+                ])
+            })
+            .collect();
+        listing.extend(alarms.iter().map(|a| {
+            HashMap::from([
+                (PK.to_string(), av(partition.as_str())),
+                (SK.to_string(), av(format!("A#{}#{}", a.location, items::alert_sort_key(a)))),
+                ("kind".to_string(), av("source")),
+                ("alarm_location".to_string(), av(a.location.as_str())),
+                ("alarm_key".to_string(), av(items::alert_sort_key(a))),
+            ])
+        }));
+        self.batch_put(listing).await?;
+        if !stale_listing.is_empty() {
+            self.batch_delete(stale_listing).await?;
+        }
+        Ok(left)
+    }
+
+    /// Removes `source` from an alarm's sources; deletes the alarm when none is left.
+    async fn drop_alarm_source(&self, location: &str, sort_key: &str, source: &str) -> Result<()> {
+        let key = HashMap::from([(PK.to_string(), av(location)), (SK.to_string(), av(sort_key))]);
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(key.clone()))
+            .update_expression("DELETE #srcs :src")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#srcs", ALERT_SOURCES)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":src", AttributeValue::Ss(vec![source.to_string()]))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let updated = match updated {
+            Ok(u) => u,
+            Err(e) if is_conditional_failure(&e) => return Ok(()),
+            Err(e) => return Err(anyhow!("cannot update the sources of alarm {sort_key:?} of {location:?}: {}", error_text(&e))),
+        };
+        if updated.attributes.is_some_and(|a| !a.contains_key(ALERT_SOURCES)) {
+            let deleted = self
+                .client
+                .delete_item()
+                .table_name(&self.name)
+                .set_key(Some(key))
+                .condition_expression("attribute_not_exists(#srcs)")
+                .expression_attribute_names("#srcs", ALERT_SOURCES)
+                .send()
+                .await;
+            match deleted {
+                Ok(_) => {}
+                Err(e) if is_conditional_failure(&e) => {}
+                Err(e) => return Err(anyhow!("cannot delete alarm {sort_key:?} of {location:?}: {}", error_text(&e))),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -482,8 +764,11 @@ fn checkpoint_expiry(c: &AlarmCheckpoint) -> AttributeValue {
 
 #[async_trait]
 impl ResultsTable for DynamoTable {
-    async fn put_rollups(&self, rollups: Vec<HourlyRollup>) -> StoreResult<u64> {
-        self.batch_put(rollups.iter().map(attrs::rollup_item).collect()).await.map_err(classify)
+    async fn put_rollups(&self, source: &str, rollups: Vec<HourlyRollup>, cfg: &AnalysisConfig) -> StoreResult<Vec<HourlyRollup>> {
+        DynamoTable::put_source_rollups(self, source, &rollups, cfg).await.map_err(classify)
+    }
+    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &[Alert], cfg: &AnalysisConfig) -> StoreResult<u64> {
+        DynamoTable::retire_source(self, source, hours, alarms, cfg).await.map_err(classify)
     }
     async fn replace_forecast(&self, location: &str, points: Vec<ForecastPoint>) -> StoreResult<bool> {
         DynamoTable::replace_forecast(self, location, &points).await.map_err(classify)
@@ -491,8 +776,8 @@ impl ResultsTable for DynamoTable {
     async fn put_state_if_newer(&self, state: &SubstationState, bucket: &str) -> StoreResult<bool> {
         DynamoTable::put_state_if_newer(self, state, bucket).await.map_err(classify)
     }
-    async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>) -> StoreResult<bool> {
-        DynamoTable::upsert_alert(self, alert, claim_at).await.map_err(classify)
+    async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>, source: &str) -> StoreResult<bool> {
+        DynamoTable::upsert_alert(self, alert, claim_at, source).await.map_err(classify)
     }
     async fn release_notification(&self, alert: &Alert, at: DateTime<Utc>) -> StoreResult<()> {
         DynamoTable::release_notification(self, alert, at).await.map_err(classify)

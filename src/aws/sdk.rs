@@ -16,7 +16,15 @@ pub struct SdkOptions {
     pub region: Option<String>,
     /// A custom endpoint for every service (moto, LocalStack, a VPC endpoint).
     pub endpoint_url: Option<String>,
+    /// Longest wait for one attempt of a request before it is retried (default
+    /// [`ATTEMPT_TIMEOUT`]; the fault tests use a short one).
+    pub attempt_timeout: Option<Duration>,
 }
+
+/// Without an attempt timeout a request whose answer never comes waits until the Lambda's
+/// deadline (found by tests/aws_faults.rs). Long enough for an 8 MiB multipart part.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The HTTPS client every AWS client of gridwatch uses.
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
@@ -32,7 +40,8 @@ pub async fn load(opts: &SdkOptions) -> SdkConfig {
         .http_client(http_client())
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(opts.attempt_timeout.unwrap_or(ATTEMPT_TIMEOUT))
                 .build(),
         );
     if let Some(profile) = opts.profile.as_deref().filter(|p| !p.is_empty()) {

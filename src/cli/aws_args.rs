@@ -202,7 +202,7 @@ mod with_aws {
 
     impl ResolvedAws {
         pub fn sdk_options(&self) -> SdkOptions {
-            SdkOptions { profile: self.profile.clone(), region: self.region.clone(), endpoint_url: self.endpoint_url.clone() }
+            SdkOptions { profile: self.profile.clone(), region: self.region.clone(), endpoint_url: self.endpoint_url.clone(), ..Default::default() }
         }
 
         pub fn label(&self, sdk: &aws_config::SdkConfig) -> String {

@@ -4,9 +4,10 @@
 //!
 //! Both backends offer the same table, `hourly` (the columns of [`crate::store::athena_layout::COLUMNS`]
 //! plus the partition column `day`): on Athena it is the table of
-//! `assets/athena/create_table.sql`; locally it is a temporary view over the `grid_analysis`
+//! `assets/athena/create_table.sql`; locally it is a temporary view over the `rollups`
 //! table, so the example queries of `assets/athena/queries.sql` run unchanged on both.
-//! Locally `grid_analysis` (every item kind) can be queried too.
+//! Locally `rollups` (one typed row per substation-hour), `rollup_parts` (each file's part
+//! of hours several files fed) and `grid_analysis` (the other item kinds) can be queried too.
 //!
 //! The local database is opened read-only and only read-only statements are run, so a
 //! query cannot change stored data.
@@ -55,7 +56,7 @@ impl Default for AthenaArgs {
 
 #[derive(Args, Debug)]
 #[command(after_help = "Tables: `hourly` (both backends: location, \"timestamp\", load_avg_mw, load_peak_mw, \
-renewable_penetration, voltage_avg_kv, voltage_min_kv, ..., alert_status, day) and, locally, `grid_analysis`.\n\
+renewable_penetration, voltage_avg_kv, voltage_min_kv, ..., alert_status, day) and, locally, `rollups`, `rollup_parts` and `grid_analysis`.\n\
 Examples: assets/athena/queries.sql (`gridwatch sql --file assets/athena/queries.sql`).")]
 pub struct SqlArgs {
     /// One SQL statement; `-` reads it from standard input.
@@ -197,37 +198,17 @@ fn clean_statement(lines: &[&str]) -> String {
 
 // ---------------------------------------------------------------------------- local
 
-/// The local stand-in for the Athena table: same name, same columns (from the stored
-/// rollup items), plus `day`. A temporary view: it lives only in this connection and
-/// shadows the database's narrower `hourly` view.
+/// The local stand-in for the Athena table: same name, same columns (the typed columns of
+/// the stored rollups), plus `day`. A temporary view: it lives only in this connection and
+/// shadows the database's own `hourly` view (the same, once a database is migrated).
 pub const LOCAL_HOURLY_VIEW: &str = "
 CREATE TEMP VIEW hourly AS
-SELECT location,
-       timestamp,
-       json_extract(item, '$.count') AS count,
-       load_avg_mw,
-       json_extract(item, '$.load_min_mw') AS load_min_mw,
-       load_peak_mw,
-       json_extract(item, '$.generation_avg_mw') AS generation_avg_mw,
-       json_extract(item, '$.solar_avg_mw') AS solar_avg_mw,
-       json_extract(item, '$.wind_avg_mw') AS wind_avg_mw,
-       renewable_penetration,
-       voltage_avg_kv,
-       voltage_min_kv,
-       json_extract(item, '$.voltage_max_kv') AS voltage_max_kv,
-       frequency_avg_hz,
-       json_extract(item, '$.frequency_min_hz') AS frequency_min_hz,
-       json_extract(item, '$.frequency_max_hz') AS frequency_max_hz,
-       json_extract(item, '$.frequency_max_dev_hz') AS frequency_max_dev_hz,
-       json_extract(item, '$.power_factor_avg') AS power_factor_avg,
-       json_extract(item, '$.power_factor_defaulted') AS power_factor_defaulted,
-       stability_score,
-       efficiency_score,
-       alert_status,
-       json_extract(item, '$.alert_reasons') AS alert_reasons,
-       substr(timestamp, 1, 10) AS day
-FROM main.grid_analysis
-WHERE kind = 'rollup'";
+SELECT location, timestamp, count, load_avg_mw, load_min_mw, load_peak_mw, generation_avg_mw,
+       solar_avg_mw, wind_avg_mw, renewable_penetration, voltage_avg_kv, voltage_min_kv,
+       voltage_max_kv, frequency_avg_hz, frequency_min_hz, frequency_max_hz, frequency_max_dev_hz,
+       power_factor_avg, power_factor_defaulted, stability_score, efficiency_score, alert_status,
+       alert_reasons, substr(timestamp, 1, 10) AS day
+FROM main.rollups";
 
 /// Opens the local database read-only (a missing database is an error, not a new file)
 /// with the `hourly` view of the Athena table.

@@ -7,6 +7,7 @@ use crate::backend::{GridStore, LogLevel};
 use crate::config::AnalysisConfig;
 use crate::local::{DataDir, FolderBucket, JsonLog, SqliteTable};
 use crate::model::{format_ts, Alert, FileReport, ForecastPoint, HourlyRollup, SubstationState};
+use crate::store::items::SourceHours;
 use crate::store::object_keys;
 use crate::store::operator::{OperatorAction, OperatorState};
 use crate::store::recipe::{ProcessLog, Processed, Recipe};
@@ -33,16 +34,24 @@ impl LocalTable {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` on the database on a blocking thread.
-    async fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut SqliteTable) -> anyhow::Result<T> + Send + 'static) -> StoreResult<T> {
+    /// Runs `f` on the database on a blocking thread. Another process holding the write
+    /// lock past SQLite's busy timeout is retried with back-off (each call is one
+    /// transaction, so a retry redoes it whole), so "database is locked" does not reach
+    /// the user while analyses, the simulator and dashboards share a data folder.
+    async fn with<T: Send + 'static>(&self, f: impl Fn(&mut SqliteTable) -> anyhow::Result<T> + Send + 'static) -> StoreResult<T> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = db.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
+            let mut delays = crate::retry::sqlite_busy();
+            loop {
+                let result = f(&mut db.lock().unwrap_or_else(|p| p.into_inner())).map_err(sqlite_error);
+                match (result, delays.next()) {
+                    (Err(StoreError::Transient(_)), Some(delay)) => std::thread::sleep(delay),
+                    (result, _) => return result,
+                }
+            }
         })
         .await
         .map_err(|e| StoreError::Transient(format!("a database task stopped: {e}")))?
-        .map_err(sqlite_error)
     }
 }
 
@@ -59,8 +68,13 @@ fn sqlite_error(e: anyhow::Error) -> StoreError {
 
 #[async_trait]
 impl ResultsTable for LocalTable {
-    async fn put_rollups(&self, rollups: Vec<HourlyRollup>) -> StoreResult<u64> {
-        self.with(move |db| db.put_rollups(&rollups)).await
+    async fn put_rollups(&self, source: &str, rollups: Vec<HourlyRollup>, cfg: &AnalysisConfig) -> StoreResult<Vec<HourlyRollup>> {
+        let (source, cfg) = (source.to_string(), cfg.clone());
+        self.with(move |db| db.put_rollups(&source, &rollups, &cfg)).await
+    }
+    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &[Alert], cfg: &AnalysisConfig) -> StoreResult<u64> {
+        let (source, hours, alarms, cfg) = (source.to_string(), hours.clone(), alarms.to_vec(), cfg.clone());
+        self.with(move |db| db.retire_source(&source, &hours, &alarms, &cfg)).await
     }
     async fn replace_forecast(&self, location: &str, points: Vec<ForecastPoint>) -> StoreResult<bool> {
         let location = location.to_string();
@@ -70,9 +84,9 @@ impl ResultsTable for LocalTable {
         let state = state.clone();
         self.with(move |db| db.put_state(&state)).await
     }
-    async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>) -> StoreResult<bool> {
-        let alert = alert.clone();
-        self.with(move |db| db.upsert_alert(&alert, claim_at)).await
+    async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>, source: &str) -> StoreResult<bool> {
+        let (alert, source) = (alert.clone(), source.to_string());
+        self.with(move |db| db.upsert_alert(&alert, claim_at, &source)).await
     }
     async fn release_notification(&self, alert: &Alert, at: DateTime<Utc>) -> StoreResult<()> {
         let alert = alert.clone();

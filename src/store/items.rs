@@ -75,6 +75,45 @@ impl LatestRollups {
     }
 }
 
+/// The hours one source fed, per substation, as runs of consecutive hours (rollups of a
+/// substation arrive in time order, so this stays small whatever the file size). After a
+/// file, the store drops what the source fed before but no longer does (an overwrite, a
+/// new version of the object).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SourceHours(BTreeMap<String, Vec<HourRun>>);
+
+/// Consecutive hours `[start, end)`.
+type HourRun = (DateTime<Utc>, DateTime<Utc>);
+
+impl SourceHours {
+    pub fn observe(&mut self, batch: &[HourlyRollup]) {
+        for r in batch {
+            let runs = self.0.entry(r.location.clone()).or_default();
+            match runs.last_mut() {
+                Some((_, end)) if *end == r.timestamp => *end = r.timestamp + Duration::hours(1),
+                _ => {
+                    runs.push((r.timestamp, r.timestamp + Duration::hours(1)));
+                    // Out of time order (another caller): keep the runs sorted.
+                    if runs.len() > 1 && runs[runs.len() - 2].0 > r.timestamp {
+                        runs.sort();
+                    }
+                }
+            }
+        }
+    }
+    /// Whether the source fed this substation-hour.
+    pub fn contains(&self, location: &str, hour: DateTime<Utc>) -> bool {
+        self.0.get(location).is_some_and(|runs| {
+            let i = runs.partition_point(|(start, _)| *start <= hour);
+            i > 0 && hour < runs[i - 1].1
+        })
+    }
+    /// Each substation with the first and the end of its hours.
+    pub fn spans(&self) -> impl Iterator<Item = (&str, DateTime<Utc>, DateTime<Utc>)> {
+        self.0.iter().filter_map(|(l, runs)| Some((l.as_str(), runs.first()?.0, runs.iter().map(|r| r.1).max()?)))
+    }
+}
+
 fn hour_floor(ts: DateTime<Utc>) -> DateTime<Utc> {
     ts - Duration::seconds(ts.timestamp().rem_euclid(3600))
 }

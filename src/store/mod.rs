@@ -18,6 +18,8 @@ pub mod rejected;
 pub mod unreadable;
 
 use crate::analysis::alarms::AlarmCheckpoint;
+use crate::config::AnalysisConfig;
+use items::SourceHours;
 use crate::model::{Alert, ForecastPoint, HourlyRollup, SubstationState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -73,16 +75,25 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[async_trait]
 pub trait ResultsTable: Send + Sync {
     // ---- writes of the recipe
-    /// Upserts rollups (batched, unprocessed items retried); returns how many were written.
-    async fn put_rollups(&self, rollups: Vec<HourlyRollup>) -> StoreResult<u64>;
+    /// Stores one source's rollups as its part of their hours and each hour's rollup as the
+    /// merge of every source's part ([`crate::analysis::hour_stats`]), so overlapping
+    /// files add up in any order and the same file twice changes nothing. Returns the
+    /// stored rollup of (at least) every hour where it differs from the source's own: the
+    /// hours other files fed too.
+    async fn put_rollups(&self, source: &str, rollups: Vec<HourlyRollup>, cfg: &AnalysisConfig) -> StoreResult<Vec<HourlyRollup>>;
+    /// After a source is stored: drops its part of the hours it fed before but not now,
+    /// and its claim on the alarms it no longer has (an overwrite, a new version of the
+    /// object). Returns how many hours it left.
+    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &[Alert], cfg: &AnalysisConfig) -> StoreResult<u64>;
     /// Replaces the stored forecast of a substation, unless a newer one is stored
     /// (forecasts only move forward in time). Returns whether it was written.
     async fn replace_forecast(&self, location: &str, points: Vec<ForecastPoint>) -> StoreResult<bool>;
-    /// Stores the latest state of a substation unless a newer reading is stored.
+    /// Stores the latest state of a substation unless a newer reading of another source is
+    /// stored (the same source's state is replaced: a corrected file may end earlier).
     async fn put_state_if_newer(&self, state: &SubstationState, bucket: &str) -> StoreResult<bool>;
-    /// Upserts an alarm episode; with `claim_at`, also claims its notification atomically
-    /// and returns true for exactly one caller (the one that must notify).
-    async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>) -> StoreResult<bool>;
+    /// Upserts an alarm episode of `source`; with `claim_at`, also claims its notification
+    /// atomically and returns true for exactly one caller (the one that must notify).
+    async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>, source: &str) -> StoreResult<bool>;
     /// Gives a claim back after the notification failed, so a retry notifies.
     async fn release_notification(&self, alert: &Alert, at: DateTime<Utc>) -> StoreResult<()>;
     /// Stores the alarm state of substations after a file (keyed by time: idempotent).

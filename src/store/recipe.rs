@@ -12,6 +12,11 @@
 //!    floods; shelved alarms and substations out of service are stored but not announced;
 //! 5. write the detailed report to `results/`, the rejected rows to `rejected/`, and log.
 //!
+//! The rollups of step 1 are this object's part of each hour: the table stores the merge
+//! of every object's part, and after step 4 takes back what an earlier version of this
+//! object fed and this one does not (hours and alarms), so files may overlap, arrive in
+//! any order and be replaced.
+//!
 //! A [`Budget`] (the Lambda's deadline and memory ceiling) may stop steps 1–2, never later:
 //! see [`super::budget`].
 //!
@@ -19,7 +24,7 @@
 //! [`Recipe::process`] with their implementations of [`ResultsTable`] and [`ObjectStore`].
 
 use super::budget::{Budget, BudgetGuard, BudgetedReader};
-use super::items::{self, LatestRollups};
+use super::items::{self, LatestRollups, SourceHours};
 use super::notice::{digest_of, Announcement, Digest};
 use super::operator::OperatorState;
 use super::rejected::RejectedSpool;
@@ -117,6 +122,9 @@ impl Recipe {
             objects: self.objects.clone(),
             pending: Vec::with_capacity(ROLLUP_WRITE_BATCH),
             rollups_written: 0,
+            source: key.to_string(),
+            cfg: self.cfg.clone(),
+            hours: SourceHours::default(),
             latest: LatestRollups::default(),
             rejected: RejectedSpool::default(),
             athena: athena_layout::PartitionWriter::new(key),
@@ -136,7 +144,7 @@ impl Recipe {
             return Err(why.into());
         }
         let (mut outcome, sink) = streamed?;
-        let StoreSink { rollups_written, latest, rejected, athena, .. } = sink;
+        let StoreSink { rollups_written, latest, hours, rejected, athena, .. } = sink;
         // The days still open go to the Athena layout now (settled days went while streaming).
         for object in athena.finish()? {
             self.objects.put(&object.key, object.body, athena_layout::CONTENT_TYPE).await.map_err(store_err)?;
@@ -177,6 +185,8 @@ impl Recipe {
         phases.lap("index", started);
         let alarms = outcome.alarms;
         let (new_alerts, suppressed, announcement) = self.store_and_announce(&alarms, key).await?;
+        // What an earlier version of this object fed and this one does not goes now.
+        self.table.retire_source(key, &hours, &alarms, &self.cfg).await.map_err(store_err)?;
         phases.lap("alarms", started);
 
         // 5. Results and rejected rows.
@@ -219,12 +229,20 @@ impl Recipe {
     async fn store_and_announce(&self, alarms: &[Alert], key: &str) -> Result<(Vec<Alert>, Vec<Alert>, Announcement)> {
         let now = Utc::now();
         let table = &self.table;
-        let claimed: Vec<Option<Alert>> = futures::stream::iter(alarms.iter().cloned())
-            .map(|alert| async move { table.upsert_alert(&alert, Some(now)).await.map(|new| new.then_some(alert)) })
+        let claimed: Vec<Option<Alert>> = match futures::stream::iter(alarms.iter().cloned())
+            .map(|alert| async move { table.upsert_alert(&alert, Some(now), key).await.map(|new| new.then_some(alert)) })
             .buffered(CONCURRENCY)
             .try_collect()
             .await
-            .map_err(store_err)?;
+        {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                // Claims made before the failure would keep the retry from announcing
+                // them (tests/aws_faults.rs): give back every claim of this attempt.
+                self.release_claims(alarms, now, key).await;
+                return Err(store_err(e));
+            }
+        };
         let new: Vec<Alert> = claimed.into_iter().flatten().collect();
         if new.is_empty() {
             return Ok((new, Vec::new(), Announcement::None));
@@ -235,12 +253,17 @@ impl Recipe {
         match announcement {
             Ok(announcement) => Ok((new, suppressed, announcement)),
             Err(e) => {
-                for alert in &new {
-                    if let Err(release) = self.table.release_notification(alert, now).await {
-                        self.log.line(LogLevel::Error, key, &format!("could not release the notification claim of {}: {release}", alert.id()));
-                    }
-                }
+                self.release_claims(&new, now, key).await;
                 Err(e)
+            }
+        }
+    }
+
+    /// Gives back the claims made at `now` (a claim of someone else is left alone).
+    async fn release_claims(&self, alerts: &[Alert], now: DateTime<Utc>, key: &str) {
+        for alert in alerts {
+            if let Err(release) = self.table.release_notification(alert, now).await {
+                self.log.line(LogLevel::Error, key, &format!("could not release the notification claim of {}: {release}", alert.id()));
             }
         }
     }
@@ -301,6 +324,11 @@ struct StoreSink {
     objects: Arc<dyn ObjectStore>,
     pending: Vec<HourlyRollup>,
     rollups_written: u64,
+    /// The object's key: its rollups are its part of each hour.
+    source: String,
+    cfg: AnalysisConfig,
+    hours: SourceHours,
+    /// The newest stored (merged) rollup per substation.
     latest: LatestRollups,
     rejected: RejectedSpool,
     athena: athena_layout::PartitionWriter,
@@ -313,9 +341,13 @@ impl StoreSink {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.pending);
-        self.latest.observe(&batch);
+        self.hours.observe(&batch);
         self.athena.push(&batch)?;
-        self.rollups_written += self.handle.block_on(self.table.put_rollups(batch)).map_err(store_err)?;
+        self.rollups_written += batch.len() as u64;
+        self.latest.observe(&batch);
+        let merged = self.handle.block_on(self.table.put_rollups(&self.source, batch, &self.cfg)).map_err(store_err)?;
+        // Hours other files fed too: the index shows their merged rollup.
+        self.latest.observe(&merged);
         for object in self.athena.take_ready() {
             self.handle
                 .block_on(self.objects.put(&object.key, object.body, athena_layout::CONTENT_TYPE))

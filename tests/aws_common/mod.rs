@@ -6,6 +6,8 @@
 //! parallel against one moto server without resets.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
 use gridwatch::aws::dynamo_table::DynamoTable;
