@@ -10,7 +10,10 @@
 //! thresholds `NOMINAL_VOLTAGE_KV`, `NOMINAL_FREQUENCY_HZ`, `VOLTAGE_LOW_KV`,
 //! `VOLTAGE_HIGH_KV`, `FREQUENCY_DEVIATION_HZ`, `OVERLOAD_RATIO`, `STABILITY_MIN`,
 //! `DEFAULT_POWER_FACTOR`, `REORDER_WINDOW_HOURS`, `MAX_ALERTS_PER_LOCATION`, and
-//! `RUST_LOG` (default `info`).
+//! `RUST_LOG` (default `info`), and the bounds `DEADLINE_RESERVE_SECONDS` (time kept before
+//! the invocation's deadline for storing results; default a tenth of the invocation's time)
+//! and `MEMORY_LIMIT_MB` (default 85 % of the function's memory): a record that would cross
+//! either stops while it streams and fails cleanly, so S3's retry starts it again.
 //!
 //! Response: one entry per record (processed / malformed / ignored / failed). When a
 //! record failed for a reason a retry can fix (S3, DynamoDB or SNS trouble), the
@@ -19,17 +22,17 @@
 //! stored identically again and their alerts are not published twice.
 
 use gridwatch::aws::event::EventResponse;
-use gridwatch::aws::handler::{HandlerConfig, LambdaHandler};
+use gridwatch::aws::handler::{HandlerConfig, LambdaHandler, Limits};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let started = Instant::now();
     init_logging();
-    let cfg = match HandlerConfig::from_env() {
+    let cfg = match HandlerConfig::from_env().and_then(|cfg| Ok((cfg, Limits::from_env()?))) {
         Ok(cfg) => cfg,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "invalid configuration");
@@ -37,7 +40,8 @@ async fn main() -> Result<(), Error> {
         }
     };
     let sdk = gridwatch::aws::sdk::load(&Default::default()).await;
-    let pipeline = Arc::new(LambdaHandler::new(&sdk, cfg));
+    let (cfg, limits) = cfg;
+    let pipeline = Arc::new(LambdaHandler::new(&sdk, cfg).with_limits(limits));
     let init_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         init_ms,
@@ -55,7 +59,9 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(pipeline: &LambdaHandler, event: LambdaEvent<serde_json::Value>, init_ms: Option<f64>) -> Result<EventResponse, Error> {
     let request_id = event.context.request_id.clone();
-    let mut response = pipeline.handle(&event.payload).await;
+    // The invocation's deadline, as an Instant (the runtime gives wall-clock milliseconds).
+    let left = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+    let mut response = pipeline.handle_until(&event.payload, Some(Instant::now() + left)).await;
     response.cold_start = init_ms.is_some();
     response.init_ms = init_ms;
     tracing::info!(request_id = %request_id, "{}", response.summary());

@@ -12,12 +12,13 @@ use crate::backend::LogLevel;
 use crate::config::AnalysisConfig;
 use crate::model::Alert;
 use crate::store::notice::Digest;
+use crate::store::budget::Budget;
 use crate::store::object_keys;
 use crate::store::recipe::{Notifier, ProcessLog, Recipe};
 use anyhow::{anyhow, Context, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The handler's settings, from the Lambda's environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +120,58 @@ struct LambdaEnv {
     max_alerts_per_location: Option<usize>,
 }
 
+/// The invocation's bounds besides the thresholds: how much of the time to the deadline is
+/// kept for the steps after the stream, and the memory ceiling (see [`crate::store::budget`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    /// `DEADLINE_RESERVE_SECONDS`; unset = [`DEFAULT_RESERVE_SHARE`] of the time the
+    /// invocation had when it started.
+    pub reserve: Option<Duration>,
+    /// `MEMORY_LIMIT_MB`; unset = [`DEFAULT_MEMORY_SHARE`] of the function's memory
+    /// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, set by Lambda), else none.
+    pub memory_limit_bytes: Option<u64>,
+}
+
+/// Share of an invocation's time kept for storing the results after the stream.
+pub const DEFAULT_RESERVE_SHARE: f64 = 0.10;
+/// Share of the function's memory the process may use before it stops (the rest is the
+/// runtime's and the allocator's slack: an out-of-memory kill is not a clean failure).
+pub const DEFAULT_MEMORY_SHARE: f64 = 0.85;
+
+impl Limits {
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let number = |name: &str| -> Result<Option<f64>> {
+            match get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(v) => match v.parse::<f64>() {
+                    Ok(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
+                    _ => Err(anyhow!("environment variable {name}={v:?} must be a number >= 0")),
+                },
+            }
+        };
+        let reserve = number("DEADLINE_RESERVE_SECONDS")?.map(Duration::from_secs_f64);
+        let memory_mb = match number("MEMORY_LIMIT_MB")? {
+            Some(mb) => Some(mb),
+            None => number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")?.map(|mb| mb * DEFAULT_MEMORY_SHARE),
+        };
+        Ok(Self { reserve, memory_limit_bytes: memory_mb.map(|mb| (mb * 1_048_576.0) as u64) })
+    }
+
+    /// The budget of an invocation that must end at `deadline`.
+    pub fn budget(&self, deadline: Option<Instant>) -> Budget {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now())).unwrap_or_default();
+        Budget {
+            deadline,
+            reserve: self.reserve.unwrap_or_else(|| left.mul_f64(DEFAULT_RESERVE_SHARE)),
+            memory_limit_bytes: self.memory_limit_bytes,
+        }
+    }
+}
+
 /// The clients (built once per container) and the settings.
 #[derive(Clone)]
 pub struct LambdaHandler {
@@ -126,6 +179,7 @@ pub struct LambdaHandler {
     table: DynamoTable,
     sns: aws_sdk_sns::Client,
     cfg: HandlerConfig,
+    limits: Limits,
 }
 
 impl LambdaHandler {
@@ -139,7 +193,11 @@ impl LambdaHandler {
         sns: aws_sdk_sns::Client,
         cfg: HandlerConfig,
     ) -> Self {
-        Self { s3, table: DynamoTable::new(dynamodb, cfg.table.clone()), sns, cfg }
+        Self { s3, table: DynamoTable::new(dynamodb, cfg.table.clone()), sns, cfg, limits: Limits::default() }
+    }
+
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self { limits, ..self }
     }
 
     pub fn table(&self) -> &DynamoTable {
@@ -166,6 +224,14 @@ impl LambdaHandler {
 
     /// Handles one S3 event: every record, in order; a failing record does not stop the others.
     pub async fn handle(&self, event: &serde_json::Value) -> EventResponse {
+        self.handle_until(event, None).await
+    }
+
+    /// [`LambdaHandler::handle`] for an invocation that ends at `deadline`: a record that
+    /// cannot finish inside it (or inside the memory ceiling) stops early and fails cleanly,
+    /// and so do the records after it, so S3's retry of the event does them again.
+    pub async fn handle_until(&self, event: &serde_json::Value, deadline: Option<Instant>) -> EventResponse {
+        let budget = self.limits.budget(deadline);
         let records = match event::records(event) {
             Ok(r) => r,
             Err(e) => {
@@ -183,14 +249,14 @@ impl LambdaHandler {
                     tracing::error!(record = index, error = %e, "unusable event record");
                     RecordResult { index, status: Some(RecordStatus::Failed), message: e, ..Default::default() }
                 }
-                Ok(obj) => self.handle_object(index, obj).await,
+                Ok(obj) => self.handle_object(index, obj, budget).await,
             };
             out.push(result);
         }
         EventResponse { records: out, ..Default::default() }
     }
 
-    async fn handle_object(&self, index: usize, obj: event::ObjectRef) -> RecordResult {
+    async fn handle_object(&self, index: usize, obj: event::ObjectRef, budget: Budget) -> RecordResult {
         let base = RecordResult { index, bucket: obj.bucket.clone(), key: obj.key.clone(), ..Default::default() };
         if !obj.event_name.is_empty() && !obj.event_name.starts_with("ObjectCreated") {
             tracing::info!(bucket = %obj.bucket, key = %obj.key, event = %obj.event_name, "ignored {}: not an object-created event", obj.key);
@@ -205,7 +271,7 @@ impl LambdaHandler {
             };
         }
         let started = Instant::now();
-        match self.process_object(&obj.bucket, &obj.key).await {
+        match self.process_object_within(&obj.bucket, &obj.key, budget).await {
             Ok(mut r) => {
                 r.index = index;
                 r.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -226,7 +292,11 @@ impl LambdaHandler {
 
     /// Analyses one raw object end to end.
     pub async fn process_object(&self, bucket: &str, key: &str) -> Result<RecordResult> {
-        let done = self.recipe(bucket).process(key).await?;
+        self.process_object_within(bucket, key, Budget::default()).await
+    }
+
+    async fn process_object_within(&self, bucket: &str, key: &str, budget: Budget) -> Result<RecordResult> {
+        let done = self.recipe(bucket).process_within(key, budget).await?;
         let report = &done.report;
         let status = if report.file_error.is_some() { RecordStatus::FileError } else { RecordStatus::Processed };
         let message = match &report.file_error {
@@ -373,6 +443,31 @@ mod tests {
         let err = HandlerConfig::from_lookup(env(&[("VOLTAGE_LOW_KV", "15")])).unwrap_err().to_string();
         assert!(err.contains("voltage_low_kv"), "{err}");
         assert_eq!(HandlerConfig::from_lookup(|_| None).unwrap(), HandlerConfig::default());
+    }
+
+    #[test]
+    fn limits_from_env_and_the_budget_they_give() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        };
+        assert_eq!(Limits::from_lookup(|_| None).unwrap(), Limits::default());
+        let lambda = Limits::from_lookup(env(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")])).unwrap();
+        assert_eq!(lambda.memory_limit_bytes, Some((1769.0 * DEFAULT_MEMORY_SHARE * 1_048_576.0) as u64));
+        let set = Limits::from_lookup(env(&[
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769"),
+            ("MEMORY_LIMIT_MB", "64"),
+            ("DEADLINE_RESERVE_SECONDS", "2.5"),
+        ]))
+        .unwrap();
+        assert_eq!(set, Limits { reserve: Some(Duration::from_millis(2500)), memory_limit_bytes: Some(64 << 20) });
+        let err = Limits::from_lookup(env(&[("MEMORY_LIMIT_MB", "-3")])).unwrap_err().to_string();
+        assert!(err.contains("MEMORY_LIMIT_MB"), "{err}");
+        // Without a set reserve, a tenth of the time left is kept.
+        let deadline = Instant::now() + Duration::from_secs(100);
+        let budget = lambda.budget(Some(deadline));
+        assert!(budget.reserve <= Duration::from_secs(10) && budget.reserve > Duration::from_secs(9), "{budget:?}");
+        assert_eq!(set.budget(Some(deadline)).reserve, Duration::from_millis(2500));
+        assert_eq!(Limits::default().budget(None), Budget::default());
     }
 
     #[test]

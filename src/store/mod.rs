@@ -5,6 +5,8 @@
 //! on AWS.
 
 pub mod athena_layout;
+#[cfg(any(feature = "local", feature = "aws-core"))]
+pub mod budget;
 pub mod items;
 pub mod notice;
 pub mod object_keys;

@@ -17,9 +17,13 @@
 //! object fed and this one does not (hours and alarms), so files may overlap, arrive in
 //! any order and be replaced.
 //!
+//! A [`Budget`] (the Lambda's deadline and memory ceiling) may stop steps 1–2, never later:
+//! see [`super::budget`].
+//!
 //! The local backend (SQLite + a folder) and the Lambda (DynamoDB + S3 + SNS) call
 //! [`Recipe::process`] with their implementations of [`ResultsTable`] and [`ObjectStore`].
 
+use super::budget::{Budget, BudgetGuard, BudgetedReader};
 use super::items::{self, LatestRollups, SourceHours};
 use super::notice::{digest_of, Announcement, Digest};
 use super::operator::OperatorState;
@@ -95,10 +99,20 @@ impl Recipe {
     /// Processes one raw object end to end. The same object twice stores the same items
     /// and announces nothing the second time.
     pub async fn process(&self, key: &str) -> Result<Processed> {
+        self.process_within(key, Budget::default()).await
+    }
+
+    /// [`Recipe::process`] within a deadline and a memory ceiling: stops while streaming
+    /// (or before step 3) with a [`super::budget::BudgetExceeded`] error once a bound is
+    /// reached, before anything announcing the object is written.
+    pub async fn process_within(&self, key: &str, budget: Budget) -> Result<Processed> {
         object_keys::validate_key(key)?;
         let started = Instant::now();
         let mut phases = Phases::default();
+        let guard = BudgetGuard::new(budget);
+        guard.check()?;
         let (reader, bytes) = self.objects.open(key).await.map_err(store_err)?;
+        let reader = BudgetedReader::new(reader, guard.clone());
 
         // 1. Stream (blocking thread; the sink calls back into the async stores).
         let handle = tokio::runtime::Handle::current();
@@ -114,16 +128,22 @@ impl Recipe {
             latest: LatestRollups::default(),
             rejected: RejectedSpool::default(),
             athena: athena_layout::PartitionWriter::new(key),
+            budget: guard.clone(),
         };
         let (cfg, source) = (self.cfg.clone(), key.to_string());
-        let (mut outcome, sink) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let streamed = tokio::task::spawn_blocking(move || -> Result<_> {
             let mut sink = sink;
             let outcome = engine::analyze_stream(reader, &source, &cfg, &mut sink)?;
             sink.flush()?;
             Ok((outcome, sink))
         })
         .await
-        .map_err(|e| anyhow!("the analysis of {key} stopped unexpectedly: {e}"))??;
+        .map_err(|e| anyhow!("the analysis of {key} stopped unexpectedly: {e}"))?;
+        // A stop shows in the stream as a read error (a file error): the budget says which it was.
+        if let Some(why) = guard.stopped() {
+            return Err(why.into());
+        }
+        let (mut outcome, sink) = streamed?;
         let StoreSink { rollups_written, latest, hours, rejected, athena, .. } = sink;
         // The days still open go to the Athena layout now (settled days went while streaming).
         for object in athena.finish()? {
@@ -146,6 +166,8 @@ impl Recipe {
         engine::attach_forecasts(&mut outcome, |location| history.remove(location).unwrap_or_default());
         let report = outcome.report;
         let plan = items::plan_writes(&report, &latest, key, Utc::now());
+        // The last stop: from here on the run finishes within the reserve.
+        guard.check()?;
 
         // 3. Forecasts, index items, alarm state, alarm episodes.
         futures::stream::iter(plan.forecasts)
@@ -319,6 +341,7 @@ struct StoreSink {
     latest: LatestRollups,
     rejected: RejectedSpool,
     athena: athena_layout::PartitionWriter,
+    budget: Arc<BudgetGuard>,
 }
 
 impl StoreSink {
@@ -348,6 +371,7 @@ impl AnalysisSink for StoreSink {
         self.handle.block_on(self.table.alarm_checkpoint(location, before)).map_err(store_err)
     }
     fn rollups(&mut self, batch: Vec<HourlyRollup>) -> Result<()> {
+        self.budget.check()?;
         self.pending.extend(batch);
         if self.pending.len() >= ROLLUP_WRITE_BATCH {
             self.flush()?;
