@@ -5,7 +5,7 @@
 
 mod aws_common;
 
-use aws_common::{endpoint, s3_event, Env, AWS_ENDPOINT_VAR};
+use aws_common::{endpoint, moto_post, s3_event, Env, AWS_ENDPOINT_VAR};
 use gridwatch::aws::event::RecordStatus;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -133,23 +133,6 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
     }
     out
-}
-
-/// POSTs a JSON body to moto's control API (plain HTTP on 127.0.0.1).
-fn moto_post(endpoint: &str, path: &str, body: &serde_json::Value) {
-    use std::io::{Read, Write};
-    let host = endpoint.trim_start_matches("http://");
-    let body = body.to_string();
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 20"), "{response}");
 }
 
 /// Queues, as Athena's answer to the next query, these rollups the way Athena returns

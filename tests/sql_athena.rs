@@ -6,25 +6,8 @@
 
 mod aws_common;
 
-use aws_common::{endpoint, sdk, unique, AWS_ENDPOINT_VAR};
+use aws_common::{endpoint, moto_post, sdk, unique, AWS_ENDPOINT_VAR};
 use gridwatch::cli::sql::{athena::run_query, AthenaArgs, Cell};
-use std::io::{Read, Write};
-
-/// POSTs a JSON body to moto (plain HTTP on 127.0.0.1; no HTTP client crate needed).
-fn moto_post(endpoint: &str, path: &str, body: &serde_json::Value) {
-    let host = endpoint.trim_start_matches("http://");
-    let body = body.to_string();
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 20"), "{response}");
-}
 
 fn row(values: &[Option<&str>]) -> serde_json::Value {
     let data: Vec<serde_json::Value> = values

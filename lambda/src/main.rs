@@ -26,7 +26,7 @@ use gridwatch::aws::handler::{HandlerConfig, LambdaHandler, Limits};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -59,9 +59,11 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(pipeline: &LambdaHandler, event: LambdaEvent<serde_json::Value>, init_ms: Option<f64>) -> Result<EventResponse, Error> {
     let request_id = event.context.request_id.clone();
-    // The invocation's deadline, as an Instant (the runtime gives wall-clock milliseconds).
-    let left = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
-    let mut response = pipeline.handle_until(&event.payload, Some(Instant::now() + left)).await;
+    let deadline = invocation_deadline(event.context.deadline(), SystemTime::now());
+    if deadline.is_none() {
+        tracing::warn!(request_id = %request_id, "the runtime's deadline is already past; running without one (an emulator's constant)");
+    }
+    let mut response = pipeline.handle_until(&event.payload, deadline.map(|left| Instant::now() + left)).await;
     response.cold_start = init_ms.is_some();
     response.init_ms = init_ms;
     tracing::info!(request_id = %request_id, "{}", response.summary());
@@ -71,6 +73,14 @@ async fn handle(pipeline: &LambdaHandler, event: LambdaEvent<serde_json::Value>,
         return Err(format!("{}; {detail}", response.summary()).into());
     }
     Ok(response)
+}
+
+/// The time left before the invocation's deadline (the runtime gives wall-clock
+/// milliseconds). A deadline already past when the invocation starts is not one Lambda
+/// gives (it would have stopped the function): `cargo lambda watch` sends the constant
+/// 600,000 ms, i.e. 00:10 on 1 Jan 1970. Such a run has no deadline.
+fn invocation_deadline(deadline: SystemTime, now: SystemTime) -> Option<Duration> {
+    deadline.duration_since(now).ok().filter(|left| !left.is_zero())
 }
 
 fn init_logging() {
@@ -85,4 +95,18 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_target(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_in_the_future_bounds_the_run_and_one_already_past_does_not() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000);
+        assert_eq!(invocation_deadline(now + Duration::from_secs(900), now), Some(Duration::from_secs(900)));
+        // cargo lambda watch's constant header.
+        assert_eq!(invocation_deadline(SystemTime::UNIX_EPOCH + Duration::from_millis(600_000), now), None);
+        assert_eq!(invocation_deadline(now, now), None);
+    }
 }

@@ -41,6 +41,24 @@ pub fn endpoint(var: &str) -> Option<String> {
     }
 }
 
+/// POSTs JSON to one of moto's own endpoints (`/moto-api/...`: queued Athena results and
+/// the like), which the SDK has no call for; panics unless moto answers 2xx.
+pub fn moto_post(endpoint: &str, path: &str, body: &serde_json::Value) {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://");
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 20"), "{response}");
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A name no other test (or earlier run against the same server) uses: lowercase, digits, dashes.
