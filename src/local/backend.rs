@@ -88,6 +88,10 @@ impl ResultsTable for LocalTable {
         let (alert, source) = (alert.clone(), source.to_string());
         self.with(move |db| db.upsert_alert(&alert, claim_at, &source)).await
     }
+    async fn upsert_alerts(&self, alerts: &[Alert], claim_at: Option<DateTime<Utc>>, source: &str) -> StoreResult<Vec<bool>> {
+        let (alerts, source) = (alerts.to_vec(), source.to_string());
+        self.with(move |db| db.upsert_alerts(&alerts, claim_at, &source)).await
+    }
     async fn release_notification(&self, alert: &Alert, at: DateTime<Utc>) -> StoreResult<()> {
         let alert = alert.clone();
         self.with(move |db| db.release_notification(&alert, at)).await

@@ -303,7 +303,11 @@ impl SqliteTable {
                 placeholders(),
                 updates.join(", ")
             ))?;
-            for r in rollups {
+            // In key order: a batch holds a few hours of every substation, and inserting
+            // them substation by substation touches each B-tree page once.
+            let mut in_key_order: Vec<&HourlyRollup> = rollups.iter().collect();
+            in_key_order.sort_unstable_by(|a, b| (&a.location, a.timestamp).cmp(&(&b.location, b.timestamp)));
+            for r in in_key_order {
                 bind_rollup(&mut own, r, Some(source))?;
                 if own.raw_execute()? == 0 {
                     stored.push(Self::merge_hour(&tx, source, Some(r), &r.location, &format_ts(r.timestamp), cfg)?);
@@ -525,14 +529,23 @@ impl SqliteTable {
     /// episode is new.
     /// `source` is recorded as one of the files that have the episode.
     pub fn upsert_alert(&mut self, a: &Alert, claim_at: Option<DateTime<Utc>>, source: &str) -> anyhow::Result<bool> {
+        Ok(self.upsert_alerts(std::slice::from_ref(a), claim_at, source)?[0])
+    }
+
+    /// [`Self::upsert_alert`] for each alarm, in one transaction (a file's alarms are
+    /// stored all or none; one commit instead of one per alarm).
+    pub fn upsert_alerts(&mut self, alerts: &[Alert], claim_at: Option<DateTime<Utc>>, source: &str) -> anyhow::Result<Vec<bool>> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let claimed = alerts.iter().map(|a| Self::upsert_alert_in(&tx, a, claim_at, source)).collect::<anyhow::Result<Vec<bool>>>()?;
+        tx.commit().map_err(db_err("cannot store the alarms"))?;
+        Ok(claimed)
+    }
+
+    fn upsert_alert_in(tx: &rusqlite::Transaction<'_>, a: &Alert, claim_at: Option<DateTime<Utc>>, source: &str) -> anyhow::Result<bool> {
         let sort_key = alert_sort_key(a);
         let stored: Option<(Option<String>, Option<String>)> = tx
-            .query_row(
-                "SELECT notified_at, ended_at FROM grid_analysis WHERE location = ?1 AND timestamp = ?2",
-                params![a.location, sort_key],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
+            .prepare_cached("SELECT notified_at, ended_at FROM grid_analysis WHERE location = ?1 AND timestamp = ?2")?
+            .query_row(params![a.location, sort_key], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         let old = stored.as_ref().map(|(notified, _)| notified.clone());
         let notified = old.clone().flatten().or(claim_at.map(format_ts));
@@ -544,20 +557,17 @@ impl SqliteTable {
         let ended = format_ts(a.ended_at);
         let keep_stored = others && stored.as_ref().and_then(|(_, e)| e.as_deref()).is_some_and(|e| e > ended.as_str());
         if keep_stored {
-            tx.execute(
-                "UPDATE grid_analysis SET notified_at = ?3 WHERE location = ?1 AND timestamp = ?2",
-                params![a.location, sort_key, notified],
-            )?;
+            tx.prepare_cached("UPDATE grid_analysis SET notified_at = ?3 WHERE location = ?1 AND timestamp = ?2")?
+                .execute(params![a.location, sort_key, notified])?;
         } else {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT OR REPLACE INTO grid_analysis (location, timestamp, kind, alert_status, ended_at, notified_at, item)
                  VALUES (?1, ?2, 'alert', ?3, ?4, ?5, ?6)",
-                params![a.location, sort_key, a.status().as_str(), ended, notified, serde_json::to_string(a)?],
-            )?;
+            )?
+            .execute(params![a.location, sort_key, a.status().as_str(), ended, notified, serde_json::to_string(a)?])?;
         }
         tx.prepare_cached("INSERT OR IGNORE INTO alert_sources (source, location, timestamp) VALUES (?1, ?2, ?3)")?
             .execute(params![source, a.location, sort_key])?;
-        tx.commit().map_err(db_err("cannot store an alarm"))?;
         Ok(match claim_at {
             Some(_) => old.flatten().is_none(),
             None => old.is_none(),

@@ -70,6 +70,9 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Requests in flight at once for per-substation and per-alarm work.
+pub const REQUESTS_IN_FLIGHT: usize = 8;
+
 /// The results table (`GridAnalysis`): every read and write of the processing recipe and
 /// of the dashboard. Reads are bounded by key (never a scan), writes are idempotent.
 #[async_trait]
@@ -94,6 +97,17 @@ pub trait ResultsTable: Send + Sync {
     /// Upserts an alarm episode of `source`; with `claim_at`, also claims its notification
     /// atomically and returns true for exactly one caller (the one that must notify).
     async fn upsert_alert(&self, alert: &Alert, claim_at: Option<DateTime<Utc>>, source: &str) -> StoreResult<bool>;
+    /// [`Self::upsert_alert`] for each of a file's alarms, one answer per alarm in order.
+    /// By default several requests in flight; a backend with transactions overrides it to
+    /// store them in one (all or none).
+    async fn upsert_alerts(&self, alerts: &[Alert], claim_at: Option<DateTime<Utc>>, source: &str) -> StoreResult<Vec<bool>> {
+        use futures::{StreamExt, TryStreamExt};
+        futures::stream::iter(alerts.iter().cloned())
+            .map(|alert| async move { self.upsert_alert(&alert, claim_at, source).await })
+            .buffered(REQUESTS_IN_FLIGHT)
+            .try_collect()
+            .await
+    }
     /// Gives a claim back after the notification failed, so a retry notifies.
     async fn release_notification(&self, alert: &Alert, at: DateTime<Utc>) -> StoreResult<()>;
     /// Stores the alarm state of substations after a file (keyed by time: idempotent).

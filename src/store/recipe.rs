@@ -45,9 +45,8 @@ use std::time::Instant;
 
 /// Rollups per write while a file streams: large enough that commits (SQLite) and
 /// request overhead (DynamoDB, 25 per BatchWriteItem, several in flight) do not dominate.
-pub const ROLLUP_WRITE_BATCH: usize = 1000;
-/// Requests in flight at once for per-substation and per-alarm work.
-const CONCURRENCY: usize = 8;
+pub const ROLLUP_WRITE_BATCH: usize = 10_000;
+use super::REQUESTS_IN_FLIGHT as CONCURRENCY;
 
 /// Where alarm notifications go (SNS on AWS). Without one they go to the log only.
 #[async_trait]
@@ -127,14 +126,21 @@ impl Recipe {
             hours: SourceHours::default(),
             latest: LatestRollups::default(),
             rejected: RejectedSpool::default(),
-            athena: athena_layout::PartitionWriter::new(key),
+            athena: athena_layout::BackgroundPartitionWriter::new(key),
             budget: guard.clone(),
+            writing: None,
         };
         let (cfg, source) = (self.cfg.clone(), key.to_string());
         let streamed = tokio::task::spawn_blocking(move || -> Result<_> {
             let mut sink = sink;
-            let outcome = engine::analyze_stream(reader, &source, &cfg, &mut sink)?;
-            sink.flush()?;
+            let streamed = engine::analyze_stream(reader, &source, &cfg, &mut sink).and_then(|outcome| {
+                sink.flush()?;
+                Ok(outcome)
+            });
+            // Every write started is over before the run reports (a retry must not race it).
+            let written = sink.wait_for_write();
+            let outcome = streamed?;
+            written?;
             Ok((outcome, sink))
         })
         .await
@@ -228,13 +234,7 @@ impl Recipe {
     /// every claim of this file back, so the retry of the event announces them.
     async fn store_and_announce(&self, alarms: &[Alert], key: &str) -> Result<(Vec<Alert>, Vec<Alert>, Announcement)> {
         let now = Utc::now();
-        let table = &self.table;
-        let claimed: Vec<Option<Alert>> = match futures::stream::iter(alarms.iter().cloned())
-            .map(|alert| async move { table.upsert_alert(&alert, Some(now), key).await.map(|new| new.then_some(alert)) })
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await
-        {
+        let claimed = match self.table.upsert_alerts(alarms, Some(now), key).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 // Claims made before the failure would keep the retry from announcing
@@ -243,7 +243,7 @@ impl Recipe {
                 return Err(store_err(e));
             }
         };
-        let new: Vec<Alert> = claimed.into_iter().flatten().collect();
+        let new: Vec<Alert> = alarms.iter().zip(claimed).filter(|(_, claimed)| *claimed).map(|(a, _)| a.clone()).collect();
         if new.is_empty() {
             return Ok((new, Vec::new(), Announcement::None));
         }
@@ -340,8 +340,10 @@ struct StoreSink {
     /// The newest stored (merged) rollup per substation.
     latest: LatestRollups,
     rejected: RejectedSpool,
-    athena: athena_layout::PartitionWriter,
+    athena: athena_layout::BackgroundPartitionWriter,
     budget: Arc<BudgetGuard>,
+    /// The batch being written while the next one is parsed (one at a time).
+    writing: Option<tokio::task::JoinHandle<super::StoreResult<Vec<HourlyRollup>>>>,
 }
 
 impl StoreSink {
@@ -351,16 +353,32 @@ impl StoreSink {
         }
         let batch = std::mem::take(&mut self.pending);
         self.hours.observe(&batch);
-        self.athena.push(&batch)?;
+        self.athena.push(batch.clone());
         self.rollups_written += batch.len() as u64;
         self.latest.observe(&batch);
-        let merged = self.handle.block_on(self.table.put_rollups(&self.source, batch, &self.cfg)).map_err(store_err)?;
-        // Hours other files fed too: the index shows their merged rollup.
-        self.latest.observe(&merged);
+        self.wait_for_write()?;
+        let (table, source, cfg) = (self.table.clone(), self.source.clone(), self.cfg.clone());
+        self.writing = Some(self.handle.spawn(async move { table.put_rollups(&source, batch, &cfg).await }));
         for object in self.athena.take_ready() {
             self.handle
                 .block_on(self.objects.put(&object.key, object.body, athena_layout::CONTENT_TYPE))
                 .map_err(store_err)?;
+        }
+        Ok(())
+    }
+}
+
+impl StoreSink {
+    /// Waits for the batch being written, if any.
+    fn wait_for_write(&mut self) -> Result<()> {
+        if let Some(write) = self.writing.take() {
+            let merged = self
+                .handle
+                .block_on(write)
+                .map_err(|e| anyhow!("a rollup write of {} stopped unexpectedly: {e}", self.source))?
+                .map_err(store_err)?;
+            // Hours other files fed too: the index shows their merged rollup.
+            self.latest.observe(&merged);
         }
         Ok(())
     }
