@@ -24,6 +24,13 @@ pub fn sqlite_busy() -> ExponentialBackoff {
     capped(Duration::from_millis(50), 2.0, Duration::from_secs(2)).with_jitter().with_max_times(8).build()
 }
 
+/// Giving back a notification claim after a failed announcement, beyond the SDK's own
+/// attempts: a claim that stays makes the retry skip the alarm (lost). 5 more tries, 100 ms
+/// doubling up to 2 s, jittered.
+pub fn claim_release() -> ExponentialBackoff {
+    capped(Duration::from_millis(100), 2.0, Duration::from_secs(2)).with_jitter().with_max_times(5).build()
+}
+
 /// The dashboard's store and log pollers after a failure: 1 s, 2 s, 4 s ... 30 s, for ever.
 pub fn dashboard() -> ExponentialBackoff {
     capped(Duration::from_secs(1), 2.0, Duration::from_secs(30)).build()

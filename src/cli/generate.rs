@@ -311,7 +311,7 @@ impl<W: Write> Write for Counting<W> {
 /// Plain or gzip; an enum (not `Box<dyn Write>`) so gzip can be finished with its errors seen.
 enum Encoder {
     Plain(Counting<File>),
-    Gzip(GzEncoder<Counting<File>>),
+    Gzip(Box<GzEncoder<Counting<File>>>),
 }
 
 impl Write for Encoder {
@@ -346,7 +346,7 @@ impl OutFile {
         let count = Rc::new(Cell::new(0));
         let counting = Counting { inner: file, count: Rc::clone(&count) };
         let enc = if gzip {
-            Encoder::Gzip(GzEncoder::new(counting, Compression::default()))
+            Encoder::Gzip(Box::new(GzEncoder::new(counting, Compression::default())))
         } else {
             Encoder::Plain(counting)
         };

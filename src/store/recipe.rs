@@ -267,8 +267,17 @@ impl Recipe {
     /// Gives back the claims made at `now` (a claim of someone else is left alone).
     async fn release_claims(&self, alerts: &[Alert], now: DateTime<Utc>, key: &str) {
         for alert in alerts {
-            if let Err(release) = self.table.release_notification(alert, now).await {
-                self.log.line(LogLevel::Error, key, &format!("could not release the notification claim of {}: {release}", alert.id()));
+            let mut delays = crate::retry::claim_release();
+            loop {
+                match (self.table.release_notification(alert, now).await, delays.next()) {
+                    (Ok(()), _) => break,
+                    (Err(_), Some(delay)) => tokio::time::sleep(delay).await,
+                    (Err(release), None) => {
+                        let text = format!("could not release the notification claim of {}: {release}", alert.id());
+                        self.log.line(LogLevel::Error, key, &text);
+                        break;
+                    }
+                }
             }
         }
     }
