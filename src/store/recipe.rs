@@ -28,7 +28,7 @@ use super::items::{self, LatestRollups, SourceHours};
 use super::notice::{digest_of, Announcement, Digest};
 use super::operator::OperatorState;
 use super::rejected::RejectedSpool;
-use super::{athena_layout, object_keys, ObjectStore, ResultsTable, StoreError};
+use super::{athena_layout, object_keys, ObjectStore, ResultsTable, StoreError, REQUESTS_IN_FLIGHT};
 use crate::analysis::alarms::AlarmCheckpoint;
 use crate::analysis::engine::{self, AnalysisSink};
 use crate::analysis::kpi;
@@ -46,7 +46,6 @@ use std::time::Instant;
 /// Rollups per write while a file streams: large enough that commits (SQLite) and
 /// request overhead (DynamoDB, 25 per BatchWriteItem, several in flight) do not dominate.
 pub const ROLLUP_WRITE_BATCH: usize = 10_000;
-use super::REQUESTS_IN_FLIGHT as CONCURRENCY;
 
 /// Where alarm notifications go (SNS on AWS). Without one they go to the log only.
 #[async_trait]
@@ -164,7 +163,7 @@ impl Recipe {
             .map(|(location, (from, to))| async move {
                 table.load_history(&location, from, to).await.map(|h| (location, h))
             })
-            .buffer_unordered(CONCURRENCY)
+            .buffer_unordered(REQUESTS_IN_FLIGHT)
             .try_collect()
             .await
             .map_err(store_err)?;
@@ -178,7 +177,7 @@ impl Recipe {
         // 3. Forecasts, index items, alarm state, alarm episodes.
         futures::stream::iter(plan.forecasts)
             .map(|(location, points)| async move { table.replace_forecast(&location, points).await })
-            .buffer_unordered(CONCURRENCY)
+            .buffer_unordered(REQUESTS_IN_FLIGHT)
             .try_collect::<Vec<_>>()
             .await
             .map_err(store_err)?;
