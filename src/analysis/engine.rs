@@ -107,7 +107,8 @@ pub enum PushError {
 pub struct Analyzer {
     cfg: AnalysisConfig,
     rules: RuleTable,
-    locations: BTreeMap<String, LocationAcc>,
+    /// Hashed, not ordered: looked up once per row; [`Analyzer::finish`] goes in name order.
+    locations: foldhash::HashMap<String, LocationAcc>,
     finished: Vec<HourlyRollup>,
     alarms: Vec<Alert>,
 }
@@ -167,7 +168,7 @@ struct Ctx<'a> {
 impl Analyzer {
     pub fn new(cfg: AnalysisConfig) -> Self {
         let rules = RuleTable::new(&cfg);
-        Self { cfg, rules, locations: BTreeMap::new(), finished: Vec::new(), alarms: Vec::new() }
+        Self { cfg, rules, locations: Default::default(), finished: Vec::new(), alarms: Vec::new() }
     }
 
     /// Adds one reading. A duplicate timestamp or a reading that arrives after its hour
@@ -240,7 +241,9 @@ impl Analyzer {
         let mut recent_load = BTreeMap::new();
         let mut checkpoints = Vec::new();
         let mut still_active = Vec::new();
-        for (location, acc) in self.locations.iter_mut() {
+        let mut in_name_order: Vec<(&String, &mut LocationAcc)> = self.locations.iter_mut().collect();
+        in_name_order.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (location, acc) in in_name_order {
             let mut ctx =
                 Ctx { cfg: &self.cfg, rules: &self.rules, out: &mut self.finished, alarms: &mut self.alarms, priors };
             Self::close_hours(&mut ctx, acc, None)?;
@@ -708,6 +711,17 @@ pub fn analyze_stream<R: Read>(
     if let Some(fatal) = stream.fatal.take() {
         report.file_error = Some(format!("{source}: {fatal}; the rows before it were analysed"));
     }
+    finish_stream(analyzer, report, first_reading, cfg, sink)
+}
+
+/// The end of [`analyze_stream`]: the open hours closed, the file's own alarm added.
+fn finish_stream(
+    analyzer: Analyzer,
+    mut report: FileReport,
+    first_reading: Option<i64>,
+    cfg: &AnalysisConfig,
+    sink: &mut dyn AnalysisSink,
+) -> anyhow::Result<StreamOutcome> {
     let rules = analyzer.rules.clone();
     let finished = analyzer.finish(sink)?;
     if !finished.rollups.is_empty() {

@@ -77,8 +77,8 @@ pub fn open<'a, R: Read + 'a>(input: R, source_name: &str) -> Result<RowStream<'
     };
     let format = sniff_format(&mut reader, source_name)?;
     let guard = RowGuard::new(reader, format);
-    let rows = guard.rows.clone();
-    let reader: Box<dyn BufRead + 'a> = Box::new(BufReader::with_capacity(1 << 16, guard));
+    let rows = guard.state.rows.clone();
+    let reader: Box<dyn BufRead + 'a> = Box::new(guard);
     let inner = match format {
         Format::Csv => Inner::Csv(CsvRows::new(reader, source_name, rows)?),
         Format::JsonLines => Inner::Json(JsonRows { reader, line: 0, buf: Vec::new(), failed: false }),
@@ -164,10 +164,15 @@ impl Iterator for RowStream<'_> {
 ///   part is replaced by an open quoted field holding only its line breaks.
 struct RowGuard<R> {
     inner: R,
-    csv: bool,
-    rows: RowStarts,
+    state: LineState,
     staged: Vec<u8>,
     staged_at: usize,
+}
+
+/// What [`RowGuard`] knows of the bytes it has passed on.
+struct LineState {
+    csv: bool,
+    rows: RowStarts,
     line: u64,
     row_start_line: u64,
     row_len: usize,
@@ -182,89 +187,63 @@ type RowStarts = std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(u64,
 
 impl<R: BufRead> RowGuard<R> {
     fn new(inner: R, format: Format) -> Self {
-        Self {
-            inner,
+        let state = LineState {
             csv: format == Format::Csv,
             rows: RowStarts::default(),
-            staged: Vec::with_capacity(1 << 16),
-            staged_at: 0,
             line: 1,
             row_start_line: 1,
             row_len: 0,
             in_quotes: false,
             after_cr: false,
             skipping: false,
-        }
+        };
+        Self { inner, state, staged: Vec::with_capacity(1 << 16), staged_at: 0 }
     }
 
     /// Transforms the next chunk of input into `staged`; false at the end of input.
     fn stage(&mut self) -> std::io::Result<bool> {
         self.staged.clear();
         self.staged_at = 0;
-        let available = loop {
+        let input = loop {
             match self.inner.fill_buf() {
-                Ok(b) => break b.len(),
+                Ok(b) => break b,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         };
-        if available == 0 {
-            self.end_row();
-            if std::mem::take(&mut self.skipping) {
-                self.staged.push(b'"'); // closes the placeholder field of a cut row
+        let (st, out) = (&mut self.state, &mut self.staged);
+        if input.is_empty() {
+            st.end_row();
+            if std::mem::take(&mut st.skipping) {
+                out.push(b'"'); // closes the placeholder field of a cut row
             }
-            return Ok(!self.staged.is_empty());
+            return Ok(!out.is_empty());
         }
-        let input = self.inner.fill_buf()?;
-        let out = &mut self.staged;
-        for &byte in input {
-            if std::mem::take(&mut self.after_cr) && byte == b'\n' {
-                continue; // the LF of a CRLF: the CR already ended the line
-            }
-            let byte = if byte == b'\r' {
-                self.after_cr = true;
-                b'\n'
-            } else {
-                byte
-            };
-            if byte == b'\n' {
-                self.line += 1;
-                if !self.in_quotes {
-                    if self.csv && (self.row_len > 0 || self.skipping) {
-                        self.rows.borrow_mut().push_back((self.row_start_line, self.skipping));
+        // Runs of ordinary bytes are copied whole; only line breaks and (for CSV) quotes
+        // go through `step` one at a time.
+        let mut at = 0;
+        while at < input.len() {
+            let rest = &input[at..];
+            let run = if st.csv { memchr::memchr3(b'\n', b'\r', b'"', rest) } else { memchr::memchr2(b'\n', b'\r', rest) }
+                .unwrap_or(rest.len());
+            if run > 0 {
+                st.after_cr = false;
+                if st.skipping {
+                    // the rest of a cut row: dropped
+                } else if !st.csv || st.row_len + run <= MAX_LINE_BYTES {
+                    out.extend_from_slice(&rest[..run]);
+                    st.row_len += run;
+                } else {
+                    for &byte in &rest[..run] {
+                        st.step(byte, out);
                     }
-                    if std::mem::take(&mut self.skipping) {
-                        out.push(b'"');
-                    }
-                    out.push(b'\n');
-                    self.row_len = 0;
-                    self.row_start_line = self.line;
-                    continue;
                 }
-            } else if byte == b'"' && self.csv {
-                self.in_quotes = !self.in_quotes;
+                at += run;
             }
-            if self.skipping {
-                if byte == b'\n' {
-                    out.push(b'\n');
-                }
-                continue;
+            if let Some(&byte) = input.get(at) {
+                st.step(byte, out);
+                at += 1;
             }
-            self.row_len += 1;
-            if self.csv && self.row_len > MAX_LINE_BYTES {
-                self.skipping = true;
-                // A quoted placeholder field holds the line breaks of the skipped part
-                // (none is needed when the output is inside a quoted field already).
-                let quoted_before = if byte == b'"' { !self.in_quotes } else { self.in_quotes };
-                if !quoted_before {
-                    out.extend_from_slice(b",\"");
-                }
-                if byte == b'\n' {
-                    out.push(b'\n');
-                }
-                continue;
-            }
-            out.push(byte);
         }
         let n = input.len();
         self.inner.consume(n);
@@ -272,7 +251,60 @@ impl<R: BufRead> RowGuard<R> {
     }
 }
 
-impl<R> RowGuard<R> {
+impl LineState {
+    /// One byte through the line-ending, row-start and row-length rules:
+    /// - ends lines at CR, LF or CRLF alike, as LF;
+    /// - for CSV, notes where each row starts and cuts a row longer than [`MAX_LINE_BYTES`].
+    fn step(&mut self, byte: u8, out: &mut Vec<u8>) {
+        if std::mem::take(&mut self.after_cr) && byte == b'\n' {
+            return; // the LF of a CRLF: the CR already ended the line
+        }
+        let byte = if byte == b'\r' {
+            self.after_cr = true;
+            b'\n'
+        } else {
+            byte
+        };
+        if byte == b'\n' {
+            self.line += 1;
+            if !self.in_quotes {
+                if self.csv && (self.row_len > 0 || self.skipping) {
+                    self.rows.borrow_mut().push_back((self.row_start_line, self.skipping));
+                }
+                if std::mem::take(&mut self.skipping) {
+                    out.push(b'"');
+                }
+                out.push(b'\n');
+                self.row_len = 0;
+                self.row_start_line = self.line;
+                return;
+            }
+        } else if byte == b'"' && self.csv {
+            self.in_quotes = !self.in_quotes;
+        }
+        if self.skipping {
+            if byte == b'\n' {
+                out.push(b'\n');
+            }
+            return;
+        }
+        self.row_len += 1;
+        if self.csv && self.row_len > MAX_LINE_BYTES {
+            self.skipping = true;
+            // A quoted placeholder field holds the line breaks of the skipped part
+            // (none is needed when the output is inside a quoted field already).
+            let quoted_before = if byte == b'"' { !self.in_quotes } else { self.in_quotes };
+            if !quoted_before {
+                out.extend_from_slice(b",\"");
+            }
+            if byte == b'\n' {
+                out.push(b'\n');
+            }
+            return;
+        }
+        out.push(byte);
+    }
+
     /// Notes the last row of the input, which has no line break after it.
     fn end_row(&mut self) {
         if self.csv && (self.row_len > 0 || self.skipping) {
@@ -284,15 +316,26 @@ impl<R> RowGuard<R> {
 
 impl<R: BufRead> Read for RowGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let staged = self.fill_buf()?;
+        let n = buf.len().min(staged.len());
+        buf[..n].copy_from_slice(&staged[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// The parsers read the staged bytes in place (no second buffer).
+impl<R: BufRead> BufRead for RowGuard<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         while self.staged_at >= self.staged.len() {
             if !self.stage()? {
-                return Ok(0);
+                return Ok(&[]);
             }
         }
-        let n = buf.len().min(self.staged.len() - self.staged_at);
-        buf[..n].copy_from_slice(&self.staged[self.staged_at..self.staged_at + n]);
-        self.staged_at += n;
-        Ok(n)
+        Ok(&self.staged[self.staged_at..])
+    }
+    fn consume(&mut self, amount: usize) {
+        self.staged_at = (self.staged_at + amount).min(self.staged.len());
     }
 }
 
@@ -311,7 +354,6 @@ impl<'a> CsvRows<'a> {
     fn new(reader: Box<dyn BufRead + 'a>, source_name: &str, rows: RowStarts) -> Result<Self, FileError> {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
-            .trim(csv::Trim::All)
             .buffer_capacity(1 << 16)
             .from_reader(reader);
         let headers = reader
@@ -434,7 +476,8 @@ impl FieldSource for CsvFields<'_> {
 
 impl CsvFields<'_> {
     fn text_at(&self, index: Option<usize>, name: &str) -> FieldResult<Option<&str>> {
-        let Some(bytes) = index.and_then(|i| self.record.get(i)) else { return Ok(None) };
+        // Trimmed here, not by the reader: only the fields used are worth it.
+        let Some(bytes) = index.and_then(|i| self.record.get(i)).map(<[u8]>::trim_ascii) else { return Ok(None) };
         let text = std::str::from_utf8(bytes).map_err(|_| (name.to_string(), "not valid UTF-8".to_string()))?;
         Ok(if text.is_empty() { None } else { Some(text) })
     }

@@ -123,14 +123,103 @@ pub fn partition_key(raw_key: &str, day: NaiveDate) -> String {
 
 /// One rollup as one JSON line (with the trailing newline). Non-finite numbers become `null`.
 pub fn rollup_line(r: &HourlyRollup) -> Vec<u8> {
-    let mut line = serde_json::to_vec(r).expect("a rollup always serialises");
-    line.push(b'\n');
+    let mut line = Vec::with_capacity(640);
+    write_rollup_line(&mut line, r);
     line
+}
+
+/// [`rollup_line`] into `out`: the bytes `serde_json::to_vec` gives for the rollup (a test
+/// holds the two equal) at about a third of the cost — the keys are constants, the numbers
+/// go straight to zmij (serde_json's own float formatter), the hour is formatted by hand.
+/// Two fifths of the copy's time was serde's per-key escaping and chrono's formatting.
+pub fn write_rollup_line(out: &mut Vec<u8>, r: &HourlyRollup) {
+    fn string(out: &mut Vec<u8>, s: &str) {
+        serde_json::to_writer(&mut *out, s).expect("a string always serialises");
+    }
+    fn number(out: &mut Vec<u8>, v: f64) {
+        if v.is_finite() {
+            out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
+        } else {
+            out.extend_from_slice(b"null");
+        }
+    }
+    out.extend_from_slice(b"{\"location\":");
+    string(out, &r.location);
+    out.extend_from_slice(b",\"timestamp\":");
+    write_timestamp(out, r.timestamp);
+    out.extend_from_slice(b",\"count\":");
+    out.extend_from_slice(itoa::Buffer::new().format(r.count).as_bytes());
+    let reals_before_defaulted: [(&[u8], f64); 15] = [
+        (b",\"load_avg_mw\":", r.load_avg_mw),
+        (b",\"load_min_mw\":", r.load_min_mw),
+        (b",\"load_peak_mw\":", r.load_peak_mw),
+        (b",\"generation_avg_mw\":", r.generation_avg_mw),
+        (b",\"solar_avg_mw\":", r.solar_avg_mw),
+        (b",\"wind_avg_mw\":", r.wind_avg_mw),
+        (b",\"renewable_penetration\":", r.renewable_penetration),
+        (b",\"voltage_avg_kv\":", r.voltage_avg_kv),
+        (b",\"voltage_min_kv\":", r.voltage_min_kv),
+        (b",\"voltage_max_kv\":", r.voltage_max_kv),
+        (b",\"frequency_avg_hz\":", r.frequency_avg_hz),
+        (b",\"frequency_min_hz\":", r.frequency_min_hz),
+        (b",\"frequency_max_hz\":", r.frequency_max_hz),
+        (b",\"frequency_max_dev_hz\":", r.frequency_max_dev_hz),
+        (b",\"power_factor_avg\":", r.power_factor_avg),
+    ];
+    for (key, v) in reals_before_defaulted {
+        out.extend_from_slice(key);
+        number(out, v);
+    }
+    out.extend_from_slice(b",\"power_factor_defaulted\":");
+    out.extend_from_slice(itoa::Buffer::new().format(r.power_factor_defaulted).as_bytes());
+    out.extend_from_slice(b",\"stability_score\":");
+    number(out, r.stability_score);
+    out.extend_from_slice(b",\"efficiency_score\":");
+    number(out, r.efficiency_score);
+    out.extend_from_slice(b",\"alert_status\":\"");
+    out.extend_from_slice(r.alert_status.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"alert_reasons\":[");
+    for (i, reason) in r.alert_reasons.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, reason);
+    }
+    out.extend_from_slice(b"]}\n");
+}
+
+/// A timestamp as chrono's serde writes it (`2024-03-01T05:00:00Z`); by hand for whole
+/// seconds of four-digit years (every rollup hour), through serde otherwise.
+fn write_timestamp(out: &mut Vec<u8>, ts: DateTime<Utc>) {
+    use chrono::{Datelike, Timelike};
+    if !(1000..=9999).contains(&ts.year()) || ts.nanosecond() != 0 {
+        serde_json::to_writer(&mut *out, &ts).expect("a timestamp always serialises");
+        return;
+    }
+    let two = |out: &mut Vec<u8>, v: u32| out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+    out.push(b'"');
+    two(out, ts.year() as u32 / 100);
+    two(out, ts.year() as u32 % 100);
+    out.push(b'-');
+    two(out, ts.month());
+    out.push(b'-');
+    two(out, ts.day());
+    out.push(b'T');
+    two(out, ts.hour());
+    out.push(b':');
+    two(out, ts.minute());
+    out.push(b':');
+    two(out, ts.second());
+    out.extend_from_slice(b"Z\"");
 }
 
 /// Rollups as JSON lines (uncompressed), in the given order.
 pub fn rollups_jsonl(rollups: &[HourlyRollup]) -> Vec<u8> {
-    rollups.iter().flat_map(rollup_line).collect()
+    let mut out = Vec::with_capacity(rollups.len() * 640);
+    for r in rollups {
+        write_rollup_line(&mut out, r);
+    }
+    out
 }
 
 /// One object to store.
@@ -156,14 +245,19 @@ pub const SETTLE_DAYS: i64 = 3;
 /// that comes after its day was handed out (a substation whose data stopped early) goes
 /// into a further object of that day, `<name>.part1.json.gz`; the same input always gives
 /// the same objects, so re-analysis overwrites them.
+/// One day's lines: buffered, so the compressor runs on 64 KiB at a time, not per line.
+type DayEncoder = std::io::BufWriter<GzEncoder<Vec<u8>>>;
+
 pub struct PartitionWriter {
     raw_key: String,
-    open: BTreeMap<NaiveDate, (GzEncoder<Vec<u8>>, u64)>,
+    open: BTreeMap<NaiveDate, (DayEncoder, u64)>,
     /// Objects already handed out per day (the next one's part number).
     parts_out: BTreeMap<NaiveDate, u32>,
     newest_day: Option<NaiveDate>,
     ready: Vec<PartitionObject>,
     rows: u64,
+    /// The line being written (reused).
+    line: Vec<u8>,
 }
 
 impl PartitionWriter {
@@ -175,6 +269,7 @@ impl PartitionWriter {
             newest_day: None,
             ready: Vec::new(),
             rows: 0,
+            line: Vec::with_capacity(1024),
         }
     }
 
@@ -186,9 +281,12 @@ impl PartitionWriter {
     pub fn push(&mut self, batch: &[HourlyRollup]) -> std::io::Result<()> {
         for r in batch {
             let day = day_of(r.timestamp);
-            let (encoder, rows) =
-                self.open.entry(day).or_insert_with(|| (GzEncoder::new(Vec::new(), Compression::fast()), 0));
-            encoder.write_all(&rollup_line(r))?;
+            let (encoder, rows) = self.open.entry(day).or_insert_with(|| {
+                (std::io::BufWriter::with_capacity(1 << 16, GzEncoder::new(Vec::new(), Compression::fast())), 0)
+            });
+            self.line.clear();
+            write_rollup_line(&mut self.line, r);
+            encoder.write_all(&self.line)?;
             *rows += 1;
             self.rows += 1;
             self.newest_day = self.newest_day.max(Some(day));
@@ -206,13 +304,14 @@ impl PartitionWriter {
         Ok(())
     }
 
-    fn hand_out(&mut self, day: NaiveDate, encoder: GzEncoder<Vec<u8>>, rows: u64) -> std::io::Result<()> {
+    fn hand_out(&mut self, day: NaiveDate, encoder: DayEncoder, rows: u64) -> std::io::Result<()> {
         let part = self.parts_out.entry(day).or_insert(0);
         let key = match *part {
             0 => partition_key(&self.raw_key, day),
             n => format!("{}{}.part{n}{EXTENSION}", day_prefix(day), source_name(&self.raw_key)),
         };
         *part += 1;
+        let encoder = encoder.into_inner().map_err(|e| e.into_error())?;
         self.ready.push(PartitionObject { key, day, rows, body: encoder.finish()? });
         Ok(())
     }
@@ -312,6 +411,7 @@ pub fn partition_objects(raw_key: &str, rollups: &[HourlyRollup]) -> std::io::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AlertStatus;
 
     #[test]
     fn encodes_segments_so_keys_stay_valid() {
@@ -374,5 +474,31 @@ mod tests {
             "results/hourly/day=2025-01-05/x.json.gz"
         ]);
         assert_eq!(rest.iter().map(|o| o.rows).sum::<u64>() + 2, 6);
+    }
+
+    #[test]
+    fn a_line_is_what_serde_json_writes() {
+        let mut odd = rollup("Nord \"Süd\"\\ \u{1}\u{7f} 東", "0999-12-31T23:00:00Z");
+        odd.load_avg_mw = f64::NAN;
+        odd.load_min_mw = f64::INFINITY;
+        odd.load_peak_mw = f64::NEG_INFINITY;
+        odd.generation_avg_mw = -0.0;
+        odd.solar_avg_mw = 1e-200;
+        odd.wind_avg_mw = 123456789012.5;
+        odd.renewable_penetration = 0.1 + 0.2;
+        odd.count = u64::MAX;
+        odd.power_factor_defaulted = 7;
+        odd.alert_status = AlertStatus::Critical;
+        odd.alert_reasons = vec!["voltage_low (high): 12.1 kV".into(), "a \"quoted\" one\n".into()];
+        let mut fraction = rollup("b", "2025-01-14T10:00:00.250Z");
+        fraction.alert_status = AlertStatus::Warning;
+        let cases = [rollup("substation_001", "2025-01-14T10:00:00Z"), rollup("x", "9999-12-31T23:00:00Z"), odd, fraction];
+        for r in &cases {
+            let mut expected = serde_json::to_vec(r).unwrap();
+            expected.push(b'\n');
+            assert_eq!(String::from_utf8(rollup_line(r)).unwrap(), String::from_utf8(expected).unwrap());
+        }
+        let both = rollups_jsonl(&cases);
+        assert_eq!(both.iter().filter(|&&b| b == b'\n').count(), cases.len(), "one line each (a newline in a reason is escaped)");
     }
 }
