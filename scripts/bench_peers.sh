@@ -60,7 +60,7 @@ for mb in "${SIZES[@]}"; do
     "$PY" scripts/independent_grid_data.py --target-mb "$mb" --out "$DATA" --name "independent_${mb}mb.csv.tmp" >/dev/null
     mv "$file.tmp" "$file"
   fi
-  bytes=$(stat -c %s "$file")
+  bytes=$(stat -L -c %s "$file")
   label="$((bytes / 1000000)) MB"
   tools=(polars duckdb gridwatch)
   [ "$mb" -le 100 ] && tools+=(pandas python)

@@ -229,6 +229,10 @@ impl SqliteTable {
     fn init(conn: Connection) -> anyhow::Result<Self> {
         // First, so that even opening waits for another process's write (schema, migration).
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // A new database gets 16 KiB pages (before WAL, which fixes the size): a rollup row
+        // is ~250 bytes, too wide for 4 KiB pages of a WITHOUT ROWID table. An existing one
+        // keeps its size.
+        conn.pragma_update(None, "page_size", 16384)?;
         // WAL lets `gridwatch query` read while the dashboard's simulator writes.
         conn.pragma_update(None, "journal_mode", "WAL").ok();
         conn.pragma_update(None, "synchronous", "NORMAL")?;
