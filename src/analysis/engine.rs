@@ -711,17 +711,6 @@ pub fn analyze_stream<R: Read>(
     if let Some(fatal) = stream.fatal.take() {
         report.file_error = Some(format!("{source}: {fatal}; the rows before it were analysed"));
     }
-    finish_stream(analyzer, report, first_reading, cfg, sink)
-}
-
-/// The end of [`analyze_stream`]: the open hours closed, the file's own alarm added.
-fn finish_stream(
-    analyzer: Analyzer,
-    mut report: FileReport,
-    first_reading: Option<i64>,
-    cfg: &AnalysisConfig,
-    sink: &mut dyn AnalysisSink,
-) -> anyhow::Result<StreamOutcome> {
     let rules = analyzer.rules.clone();
     let finished = analyzer.finish(sink)?;
     if !finished.rollups.is_empty() {

@@ -129,9 +129,9 @@ pub fn rollup_line(r: &HourlyRollup) -> Vec<u8> {
 }
 
 /// [`rollup_line`] into `out`: the bytes `serde_json::to_vec` gives for the rollup (a test
-/// holds the two equal) at about a third of the cost — the keys are constants, the numbers
-/// go straight to zmij (serde_json's own float formatter), the hour is formatted by hand.
-/// Two fifths of the copy's time was serde's per-key escaping and chrono's formatting.
+/// holds the two equal) with less work — the keys are constants, the numbers go straight to
+/// zmij (serde_json's own float formatter), the hour is formatted by hand. Measured with
+/// callgrind on a 10 MB file: 7 % fewer instructions for the whole `analyze`.
 pub fn write_rollup_line(out: &mut Vec<u8>, r: &HourlyRollup) {
     fn string(out: &mut Vec<u8>, s: &str) {
         serde_json::to_writer(&mut *out, s).expect("a string always serialises");
