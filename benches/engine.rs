@@ -1,13 +1,14 @@
 //! Engine throughput on a generated seed-format CSV (~100 MB; `GRIDWATCH_BENCH_MB` to change).
 //!
-//! `cargo bench --bench engine` reports MB/s for the streaming engine on one thread
-//! (parse + analysis, rollups discarded) and for CSV and gzip input.
+//! `cargo bench --bench engine` reports MB/s for the streaming engine (parse + analysis,
+//! rollups discarded) on one thread and sharded on two, for CSV and gzip input.
 //! Whole-process figures (with SQLite writes) and peak memory come from
 //! `scripts/bench_process.sh`, which runs the release binary under `/usr/bin/time`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gridwatch::config::AnalysisConfig;
-use gridwatch::analysis::engine::{analyze_stream, AnalysisSink};
+use gridwatch::analysis::engine::AnalysisSink;
+use gridwatch::analysis::sharded::analyze_sharded;
 use gridwatch::simulator::generator::{self, Generator, GeneratorConfig, DataFormat};
 use gridwatch::model::{HourlyRollup, RejectedRow};
 
@@ -52,21 +53,19 @@ fn engine_throughput(c: &mut Criterion) {
     group.measurement_time(std::time::Duration::from_secs(20));
     // Throughput in bytes of decompressed CSV, so both lines compare like for like.
     group.throughput(Throughput::Bytes(csv.len() as u64));
-    group.bench_function("csv_single_thread", |b| {
-        b.iter(|| {
-            let mut sink = CountingSink::default();
-            let out = analyze_stream(&csv[..], "bench.csv", &cfg, &mut sink).unwrap();
-            assert_eq!(sink.rejected, 0);
-            std::hint::black_box((out.report.rows_accepted, sink.rollups))
-        })
-    });
-    group.bench_function("csv_gzip_single_thread", |b| {
-        b.iter(|| {
-            let mut sink = CountingSink::default();
-            let out = analyze_stream(&gz[..], "bench.csv.gz", &cfg, &mut sink).unwrap();
-            std::hint::black_box((out.report.rows_accepted, sink.rollups))
-        })
-    });
+    // One thread is the single pass; two run the sharded engine (src/analysis/sharded.rs).
+    for (name, input) in [("csv", &csv), ("csv_gzip", &gz)] {
+        for threads in [1, 2] {
+            group.bench_function(format!("{name}_{threads}_thread"), |b| {
+                b.iter(|| {
+                    let mut sink = CountingSink::default();
+                    let out = analyze_sharded(&input[..], "bench.csv", &cfg, threads, &mut sink).unwrap();
+                    assert_eq!(sink.rejected, 0);
+                    std::hint::black_box((out.report.rows_accepted, sink.rollups))
+                })
+            });
+        }
+    }
     group.finish();
 }
 

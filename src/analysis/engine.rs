@@ -619,6 +619,11 @@ pub trait AnalysisSink {
         let _ = (location, before);
         Ok(None)
     }
+    /// Every row up to `line` has been dealt with (a sharded analysis merges rejected rows
+    /// in line order with it).
+    fn passed(&mut self, line: u64) {
+        let _ = line;
+    }
 }
 
 /// Collects everything in memory (tests, small files); no stored alarm state.
@@ -659,6 +664,28 @@ pub fn analyze_stream<R: Read>(
     cfg: &AnalysisConfig,
     sink: &mut dyn AnalysisSink,
 ) -> anyhow::Result<StreamOutcome> {
+    let part = analyze_part(input, source, cfg, sink, None)?;
+    Ok(assemble(source, cfg, vec![part]))
+}
+
+/// What one shard of a file's analysis found (the whole file when there is one shard).
+#[derive(Debug)]
+pub struct Part {
+    report: FileReport,
+    alarms: Vec<Alert>,
+    checkpoints: Vec<AlarmCheckpoint>,
+    recent_load: BTreeMap<String, Vec<(DateTime<Utc>, f64)>>,
+    first_reading: Option<i64>,
+}
+
+/// Analyses the rows of `shard` (every row without one), telling `sink` each line passed.
+pub fn analyze_part<R: Read>(
+    input: R,
+    source: &str,
+    cfg: &AnalysisConfig,
+    sink: &mut dyn AnalysisSink,
+    shard: Option<ingest::ShardFilter>,
+) -> anyhow::Result<Part> {
     let mut report = FileReport {
         source: source.to_string(),
         format: String::new(),
@@ -671,39 +698,48 @@ pub fn analyze_stream<R: Read>(
         forecasts: Vec::new(),
         config: cfg.clone(),
     };
-    let mut stream = match ingest::open(input, source) {
+    let part = |report| Part { report, alarms: Vec::new(), checkpoints: Vec::new(), recent_load: BTreeMap::new(), first_reading: None };
+    let mut stream = match ingest::open_shard(input, source, shard) {
         Ok(stream) => stream,
         Err(e) => {
             report.file_error = Some(e.to_string());
-            return Ok(StreamOutcome { report, alarms: Vec::new(), checkpoints: Vec::new(), recent_load: BTreeMap::new() });
+            return Ok(part(report));
         }
     };
     report.format = stream.format_name().to_string();
     let mut analyzer = Analyzer::new(cfg.clone());
     let mut first_reading: Option<i64> = None;
     for row in stream.by_ref() {
-        report.rows_read += 1;
-        let rejected = match row {
+        let (rejected, line) = match row {
+            Row::Elsewhere(line) => {
+                sink.passed(line);
+                continue;
+            }
             Row::Ok(reading, line) => {
                 let ts = reading.timestamp.timestamp();
                 first_reading = Some(first_reading.map_or(ts, |f| f.min(ts)));
                 match analyzer.push(&reading, sink) {
                     Ok(()) => {
                         report.rows_accepted += 1;
-                        None
+                        (None, line)
                     }
                     Err(PushError::Rejected(reason)) => {
-                        Some(RejectedRow { line, field: "timestamp".into(), reason, raw: reading_as_csv(&reading) })
+                        (Some(RejectedRow { line, field: "timestamp".into(), reason, raw: reading_as_csv(&reading) }), line)
                     }
                     Err(PushError::Store(e)) => return Err(e),
                 }
             }
-            Row::Rejected(row) => Some(row),
+            Row::Rejected(row) => {
+                let line = row.line;
+                (Some(row), line)
+            }
         };
+        report.rows_read += 1;
         if let Some(row) = rejected {
             report.rows_rejected += 1;
             sink.rejected(&row)?;
         }
+        sink.passed(line);
         if analyzer.finished_len() >= ROLLUP_BATCH {
             sink.rollups(analyzer.take_finished())?;
         }
@@ -711,18 +747,68 @@ pub fn analyze_stream<R: Read>(
     if let Some(fatal) = stream.fatal.take() {
         report.file_error = Some(format!("{source}: {fatal}; the rows before it were analysed"));
     }
-    let rules = analyzer.rules.clone();
     let finished = analyzer.finish(sink)?;
     if !finished.rollups.is_empty() {
         sink.rollups(finished.rollups)?;
     }
     report.locations = finished.summaries;
-    let mut alarms = finished.alarms;
+    let mut part = part(report);
+    part.alarms = finished.alarms;
+    part.checkpoints = finished.checkpoints;
+    part.recent_load = finished.recent_load;
+    part.first_reading = first_reading;
+    Ok(part)
+}
+
+/// The outcome of a file from its parts: counts added, substations in name order, and the
+/// alarms in one order whatever the sharding — still-active ones last, then by end time and
+/// substation (stable, so one substation's alarms keep the order its analysis gave them) —
+/// followed by the file's own data-quality alarm.
+pub fn assemble(source: &str, cfg: &AnalysisConfig, parts: Vec<Part>) -> StreamOutcome {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return StreamOutcome {
+            report: FileReport {
+                source: source.to_string(),
+                format: String::new(),
+                rows_read: 0,
+                rows_accepted: 0,
+                rows_rejected: 0,
+                file_error: None,
+                locations: Vec::new(),
+                file_alerts: Vec::new(),
+                forecasts: Vec::new(),
+                config: cfg.clone(),
+            },
+            alarms: Vec::new(),
+            checkpoints: Vec::new(),
+            recent_load: BTreeMap::new(),
+        };
+    };
+    let Part { mut report, mut alarms, mut checkpoints, mut recent_load, mut first_reading } = first;
+    for part in parts {
+        report.rows_read += part.report.rows_read;
+        report.rows_accepted += part.report.rows_accepted;
+        report.rows_rejected += part.report.rows_rejected;
+        report.file_error = report.file_error.or(part.report.file_error);
+        report.locations.extend(part.report.locations);
+        alarms.extend(part.alarms);
+        checkpoints.extend(part.checkpoints);
+        recent_load.extend(part.recent_load);
+        first_reading = match (first_reading, part.first_reading) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    report.locations.sort_by(|a, b| a.location.cmp(&b.location));
+    checkpoints.sort_by(|a, b| a.location.cmp(&b.location));
+    alarms.sort_by(|a, b| (a.active, a.ended_at, &a.location).cmp(&(b.active, b.ended_at, &b.location)));
+    let rules = RuleTable::new(cfg);
     if let Some(alert) = rejected_rows_alarm(cfg, &rules, &report, first_reading) {
         report.file_alerts.push(alert.clone());
         alarms.push(alert);
     }
-    Ok(StreamOutcome { report, alarms, checkpoints: finished.checkpoints, recent_load: finished.recent_load })
+    StreamOutcome { report, alarms, checkpoints, recent_load }
 }
 
 /// The data-quality alarm of a file with too many rejected rows. Its identity is the file

@@ -63,10 +63,47 @@ pub enum Row {
     /// A valid reading and its 1-based line number.
     Ok(Reading, u64),
     Rejected(RejectedRow),
+    /// A row of a substation another shard analyses (see [`ShardFilter`]): only its line.
+    Elsewhere(u64),
+}
+
+/// Which rows one shard of a sharded analysis takes: those of the substations whose name
+/// hashes to its index. The name is read as the row builder reads it (UTF-8, trimmed), so
+/// every row of a substation lands in the same shard; rows without a readable name go to
+/// shard 0 (they are rejected there, once).
+#[derive(Clone)]
+pub struct ShardFilter {
+    index: usize,
+    count: usize,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl ShardFilter {
+    /// `hasher` must be the same for every shard of one analysis.
+    pub fn new(index: usize, count: usize, hasher: foldhash::fast::RandomState) -> Self {
+        Self { index, count: count.max(1), hasher }
+    }
+
+    fn owns(&self, location: Option<&str>) -> bool {
+        use std::hash::BuildHasher;
+        let name = location.map(str::trim).filter(|name| !name.is_empty());
+        let shard = name.map_or(0, |name| (self.hasher.hash_one(name) % self.count as u64) as usize);
+        shard == self.index
+    }
+
+    fn owns_bytes(&self, location: Option<&[u8]>) -> bool {
+        self.owns(location.and_then(|bytes| std::str::from_utf8(bytes).ok()))
+    }
 }
 
 /// Detects compression and format, reads the header, and returns the row stream.
 pub fn open<'a, R: Read + 'a>(input: R, source_name: &str) -> Result<RowStream<'a>, FileError> {
+    open_shard(input, source_name, None)
+}
+
+/// [`open`] for one shard: rows of other shards' substations come out as [`Row::Elsewhere`],
+/// without their fields being read.
+pub fn open_shard<'a, R: Read + 'a>(input: R, source_name: &str, shard: Option<ShardFilter>) -> Result<RowStream<'a>, FileError> {
     let io_err = |e: std::io::Error| FileError::Io { source_name: source_name.to_string(), message: e.to_string() };
     let mut buffered = BufReader::with_capacity(1 << 16, input);
     let gzip = buffered.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
@@ -80,8 +117,8 @@ pub fn open<'a, R: Read + 'a>(input: R, source_name: &str) -> Result<RowStream<'
     let rows = guard.state.rows.clone();
     let reader: Box<dyn BufRead + 'a> = Box::new(guard);
     let inner = match format {
-        Format::Csv => Inner::Csv(CsvRows::new(reader, source_name, rows)?),
-        Format::JsonLines => Inner::Json(JsonRows { reader, line: 0, buf: Vec::new(), failed: false }),
+        Format::Csv => Inner::Csv(CsvRows::new(reader, source_name, rows, shard)?),
+        Format::JsonLines => Inner::Json(JsonRows { reader, line: 0, buf: Vec::new(), failed: false, shard }),
     };
     Ok(RowStream { inner, format, gzip, fatal: None })
 }
@@ -348,10 +385,11 @@ struct CsvRows<'a> {
     header_fields: usize,
     rows: RowStarts,
     record: csv::ByteRecord,
+    shard: Option<ShardFilter>,
 }
 
 impl<'a> CsvRows<'a> {
-    fn new(reader: Box<dyn BufRead + 'a>, source_name: &str, rows: RowStarts) -> Result<Self, FileError> {
+    fn new(reader: Box<dyn BufRead + 'a>, source_name: &str, rows: RowStarts, shard: Option<ShardFilter>) -> Result<Self, FileError> {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .buffer_capacity(1 << 16)
@@ -387,6 +425,7 @@ impl<'a> CsvRows<'a> {
             header_fields: names.len(),
             rows,
             record: csv::ByteRecord::new(),
+            shard,
         })
     }
 
@@ -395,6 +434,12 @@ impl<'a> CsvRows<'a> {
             Ok(false) => Ok(None),
             Ok(true) => {
                 let (line, cut) = self.row_start();
+                if let Some(shard) = &self.shard {
+                    let location = if cut { None } else { self.record.get(self.columns[LOCATION]) };
+                    if !shard.owns_bytes(location) {
+                        return Ok(Some(Row::Elsewhere(line)));
+                    }
+                }
                 if cut {
                     let raw = String::from_utf8_lossy(&self.record.as_slice()[..self.record.as_slice().len().min(200)]);
                     return Ok(Some(Row::Rejected(RejectedRow {
@@ -467,14 +512,22 @@ impl FieldSource for CsvFields<'_> {
         self.text_at(Some(self.columns[field]), REQUIRED_COLUMNS[field])
     }
     fn number(&self, field: usize) -> FieldResult<Option<f64>> {
-        self.text(field)?.map(|t| parse_number(t, REQUIRED_COLUMNS[field])).transpose()
+        self.number_at(Some(self.columns[field]), REQUIRED_COLUMNS[field])
     }
     fn power_factor(&self) -> FieldResult<Option<f64>> {
-        self.text_at(self.power_factor, "power_factor")?.map(|t| parse_number(t, "power_factor")).transpose()
+        self.number_at(self.power_factor, "power_factor")
     }
 }
 
 impl CsvFields<'_> {
+    fn number_at(&self, index: Option<usize>, name: &str) -> FieldResult<Option<f64>> {
+        let Some(bytes) = index.and_then(|i| self.record.get(i)).map(<[u8]>::trim_ascii) else { return Ok(None) };
+        if let Some(v) = parse_plain_decimal(bytes) {
+            return storable(v, name).map(Some);
+        }
+        self.text_at(index, name)?.map(|t| parse_number(t, name)).transpose()
+    }
+
     fn text_at(&self, index: Option<usize>, name: &str) -> FieldResult<Option<&str>> {
         // Trimmed here, not by the reader: only the fields used are worth it.
         let Some(bytes) = index.and_then(|i| self.record.get(i)).map(<[u8]>::trim_ascii) else { return Ok(None) };
@@ -490,6 +543,7 @@ struct JsonRows<'a> {
     line: u64,
     buf: Vec<u8>,
     failed: bool,
+    shard: Option<ShardFilter>,
 }
 
 impl JsonRows<'_> {
@@ -508,6 +562,10 @@ impl JsonRows<'_> {
                 }
             };
             let line = self.line;
+            let owns = |location: Option<&str>| self.shard.as_ref().is_none_or(|shard| shard.owns(location));
+            if too_long && !owns(None) {
+                return Ok(Some(Row::Elsewhere(line)));
+            }
             if too_long {
                 return Ok(Some(Row::Rejected(RejectedRow {
                     line,
@@ -520,10 +578,11 @@ impl JsonRows<'_> {
             if text.is_empty() {
                 continue;
             }
-            let raw = String::from_utf8_lossy(text).into_owned();
             let value: serde_json::Value = match serde_json::from_slice(text) {
                 Ok(v) => v,
+                Err(_) if !owns(None) => return Ok(Some(Row::Elsewhere(line))),
                 Err(e) => {
+                    let raw = String::from_utf8_lossy(text).into_owned();
                     return Ok(Some(Row::Rejected(RejectedRow {
                         line,
                         field: "row".into(),
@@ -532,6 +591,11 @@ impl JsonRows<'_> {
                     })));
                 }
             };
+            let location = value.get("location").and_then(serde_json::Value::as_str);
+            if !owns(if value.is_object() { location } else { None }) {
+                return Ok(Some(Row::Elsewhere(line)));
+            }
+            let raw = String::from_utf8_lossy(text).into_owned();
             let Some(object) = value.as_object() else {
                 return Ok(Some(Row::Rejected(RejectedRow {
                     line,
@@ -713,6 +777,10 @@ fn validate_location(location: &str) -> FieldResult<()> {
     if location.is_empty() {
         return bad("missing value");
     }
+    // The usual name, printable ASCII without '#', needs only its length checked.
+    if location.len() <= MAX_LOCATION_LEN && location.bytes().all(|b| matches!(b, b' '..=b'~') && b != b'#') {
+        return Ok(());
+    }
     if location.chars().count() > MAX_LOCATION_LEN {
         return bad("longer than 128 characters");
     }
@@ -745,6 +813,42 @@ fn parse_number(text: &str, name: &str) -> FieldResult<f64> {
     let t = text.trim();
     let v: f64 = t.parse().map_err(|_| (name.to_string(), format!("cannot parse {:?} as a number", truncate(t))))?;
     storable(v, name)
+}
+
+/// A plain decimal (`-12.345`: sign, digits, at most one point, at most 15 significant digits
+/// and 15 decimals) read
+/// without std's general parser; `None` for anything else, which goes to `parse_number`.
+/// Exact: the digits as an integer (< 2^53) and the power of ten (<= 10^15) are both exact
+/// doubles, so one division rounds correctly (Clinger's fast path, std's own first try).
+fn parse_plain_decimal(bytes: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, bytes),
+    };
+    let (mut mantissa, mut significant, mut seen_digit, mut point) = (0u64, 0usize, false, None);
+    for (i, &c) in digits.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                // Leading zeros do not count against the 15 digits.
+                significant += usize::from(mantissa > 0 || c != b'0');
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                seen_digit = true;
+                if significant > 15 {
+                    return None;
+                }
+            }
+            b'.' if point.is_none() => point = Some(i),
+            _ => return None,
+        }
+    }
+    let decimals = point.map_or(0, |i| digits.len() - i - 1);
+    if !seen_digit || decimals >= POW10.len() {
+        return None;
+    }
+    let v = mantissa as f64 / POW10[decimals];
+    Some(if negative { -v } else { v })
 }
 
 /// Finite, within [`MAX_ABS_VALUE`], and 0 or at least [`MIN_ABS_NONZERO`] (one rule for
@@ -882,6 +986,27 @@ mod tests {
         assert_eq!((r.generation_mw, r.power_factor), (2.0, Some(0.9)));
         let Row::Rejected(r) = &out[1] else { panic!() };
         assert_eq!((r.line, r.field.as_str()), (3, "timestamp"));
+    }
+
+    proptest::proptest! {
+        /// The plain-decimal reader gives std's value bit for bit, or leaves the text to it.
+        #[test]
+        fn plain_decimals_read_as_std_reads_them(text in "[+-]?[0-9]{0,17}(\\.[0-9]{0,17})?|[-+.0-9eE]{0,8}") {
+            if let Some(v) = parse_plain_decimal(text.as_bytes()) {
+                let std: f64 = text.parse().expect("std reads what the fast path reads");
+                proptest::prop_assert_eq!(v.to_bits(), std.to_bits(), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_decimals_cover_the_usual_forms() {
+        for (text, value) in [("125.5", 125.5), ("-0.0", -0.0), ("+7", 7.0), ("5.", 5.0), (".25", 0.25), ("0.000000000000001", 1e-15), ("000123.4", 123.4)] {
+            assert_eq!(parse_plain_decimal(text.as_bytes()).map(f64::to_bits), Some(f64::to_bits(value)), "{text}");
+        }
+        for text in ["", ".", "-", "1e5", "1.2.3", "1 2", "1234567890123456", "0.0000000000000001", "nan", "0x10"] {
+            assert_eq!(parse_plain_decimal(text.as_bytes()), None, "{text}");
+        }
     }
 
     #[test]

@@ -1,0 +1,205 @@
+//! The sharded engine against the single pass on the same input: the same report, the same
+//! alarms in the same order, the same checkpoints and forecast history, the same rejected
+//! rows in line order, and the same rollups (which may arrive in another order).
+
+use chrono::{DateTime, Utc};
+use gridwatch::analysis::alarms::AlarmCheckpoint;
+use gridwatch::analysis::engine::{analyze_stream, AnalysisSink, StreamOutcome};
+use gridwatch::analysis::sharded::analyze_sharded;
+use gridwatch::config::AnalysisConfig;
+use gridwatch::model::{HourlyRollup, RejectedRow};
+use gridwatch::simulator::generator::{self, DataFormat, Generator, GeneratorConfig};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+/// Collects what a run sends, and serves alarm checkpoints of an earlier file.
+#[derive(Default)]
+struct Recorder {
+    rollups: Vec<HourlyRollup>,
+    rejected: Vec<RejectedRow>,
+    stored: BTreeMap<String, AlarmCheckpoint>,
+    asked: Vec<String>,
+}
+
+impl AnalysisSink for Recorder {
+    fn rollups(&mut self, batch: Vec<HourlyRollup>) -> anyhow::Result<()> {
+        self.rollups.extend(batch);
+        Ok(())
+    }
+    fn rejected(&mut self, row: &RejectedRow) -> anyhow::Result<()> {
+        self.rejected.push(row.clone());
+        Ok(())
+    }
+    fn checkpoint(&mut self, location: &str, _before: DateTime<Utc>) -> anyhow::Result<Option<AlarmCheckpoint>> {
+        self.asked.push(location.to_string());
+        Ok(self.stored.get(location).cloned())
+    }
+}
+
+fn run(input: &[u8], shards: usize, stored: &BTreeMap<String, AlarmCheckpoint>) -> (StreamOutcome, Recorder) {
+    let cfg = AnalysisConfig::default();
+    let mut sink = Recorder { stored: stored.clone(), ..Recorder::default() };
+    let outcome = if shards == 0 {
+        analyze_stream(input, "raw/t.csv", &cfg, &mut sink).unwrap()
+    } else {
+        analyze_sharded(input, "raw/t.csv", &cfg, shards, &mut sink).unwrap()
+    };
+    (outcome, sink)
+}
+
+/// Everything a run produced, in a form that compares exactly (floats by their JSON text).
+fn fingerprint(outcome: &StreamOutcome, sink: &Recorder) -> serde_json::Value {
+    let mut rollups = sink.rollups.clone();
+    rollups.sort_by(|a, b| (&a.location, a.timestamp).cmp(&(&b.location, b.timestamp)));
+    let mut asked = sink.asked.clone();
+    asked.sort();
+    serde_json::json!({
+        "report": outcome.report,
+        "alarms": outcome.alarms,
+        "checkpoints": outcome.checkpoints,
+        "recent_load": outcome.recent_load,
+        "rejected": sink.rejected,
+        "rollups": rollups,
+        "checkpoints_asked": asked,
+    })
+}
+
+fn assert_same(input: &[u8], shards: usize, stored: &BTreeMap<String, AlarmCheckpoint>) -> StreamOutcome {
+    let (single, single_sink) = run(input, 0, stored);
+    let (sharded, sharded_sink) = run(input, shards, stored);
+    let (a, b) = (fingerprint(&single, &single_sink), fingerprint(&sharded, &sharded_sink));
+    if a != b {
+        for key in ["report", "alarms", "checkpoints", "recent_load", "rejected", "rollups", "checkpoints_asked"] {
+            assert_eq!(a[key], b[key], "{key} differs with {shards} shards");
+        }
+    }
+    single
+}
+
+/// A week of 24 substations with anomalies (so there are alarms of every kind), and rows
+/// spoiled the ways uploads spoil them: bad numbers, duplicates, blank and broken lines.
+fn spoiled_week(format: DataFormat) -> Vec<u8> {
+    let cfg = GeneratorConfig { substations: 24, days: 7, anomalies_per_week: 6.0, ..GeneratorConfig::default() };
+    let mut clean = Vec::new();
+    generator::write_readings(format, true, Generator::new(cfg).readings(), &mut clean).unwrap();
+    let text = String::from_utf8(clean).unwrap();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        match i % 997 {
+            500 => out.push_str(&line.replace(",1", ",x1")), // a number that does not parse
+            600 => {
+                out.push_str(line); // a duplicate
+                out.push('\n');
+                out.push_str(line);
+            }
+            700 => out.push_str("garbage,,\n"),
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn a_spoiled_csv_week_gives_the_single_pass_result() {
+    let input = spoiled_week(DataFormat::Csv);
+    for shards in [2, 3, 5] {
+        let outcome = assert_same(&input, shards, &BTreeMap::new());
+        // What is compared must be there to compare.
+        assert!(outcome.alarms.len() > 20, "{} alarms", outcome.alarms.len());
+        assert!(outcome.report.rows_rejected > 20, "{} rejected", outcome.report.rows_rejected);
+        assert_eq!(outcome.report.locations.len(), 24);
+    }
+}
+
+#[test]
+fn json_lines_and_gzip_give_the_single_pass_result() {
+    let json = spoiled_week(DataFormat::JsonLines);
+    assert_same(&json, 2, &BTreeMap::new());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &spoiled_week(DataFormat::Csv)).unwrap();
+    let outcome = assert_same(&gz.finish().unwrap(), 2, &BTreeMap::new());
+    assert_eq!(outcome.report.format, "csv+gzip");
+}
+
+#[test]
+fn stored_alarm_state_is_served_to_every_shard() {
+    // The week cut where some alarm is active: the second part continues it from the
+    // checkpoints the first part left.
+    let input = String::from_utf8(spoiled_week(DataFormat::Csv)).unwrap();
+    let lines: Vec<&str> = input.lines().collect();
+    let header = lines[0];
+    let (stored, rest) = (1..10)
+        .find_map(|tenth| {
+            let cut = lines.len() * tenth / 10;
+            let (first, _) = run(lines[..cut].join("\n").as_bytes(), 0, &BTreeMap::new());
+            let stored: BTreeMap<String, AlarmCheckpoint> =
+                first.checkpoints.iter().map(|c| (c.location.clone(), c.clone())).collect();
+            let active = stored.values().any(|c| c.trackers.values().any(|t| t.active.is_some()));
+            active.then(|| (stored, format!("{header}\n{}\n", lines[cut..].join("\n"))))
+        })
+        .expect("some cut leaves an alarm active");
+    let outcome = assert_same(rest.as_bytes(), 3, &stored);
+    assert!(outcome.alarms.iter().any(|a| stored.get(&a.location).is_some_and(|c| c.trackers.values().any(|t| t.active.is_some_and(|ep| ep.started == a.started_at.timestamp())))),
+        "an alarm of the first part goes on in the second");
+}
+
+#[test]
+fn unreadable_files_fail_the_same_way() {
+    for input in [&b""[..], b"timestamp,location\n", b"\x1f\x8b\x08\x00garbage"] {
+        let (single, _) = run(input, 0, &BTreeMap::new());
+        let (sharded, _) = run(input, 4, &BTreeMap::new());
+        assert!(single.report.file_error.is_some());
+        assert_eq!(single.report.file_error, sharded.report.file_error);
+    }
+}
+
+#[test]
+fn a_failing_sink_stops_every_shard() {
+    struct Failing;
+    impl AnalysisSink for Failing {
+        fn rollups(&mut self, _: Vec<HourlyRollup>) -> anyhow::Result<()> {
+            anyhow::bail!("disk full")
+        }
+        fn rejected(&mut self, _: &RejectedRow) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+    let input = spoiled_week(DataFormat::Csv);
+    let err = analyze_sharded(&input[..], "raw/t.csv", &AnalysisConfig::default(), 3, &mut Failing).unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+}
+
+/// Small files of a few substations, rows out of order, duplicated, late or broken.
+fn messy_rows() -> impl Strategy<Value = String> {
+    let row = (0u32..(60 * 4), 0u8..6, 0u32..3000, 13000u32..14500, -90i32..90, 0u8..20);
+    proptest::collection::vec(row, 1..150).prop_map(|rows| {
+        let mut s = String::from("timestamp,location,load_mw,generation_mw,voltage_kv,frequency_hz,solar_mw,wind_mw,power_factor\n");
+        for (q, loc, load, volt, freq, kind) in rows {
+            let ts = DateTime::parse_from_rfc3339("2025-03-01T00:00:00Z").unwrap() + chrono::Duration::minutes(i64::from(q) * 15);
+            let ts = ts.format("%Y-%m-%dT%H:%M:%S");
+            match kind {
+                0 => s.push_str(&format!("{ts},sub{loc},abc,1,13.8,60,0,0,0.9\n")),
+                1 => s.push('\n'),
+                2 => s.push_str(&format!("{ts}, sub{loc} ,{load},1,13.8,60,0,0\n")),
+                3 => s.push_str(&format!("{ts},sub{loc},1,2,3\n")),
+                _ => s.push_str(&format!(
+                    "{ts},sub{loc},{},{},{},{},1.5,2.5,0.93\n",
+                    f64::from(load) / 10.0,
+                    f64::from(load) / 9.5 + 1.0,
+                    f64::from(volt) / 1000.0,
+                    60.0 + f64::from(freq) / 100.0
+                )),
+            }
+        }
+        s
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn any_messy_file_gives_the_single_pass_result(csv in messy_rows(), shards in 2usize..5) {
+        assert_same(csv.as_bytes(), shards, &BTreeMap::new());
+    }
+}
