@@ -103,12 +103,31 @@ async fn the_same_event_twice_leaves_identical_items_and_publishes_once() {
     assert_eq!(failed.records[0].status, Some(RecordStatus::Failed), "{failed:?}");
     assert!(failed.records[0].message.contains("cannot publish"), "{failed:?}");
 
+    // A forecast stored by an older version, one item per hour, is replaced by the one item.
+    let legacy: Vec<_> = (0..24)
+        .map(|h| {
+            let hour = ts("2025-01-14T00:00:00Z") + chrono::Duration::hours(h);
+            std::collections::HashMap::from([
+                ("location".to_string(), aws_sdk_dynamodb::types::AttributeValue::S("sub_a".into())),
+                ("timestamp".to_string(), aws_sdk_dynamodb::types::AttributeValue::S(format!("F#{}", gridwatch::model::format_ts(hour)))),
+                ("kind".to_string(), aws_sdk_dynamodb::types::AttributeValue::S("forecast".into())),
+                ("load_mw".to_string(), aws_sdk_dynamodb::types::AttributeValue::N("1".into())),
+            ])
+        })
+        .collect();
+    env.table.batch_put(legacy).await.unwrap();
+
     let first = pipeline.handle(&event).await;
     assert_eq!(first.records[0].status, Some(RecordStatus::Processed), "{first:?}");
     assert_eq!(first.records[0].new_alerts, 1);
     let items_after_first = env.dump(&["sub_a", "sub_b"]).await;
     let results_after_first = env.get("results/grid_data_2025-01-14_analysis.json").await.unwrap();
-    assert!(items_after_first.len() > 48 + 48 + 2, "rollups, forecasts, alert, index: {}", items_after_first.len());
+    assert!(items_after_first.len() > 48 + 2 + 2, "rollups, forecasts, alert, index: {}", items_after_first.len());
+    let forecasts: Vec<_> = items_after_first.iter().filter(|((_, sk), _)| sk.starts_with("F#")).collect();
+    assert_eq!(forecasts.len(), 2, "one forecast item per substation, the per-hour ones gone: {forecasts:?}");
+    for (_, item) in forecasts {
+        assert_eq!(item["load_mw"].as_l().map(Vec::len), Ok(24), "{item:?}");
+    }
 
     let second = pipeline.handle(&event).await;
     assert_eq!(second.records[0].status, Some(RecordStatus::Processed), "{second:?}");
@@ -263,9 +282,10 @@ async fn seed_substations(env: &Env, n: usize, hours: i64, last_hour: DateTime<U
             let r = HourlyRollup { location: location.clone(), timestamp: last_hour - chrono::Duration::hours(hours - 1 - h), ..template.clone() };
             items.push(attrs::rollup_item(&r));
         }
-        for h in 1..=24 {
-            items.push(attrs::forecast_item(&ForecastPoint { location: location.clone(), timestamp: last_hour + chrono::Duration::hours(h), load_mw: 40.0 }));
-        }
+        let forecast: Vec<ForecastPoint> = (1..=24)
+            .map(|h| ForecastPoint { location: location.clone(), timestamp: last_hour + chrono::Duration::hours(h), load_mw: 40.0 })
+            .collect();
+        items.extend(attrs::forecast_item(&location, &forecast));
         let latest = HourlyRollup { location: location.clone(), timestamp: last_hour, ..template.clone() };
         states.push(SubstationState {
             location,
@@ -604,4 +624,27 @@ async fn a_new_version_of_an_object_replaces_its_own_part_alarms_included() {
     assert_eq!(state.last_reading, ts("2025-01-14T00:45:00Z"), "the index follows the new version");
     let parts = env.table.partition("P#s1").await.unwrap();
     assert_eq!(parts.len(), 2, "one part per file of the first hour: {parts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forecast_is_one_item_that_only_moves_forward() {
+    use gridwatch::model::ForecastPoint;
+    let Some(ep) = endpoint(AWS_ENDPOINT_VAR) else { return };
+    let env = Env::create(&ep).await;
+    let day = |first: &str| -> Vec<ForecastPoint> {
+        (0..24)
+            .map(|h| ForecastPoint { location: "s1".into(), timestamp: ts(first) + chrono::Duration::hours(h), load_mw: 40.0 + h as f64 / 4.0 })
+            .collect()
+    };
+    let (older, newer) = (day("2025-01-14T00:00:00Z"), day("2025-01-15T00:00:00Z"));
+    assert!(env.table.replace_forecast("s1", &older).await.unwrap());
+    assert_eq!(env.table.forecast("s1").await.unwrap(), older);
+    assert!(env.table.replace_forecast("s1", &newer).await.unwrap());
+    assert!(!env.table.replace_forecast("s1", &older).await.unwrap(), "an older forecast does not replace a newer one");
+    assert!(env.table.replace_forecast("s1", &newer).await.unwrap(), "the same forecast again (a retry) is written");
+    assert_eq!(env.table.forecast("s1").await.unwrap(), newer);
+    let items = env.dump(&["s1"]).await;
+    assert_eq!(items.keys().filter(|(_, sk)| sk.starts_with("F#")).count(), 1);
+    let forecast: gridwatch::aws::attrs::Item = items[&("s1".to_string(), "F#next".to_string())].clone().into_iter().collect();
+    assert!(gridwatch::aws::attrs::item_size(&forecast) < 1024, "one write unit");
 }

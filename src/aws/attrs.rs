@@ -196,14 +196,70 @@ pub fn rollup_from_item(item: &Item) -> Result<HourlyRollup, ItemError> {
     from_attrs(item)
 }
 
-pub fn forecast_item(p: &ForecastPoint) -> Item {
-    let mut item = to_attrs(p);
-    item.insert(SK.into(), s(items::forecast_sort_key(p.timestamp)));
-    item.insert("kind".into(), s("forecast"));
-    item
+/// A substation's forecast as one item ([`items::FORECAST_KEY`]): `first_hour` and the hourly
+/// loads from it in `load_mw`. One write unit (24 numbers are ~300 bytes) where an item per
+/// hour cost 24, and 24 more to delete the hours the next forecast no longer has. The points
+/// of a forecast are consecutive hours (`forecast::forecast_next_24h`); any after a gap are
+/// not stored.
+pub fn forecast_item(location: &str, points: &[ForecastPoint]) -> Option<Item> {
+    let first = points.first()?.timestamp;
+    let loads: Vec<AttributeValue> = points
+        .iter()
+        .enumerate()
+        .take_while(|(i, p)| p.timestamp == first + chrono::Duration::hours(*i as i64))
+        .map(|(_, p)| num(p.load_mw))
+        .collect();
+    Some(Item::from([
+        (PK.into(), s(location)),
+        (SK.into(), s(items::FORECAST_KEY)),
+        ("kind".into(), s("forecast")),
+        ("first_hour".into(), s(format_ts(first))),
+        ("load_mw".into(), AttributeValue::L(loads)),
+    ]))
 }
 
-pub fn forecast_from_item(item: &Item) -> Result<ForecastPoint, ItemError> {
+/// The first hour of a stored forecast: of the one item, or of a per-hour item as versions
+/// before it wrote them.
+pub fn forecast_first_hour(item: &Item) -> Result<DateTime<Utc>, ItemError> {
+    let r = Reader::new(item);
+    if r.str(SK)? == items::FORECAST_KEY {
+        return r.time("first_hour");
+    }
+    Ok(forecast_hour_from_item(item)?.timestamp)
+}
+
+/// The forecast stored under [`items::FORECAST_PREFIX`] in one partition, oldest first: the
+/// one item when there is one, else per-hour items (written by versions before it).
+pub fn forecast_from_items(items: &[Item]) -> Vec<ForecastPoint> {
+    let is_whole = |i: &&Item| i.get(SK).and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == items::FORECAST_KEY);
+    if let Some(whole) = items.iter().find(is_whole) {
+        return crate::store::unreadable::keep_readable("forecast", [whole_forecast(whole)]).into_iter().flatten().collect();
+    }
+    let mut points = crate::store::unreadable::keep_readable("forecast", items.iter().map(forecast_hour_from_item));
+    points.sort_by_key(|p| p.timestamp);
+    points
+}
+
+fn whole_forecast(item: &Item) -> Result<Vec<ForecastPoint>, ItemError> {
+    let r = Reader::new(item);
+    let (location, first) = (r.str(PK)?, r.time("first_hour")?);
+    let AttributeValue::L(loads) = r.get("load_mw")? else { return Err(r.err("load_mw", "expected a list")) };
+    loads
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let load_mw = match v {
+                AttributeValue::N(text) => text.parse().map_err(|_| r.err("load_mw", format!("bad number {text:?}")))?,
+                AttributeValue::Null(_) => f64::NAN,
+                _ => return Err(r.err("load_mw", "expected numbers")),
+            };
+            Ok(ForecastPoint { location: location.to_string(), timestamp: first + chrono::Duration::hours(i as i64), load_mw })
+        })
+        .collect()
+}
+
+/// A per-hour forecast item (`F#<hour>`, `load_mw`), as versions before [`forecast_item`] wrote them.
+pub fn forecast_hour_from_item(item: &Item) -> Result<ForecastPoint, ItemError> {
     let r = Reader::new(item);
     let sort_key = r.str(SK)?;
     let hour = sort_key.strip_prefix(items::FORECAST_PREFIX).ok_or_else(|| r.err(SK, "not a forecast key"))?;
@@ -522,15 +578,35 @@ mod tests {
 
     #[test]
     fn forecast_alert_and_index_items_keep_their_stored_layout() {
-        let p = ForecastPoint { location: "sub 1".into(), timestamp: "2025-01-15T03:00:00Z".parse().unwrap(), load_mw: 41.5 };
+        let first: DateTime<Utc> = "2025-01-15T03:00:00Z".parse().unwrap();
+        let points: Vec<ForecastPoint> = [41.5, 40.25, 39.0]
+            .iter()
+            .enumerate()
+            .map(|(h, &load_mw)| ForecastPoint { location: "sub 1".into(), timestamp: first + chrono::Duration::hours(h as i64), load_mw })
+            .collect();
         let expected = Item::from([
             ("location".into(), st("sub 1")),
-            ("timestamp".into(), st("F#2025-01-15T03:00:00Z")),
+            ("timestamp".into(), st("F#next")),
             ("kind".into(), st("forecast")),
-            ("load_mw".into(), n("41.5")),
+            ("first_hour".into(), st("2025-01-15T03:00:00Z")),
+            ("load_mw".into(), AttributeValue::L(vec![n("41.5"), n("40.25"), n("39")])),
         ]);
-        assert_eq!(forecast_item(&p), expected);
-        assert_eq!(forecast_from_item(&expected).unwrap(), p);
+        assert_eq!(forecast_item("sub 1", &points), Some(expected.clone()));
+        assert_eq!(forecast_first_hour(&expected).unwrap(), first);
+        // The one item wins over per-hour items of an older version in the same partition.
+        let legacy = Item::from([
+            ("location".into(), st("sub 1")),
+            ("timestamp".into(), st("F#2025-01-14T03:00:00Z")),
+            ("kind".into(), st("forecast")),
+            ("load_mw".into(), n("7")),
+        ]);
+        assert_eq!(forecast_from_items(&[legacy.clone(), expected]), points);
+        assert_eq!(forecast_from_items(std::slice::from_ref(&legacy))[0].load_mw, 7.0);
+        assert_eq!(forecast_first_hour(&legacy).unwrap(), first - chrono::Duration::days(1));
+        // An hour after a gap is not stored.
+        let gap = [points[0].clone(), ForecastPoint { timestamp: first + chrono::Duration::hours(5), ..points[1].clone() }];
+        assert_eq!(forecast_item("sub 1", &gap).unwrap()["load_mw"], AttributeValue::L(vec![n("41.5")]));
+        assert_eq!(forecast_item("sub 1", &[]), None);
 
         let a = Alert {
             location: "sub 1".into(),

@@ -227,40 +227,53 @@ impl DynamoTable {
 
     /// The stored forecast of one substation, oldest first.
     pub async fn forecast(&self, location: &str) -> Result<Vec<ForecastPoint>> {
-        let query = self
-            .query_sk()
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :f)")
-            .expression_attribute_values(":pk", av(location))
-            .expression_attribute_values(":f", av(items::FORECAST_PREFIX));
-        let items = self.query_all(query).await?;
-        Ok(unreadable::keep_readable("forecast", items.iter().map(attrs::forecast_from_item)))
+        let items = self.query_all(self.forecast_query(location)).await?;
+        Ok(attrs::forecast_from_items(&items))
     }
 
-    /// Replaces the stored forecast of one substation: writes the new hours and deletes
-    /// stored hours that are not in it.
-    pub async fn replace_forecast(&self, location: &str, points: &[ForecastPoint]) -> Result<bool> {
-        let query = self
-            .query_sk()
+    fn forecast_query(&self, location: &str) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.query_sk()
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :f)")
             .expression_attribute_values(":pk", av(location))
             .expression_attribute_values(":f", av(items::FORECAST_PREFIX))
-            .projection_expression("#pk, #sk");
-        let stored = self.query_all(query).await?;
-        let keep: BTreeSet<String> = points.iter().map(|p| items::forecast_sort_key(p.timestamp)).collect();
-        let stored_first = stored.iter().filter_map(|k| k.get(SK).and_then(|v| v.as_s().ok())).min();
-        if let (Some(stored), Some(new)) = (stored_first, keep.first())
-            && stored > new
-        {
-            // A newer forecast is stored: forecasts only move forward.
+    }
+
+    /// Replaces the stored forecast of one substation with one item, unless the stored one
+    /// starts later (forecasts only move forward; the put's condition keeps that true
+    /// against a concurrent writer). Per-hour items of older versions are deleted.
+    pub async fn replace_forecast(&self, location: &str, points: &[ForecastPoint]) -> Result<bool> {
+        let Some(item) = attrs::forecast_item(location, points) else { return Ok(false) };
+        let first = format_ts(points[0].timestamp);
+        let stored = self.query_all(self.forecast_query(location).projection_expression("#pk, #sk, first_hour")).await?;
+        let stored_first = stored.iter().filter_map(|i| attrs::forecast_first_hour(i).ok()).min().map(format_ts);
+        if stored_first.is_some_and(|stored| stored > first) {
             return Ok(false);
         }
-        let stale: Vec<Item> = stored
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#sk) OR first_hour <= :first")
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":first", av(first))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e) if is_conditional_failure(&e) => return Ok(false),
+            Err(e) => return Err(anyhow!("cannot store the forecast of {location:?}: {}", error_text(&e))),
+        }
+        let per_hour: Vec<Item> = stored
             .into_iter()
-            .filter(|k| k.get(SK).and_then(|v| v.as_s().ok()).is_some_and(|sk| !keep.contains(sk)))
+            .filter(|k| k.get(SK).and_then(|v| v.as_s().ok()).is_some_and(|sk| sk != items::FORECAST_KEY))
+            .map(|mut k| {
+                k.remove("first_hour");
+                k
+            })
             .collect();
-        self.batch_put(points.iter().map(attrs::forecast_item).collect()).await?;
-        if !stale.is_empty() {
-            self.batch_delete(stale).await?;
+        if !per_hour.is_empty() {
+            self.batch_delete(per_hour).await?;
         }
         Ok(true)
     }

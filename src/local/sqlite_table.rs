@@ -14,7 +14,7 @@ use crate::analysis::alarms::AlarmCheckpoint;
 use crate::analysis::hour_stats;
 use crate::config::AnalysisConfig;
 use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
-use crate::store::items::{alert_sort_key, SourceHours, checkpoint_sort_key, CHECKPOINT_PREFIX, CHECKPOINT_RETENTION_DAYS, INDEX_PARTITION};
+use crate::store::items::{alert_sort_key, SourceHours, checkpoint_sort_key, CHECKPOINT_PREFIX, CHECKPOINT_RETENTION_DAYS, FORECAST_KEY, INDEX_PARTITION};
 use crate::store::operator::{OperatorAction, OperatorState, OPERATOR_PARTITION};
 use crate::store::unreadable;
 use chrono::{DateTime, Utc};
@@ -483,49 +483,39 @@ impl SqliteTable {
     }
 
     /// Replaces the stored forecast of one substation unless the stored one starts later
-    /// (forecasts only move forward). Returns whether it was written.
+    /// (forecasts only move forward). Returns whether it was written. One row holds all
+    /// its hours ([`FORECAST_KEY`], as on DynamoDB); per-hour rows of older versions go.
     pub fn put_forecast(&mut self, location: &str, points: &[ForecastPoint]) -> anyhow::Result<bool> {
+        let Some(first) = points.first().map(|p| p.timestamp) else { return Ok(false) };
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let stored_first: Option<String> = tx.query_row(
-            "SELECT min(timestamp) FROM grid_analysis WHERE location = ?1 AND kind = 'forecast'",
-            params![location],
-            |row| row.get(0),
-        )?;
-        let new_first = points.iter().map(|p| crate::store::items::forecast_sort_key(p.timestamp)).min();
-        if let (Some(stored), Some(new)) = (&stored_first, &new_first)
-            && stored > new
-        {
+        if Self::stored_forecast(&tx, location)?.first().is_some_and(|stored| stored.timestamp > first) {
             return Ok(false);
         }
-        tx.execute(
-            "DELETE FROM grid_analysis WHERE location = ?1 AND kind = 'forecast'",
-            params![location],
-        )?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR REPLACE INTO grid_analysis (location, timestamp, kind, load_avg_mw, item)
-                 VALUES (?1, ?2, 'forecast', ?3, ?4)",
-            )?;
-            for p in points {
-                stmt.execute(params![
-                    p.location,
-                    crate::store::items::forecast_sort_key(p.timestamp),
-                    p.load_mw,
-                    serde_json::to_string(p)?
-                ])?;
-            }
-        }
+        tx.execute("DELETE FROM grid_analysis WHERE location = ?1 AND kind = 'forecast'", params![location])?;
+        tx.prepare_cached(
+            "INSERT INTO grid_analysis (location, timestamp, kind, item) VALUES (?1, ?2, 'forecast', ?3)",
+        )?
+        .execute(params![location, FORECAST_KEY, serde_json::to_string(points)?])?;
         tx.commit().map_err(db_err("cannot store the forecast"))?;
         Ok(true)
     }
 
+    /// The stored 24 h forecast of one substation, oldest first.
     pub fn forecast(&self, location: &str) -> anyhow::Result<Vec<ForecastPoint>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT item FROM grid_analysis WHERE location = ?1 AND kind = 'forecast' ORDER BY timestamp",
+        Self::stored_forecast(&self.conn, location)
+    }
+
+    /// The one forecast row, or the per-hour rows older versions wrote.
+    fn stored_forecast(conn: &rusqlite::Connection, location: &str) -> anyhow::Result<Vec<ForecastPoint>> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT timestamp, item FROM grid_analysis WHERE location = ?1 AND kind = 'forecast' ORDER BY timestamp",
         )?;
-        let rows = stmt.query_map(params![location], |row| row.get::<_, String>(0))?;
-        let texts = rows.collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(unreadable::keep_readable("forecast", texts.iter().map(|json| serde_json::from_str(json))))
+        let rows = stmt.query_map(params![location], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+        let rows = rows.collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+        if let Some((_, json)) = rows.iter().find(|(key, _)| key == FORECAST_KEY) {
+            return Ok(unreadable::keep_readable("forecast", [serde_json::from_str::<Vec<ForecastPoint>>(json)]).concat());
+        }
+        Ok(unreadable::keep_readable("forecast", rows.iter().map(|(_, json)| serde_json::from_str(json))))
     }
 
     /// Upserts an alarm episode. With `claim_at`, also claims its notification: returns
@@ -714,3 +704,44 @@ impl SqliteTable {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day_of_forecast(location: &str, first: &str) -> Vec<ForecastPoint> {
+        let first: DateTime<Utc> = first.parse().unwrap();
+        (0..24)
+            .map(|h| ForecastPoint { location: location.into(), timestamp: first + chrono::Duration::hours(h), load_mw: 40.0 + h as f64 })
+            .collect()
+    }
+
+    #[test]
+    fn a_forecast_is_one_row_that_only_moves_forward_and_replaces_per_hour_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = SqliteTable::open(&dir.path().join("t.db")).unwrap();
+        // Per-hour rows as versions before the one row wrote them.
+        let legacy = day_of_forecast("s1", "2025-01-14T00:00:00Z");
+        for p in legacy.iter().rev() {
+            db.conn
+                .execute(
+                    "INSERT INTO grid_analysis (location, timestamp, kind, load_avg_mw, item) VALUES (?1, ?2, 'forecast', ?3, ?4)",
+                    params![p.location, crate::store::items::forecast_sort_key(p.timestamp), p.load_mw, serde_json::to_string(p).unwrap()],
+                )
+                .unwrap();
+        }
+        assert_eq!(db.forecast("s1").unwrap(), legacy);
+
+        let next = day_of_forecast("s1", "2025-01-15T00:00:00Z");
+        assert!(db.put_forecast("s1", &next).unwrap());
+        assert_eq!(db.forecast("s1").unwrap(), next);
+        let rows: i64 = db.conn.query_row("SELECT count(*) FROM grid_analysis WHERE kind = 'forecast'", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 1);
+
+        assert!(!db.put_forecast("s1", &legacy).unwrap(), "an older forecast does not replace a newer one");
+        assert_eq!(db.forecast("s1").unwrap(), next);
+        assert!(db.put_forecast("s1", &next).unwrap(), "the same forecast again is written (a retry)");
+        assert!(!db.put_forecast("s1", &[]).unwrap(), "an empty forecast leaves the stored one");
+        assert_eq!(db.forecast("s1").unwrap(), next);
+    }
+}

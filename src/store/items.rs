@@ -3,7 +3,7 @@
 //!
 //! One table keyed by (`location`, `timestamp`):
 //! - hourly rollups: sort key = hour start (`2025-01-14T12:00:00Z`),
-//! - forecast hours: `F#2025-01-15T00:00:00Z`,
+//! - the forecast: `F#next`, all its hours in one item (`F#2025-01-15T00:00:00Z` per hour before),
 //! - alert episodes: `A#<rule>#<started_at>`,
 //! - the substation index: partition [`INDEX_PARTITION`], sort key = location, item =
 //!   the latest [`SubstationState`]. Listing substations with their latest state is one
@@ -23,6 +23,10 @@ use std::collections::BTreeMap;
 
 pub const INDEX_PARTITION: &str = "#index";
 pub const FORECAST_PREFIX: &str = "F#";
+/// The sort key of a substation's forecast: one item with all its hours (versions before
+/// it wrote one item per hour, `F#<hour>`; those are still read and are removed on the next
+/// write).
+pub const FORECAST_KEY: &str = "F#next";
 pub const ALERT_PREFIX: &str = "A#";
 /// Alarm checkpoints: `C#<as_of>` in the substation's partition.
 pub const CHECKPOINT_PREFIX: &str = "C#";
