@@ -247,6 +247,11 @@ impl Analyzer {
             let mut ctx =
                 Ctx { cfg: &self.cfg, rules: &self.rules, out: &mut self.finished, alarms: &mut self.alarms, priors };
             Self::close_hours(&mut ctx, acc, None)?;
+            // Handed out as they close: the open hours of every substation at once would be
+            // the largest allocation of the run (48 h × 340 substations: 7 MB).
+            if self.finished.len() >= ROLLUP_BATCH {
+                priors.rollups(std::mem::take(&mut self.finished))?;
+            }
             if acc.rows == 0 {
                 continue;
             }
