@@ -673,6 +673,21 @@ pub fn analyze_stream<R: Read>(
     Ok(assemble(source, cfg, vec![part]))
 }
 
+fn empty_report(source: &str, cfg: &AnalysisConfig) -> FileReport {
+    FileReport {
+        source: source.to_string(),
+        format: String::new(),
+        rows_read: 0,
+        rows_accepted: 0,
+        rows_rejected: 0,
+        file_error: None,
+        locations: Vec::new(),
+        file_alerts: Vec::new(),
+        forecasts: Vec::new(),
+        config: cfg.clone(),
+    }
+}
+
 /// What one shard of a file's analysis found (the whole file when there is one shard).
 #[derive(Debug)]
 pub struct Part {
@@ -691,18 +706,7 @@ pub fn analyze_part<R: Read>(
     sink: &mut dyn AnalysisSink,
     shard: Option<ingest::ShardFilter>,
 ) -> anyhow::Result<Part> {
-    let mut report = FileReport {
-        source: source.to_string(),
-        format: String::new(),
-        rows_read: 0,
-        rows_accepted: 0,
-        rows_rejected: 0,
-        file_error: None,
-        locations: Vec::new(),
-        file_alerts: Vec::new(),
-        forecasts: Vec::new(),
-        config: cfg.clone(),
-    };
+    let mut report = empty_report(source, cfg);
     let part = |report| Part { report, alarms: Vec::new(), checkpoints: Vec::new(), recent_load: BTreeMap::new(), first_reading: None };
     let mut stream = match ingest::open_shard(input, source, shard) {
         Ok(stream) => stream,
@@ -773,18 +777,7 @@ pub fn assemble(source: &str, cfg: &AnalysisConfig, parts: Vec<Part>) -> StreamO
     let mut parts = parts.into_iter();
     let Some(first) = parts.next() else {
         return StreamOutcome {
-            report: FileReport {
-                source: source.to_string(),
-                format: String::new(),
-                rows_read: 0,
-                rows_accepted: 0,
-                rows_rejected: 0,
-                file_error: None,
-                locations: Vec::new(),
-                file_alerts: Vec::new(),
-                forecasts: Vec::new(),
-                config: cfg.clone(),
-            },
+            report: empty_report(source, cfg),
             alarms: Vec::new(),
             checkpoints: Vec::new(),
             recent_load: BTreeMap::new(),
