@@ -60,7 +60,11 @@ fn processing_the_same_file_twice_stores_the_same_rows_and_no_new_alerts() {
     assert!(second.new_alerts.is_empty(), "alerts are reported once: {:?}", second.new_alerts);
     assert_eq!(before, table_dump(&b));
     assert_eq!(b.db().count("rollup").unwrap(), 3 * 48);
-    assert_eq!(b.db().count("forecast").unwrap(), 3 * 24);
+    // One forecast row per substation, holding its 24 hours.
+    assert_eq!(b.db().count("forecast").unwrap(), 3);
+    for i in 1..=3 {
+        assert_eq!(b.db().forecast(&format!("substation_{i:03}")).unwrap().len(), 24);
+    }
     assert_eq!(b.db().count("index").unwrap(), 3);
     // the results JSON is the seed's layout
     let results = std::fs::read_to_string(dir.path().join("data/bucket/results/grid_data_2025-01-14_analysis.json")).unwrap();
