@@ -692,7 +692,7 @@ fn empty_report(source: &str, cfg: &AnalysisConfig) -> FileReport {
 
 /// What one shard of a file's analysis found (the whole file when there is one shard).
 #[derive(Debug)]
-pub struct Part {
+pub(crate) struct Part {
     report: FileReport,
     alarms: Vec<Alert>,
     checkpoints: Vec<AlarmCheckpoint>,
@@ -701,7 +701,7 @@ pub struct Part {
 }
 
 /// Analyses the rows of `shard` (every row without one), telling `sink` each line passed.
-pub fn analyze_part<R: Read>(
+pub(crate) fn analyze_part<R: Read>(
     input: R,
     source: &str,
     cfg: &AnalysisConfig,
@@ -775,7 +775,7 @@ pub fn analyze_part<R: Read>(
 /// alarms in one order whatever the sharding — still-active ones last, then by end time and
 /// substation (stable, so one substation's alarms keep the order its analysis gave them) —
 /// followed by the file's own data-quality alarm.
-pub fn assemble(source: &str, cfg: &AnalysisConfig, parts: Vec<Part>) -> StreamOutcome {
+pub(crate) fn assemble(source: &str, cfg: &AnalysisConfig, parts: Vec<Part>) -> StreamOutcome {
     let mut parts = parts.into_iter();
     let Some(first) = parts.next() else {
         return StreamOutcome {

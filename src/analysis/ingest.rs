@@ -520,20 +520,28 @@ impl FieldSource for CsvFields<'_> {
 }
 
 impl CsvFields<'_> {
+    /// A field's bytes, trimmed here, not by the reader: only the fields used are worth it.
+    fn bytes_at(&self, index: Option<usize>) -> Option<&[u8]> {
+        index.and_then(|i| self.record.get(i)).map(<[u8]>::trim_ascii)
+    }
+
     fn number_at(&self, index: Option<usize>, name: &str) -> FieldResult<Option<f64>> {
-        let Some(bytes) = index.and_then(|i| self.record.get(i)).map(<[u8]>::trim_ascii) else { return Ok(None) };
+        let Some(bytes) = self.bytes_at(index) else { return Ok(None) };
         if let Some(v) = parse_plain_decimal(bytes) {
             return storable(v, name).map(Some);
         }
-        self.text_at(index, name)?.map(|t| parse_number(t, name)).transpose()
+        text_of(bytes, name)?.map(|t| parse_number(t, name)).transpose()
     }
 
     fn text_at(&self, index: Option<usize>, name: &str) -> FieldResult<Option<&str>> {
-        // Trimmed here, not by the reader: only the fields used are worth it.
-        let Some(bytes) = index.and_then(|i| self.record.get(i)).map(<[u8]>::trim_ascii) else { return Ok(None) };
-        let text = std::str::from_utf8(bytes).map_err(|_| (name.to_string(), "not valid UTF-8".to_string()))?;
-        Ok(if text.is_empty() { None } else { Some(text) })
+        self.bytes_at(index).map_or(Ok(None), |bytes| text_of(bytes, name))
     }
+}
+
+/// A CSV field as text; `None` when empty.
+fn text_of<'b>(bytes: &'b [u8], name: &str) -> FieldResult<Option<&'b str>> {
+    let text = std::str::from_utf8(bytes).map_err(|_| (name.to_string(), "not valid UTF-8".to_string()))?;
+    Ok(if text.is_empty() { None } else { Some(text) })
 }
 
 // ---------------------------------------------------------------- JSON lines
@@ -574,7 +582,7 @@ impl JsonRows<'_> {
                     raw: String::from_utf8_lossy(&self.buf[..self.buf.len().min(200)]).into_owned() + "…",
                 })));
             }
-            let text = trim_ascii(&self.buf);
+            let text = self.buf.trim_ascii();
             if text.is_empty() {
                 continue;
             }
@@ -591,8 +599,8 @@ impl JsonRows<'_> {
                     })));
                 }
             };
-            let location = value.get("location").and_then(serde_json::Value::as_str);
-            if !owns(if value.is_object() { location } else { None }) {
+            // Not an object: no name (`get` finds nothing), so shard 0 rejects it.
+            if !owns(value.get("location").and_then(serde_json::Value::as_str)) {
                 return Ok(Some(Row::Elsewhere(line)));
             }
             let raw = String::from_utf8_lossy(text).into_owned();
@@ -612,12 +620,6 @@ impl JsonRows<'_> {
     }
 }
 
-fn trim_ascii(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
-    &bytes[start..end.max(start)]
-}
-
 /// Reads one line into `buf` keeping at most `cap` bytes (the rest of an overlong line
 /// is skipped, not buffered). Returns `None` at end of input, else whether it was cut.
 fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>, cap: usize) -> std::io::Result<Option<bool>> {
@@ -634,7 +636,7 @@ fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>, cap: usize) -> 
             return Ok(if read_any { Some(too_long) } else { None });
         }
         read_any = true;
-        let (chunk, done) = match memchr_newline(available) {
+        let (chunk, done) = match memchr::memchr(b'\n', available) {
             Some(i) => (&available[..i], i + 1),
             None => (available, available.len()),
         };
@@ -649,10 +651,6 @@ fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>, cap: usize) -> 
             return Ok(Some(too_long));
         }
     }
-}
-
-fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
 }
 
 struct JsonFields<'o> {
@@ -815,9 +813,9 @@ fn parse_number(text: &str, name: &str) -> FieldResult<f64> {
     storable(v, name)
 }
 
-/// A plain decimal (`-12.345`: sign, digits, at most one point, at most 15 significant digits
-/// and 15 decimals) read
-/// without std's general parser; `None` for anything else, which goes to `parse_number`.
+/// A plain decimal (`-12.345`: sign, digits, at most one point, at most 15 significant
+/// digits and 15 decimals) read without std's general parser; `None` for anything else,
+/// which goes to `parse_number`.
 /// Exact: the digits as an integer (< 2^53) and the power of ten (<= 10^15) are both exact
 /// doubles, so one division rounds correctly (Clinger's fast path, std's own first try).
 fn parse_plain_decimal(bytes: &[u8]) -> Option<f64> {
