@@ -122,20 +122,36 @@ impl Intercept for RequestCounter {
         };
         let mut tally = self.lock();
         *tally.requests.entry((service, operation)).or_default() += 1;
-        for (bytes, indexed) in writes.into_iter().flatten() {
+        for written in writes.into_iter().flatten() {
             let w = &mut tally.writes;
             w.items += 1;
-            w.item_bytes += bytes;
-            w.largest_item_bytes = w.largest_item_bytes.max(bytes);
-            w.write_units += bytes.div_ceil(WRITE_UNIT_BYTES).max(1) * if indexed { 2 } else { 1 };
+            w.item_bytes += written.bytes;
+            w.largest_item_bytes = w.largest_item_bytes.max(written.bytes);
+            w.write_units += written.units();
         }
         Ok(())
     }
 }
 
-/// (size, in the status index) of every item a DynamoDB write request writes.
-fn written_items(operation: &str, body: &Value) -> Vec<(u64, bool)> {
-    let sized = |item: &Value| (item_size(item), item.get(STATUS_KEY).is_some());
+/// One item a DynamoDB write request writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Written {
+    bytes: u64,
+    /// In the status index (it carries `status_key`): written twice.
+    indexed: bool,
+    /// Part of a TransactWriteItems: billed twice.
+    transactional: bool,
+}
+
+impl Written {
+    fn units(self) -> u64 {
+        self.bytes.div_ceil(WRITE_UNIT_BYTES).max(1) * if self.indexed { 2 } else { 1 } * if self.transactional { 2 } else { 1 }
+    }
+}
+
+/// Every item a DynamoDB write request writes.
+fn written_items(operation: &str, body: &Value) -> Vec<Written> {
+    let sized = |item: &Value| Written { bytes: item_size(item), indexed: item.get(STATUS_KEY).is_some(), transactional: false };
     match operation {
         "BatchWriteItem" => body["RequestItems"]
             .as_object()
@@ -151,11 +167,32 @@ fn written_items(operation: &str, body: &Value) -> Vec<(u64, bool)> {
         "PutItem" => vec![sized(&body["Item"])],
         "DeleteItem" => vec![sized(&body["Key"])],
         // The stored item is not in the request: its key and the values set stand for it.
-        "UpdateItem" => vec![(
-            item_size(&body["Key"]) + attribute_values_size(&body["ExpressionAttributeValues"]),
-            false,
-        )],
+        "UpdateItem" => vec![updated(body)],
+        "TransactWriteItems" => body["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|action| {
+                let written = if let Some(put) = action.get("Put") {
+                    sized(&put["Item"])
+                } else if let Some(delete) = action.get("Delete") {
+                    sized(&delete["Key"])
+                } else {
+                    updated(action.get("Update")?)
+                };
+                Some(Written { transactional: true, ..written })
+            })
+            .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// An UpdateItem's item, sized by its key and the values it sets.
+fn updated(update: &Value) -> Written {
+    Written {
+        bytes: item_size(&update["Key"]) + attribute_values_size(&update["ExpressionAttributeValues"]),
+        indexed: false,
+        transactional: false,
     }
 }
 
@@ -246,16 +283,26 @@ mod tests {
         ]}});
         let items = written_items("BatchWriteItem", &body);
         assert_eq!(items.len(), 3);
-        assert_eq!(items[1], (8 + 1 + 1 + 1500 + 10 + 7, true));
-        let mut units = 0;
-        for (bytes, indexed) in items {
-            units += bytes.div_ceil(WRITE_UNIT_BYTES).max(1) * if indexed { 2 } else { 1 };
-        }
+        assert_eq!((items[1].bytes, items[1].indexed), (8 + 1 + 1 + 1500 + 10 + 7, true));
+        let units: u64 = items.iter().map(|w| w.units()).sum();
         assert_eq!(
             units,
             1 + 2 * 2 + 1,
             "a 1.5 KiB indexed item is 2 units, twice"
         );
         assert!(written_items("Query", &json!({})).is_empty());
+    }
+
+    #[test]
+    fn transactions_bill_each_item_twice() {
+        let body = json!({"TransactItems": [
+            {"Put": {"TableName": "T", "Item": {"location": {"S": "a"}}}},
+            {"Put": {"TableName": "T", "Item": {"location": {"S": "a"}, "status_key": {"S": "alarm"}}, "ConditionExpression": "x"}},
+            {"Delete": {"TableName": "T", "Key": {"location": {"S": "b"}}}},
+            {"ConditionCheck": {"TableName": "T", "Key": {"location": {"S": "c"}}}}
+        ]});
+        let items = written_items("TransactWriteItems", &body);
+        assert_eq!(items.len(), 3, "a condition check writes nothing: {items:?}");
+        assert_eq!(items.iter().map(|w| w.units()).collect::<Vec<_>>(), [2, 4, 2]);
     }
 }
