@@ -2,8 +2,10 @@
 //! dashboard and `gridwatch query`. Reads are Query or GetItem only, never Scan.
 //!
 //! Writes:
-//! - rollups and forecasts: BatchWriteItem in chunks of 25, a few chunks in flight, with
-//!   the unprocessed items retried with exponential back-off and jitter;
+//! - rollups: an hour one file feeds is one conditional PutItem, a shared hour is parts
+//!   and their merge (see "one file or many per hour" below);
+//! - parts, listings and checkpoints: BatchWriteItem in chunks of 25, a few chunks in
+//!   flight, with the unprocessed items retried with exponential back-off and jitter;
 //! - alert episodes: one UpdateItem that sets the data attributes (idempotent) and claims
 //!   the notification (`notified_at = if_not_exists(notified_at, :now)`, ALL_OLD tells
 //!   whether this write set it), so only the first delivery of an event publishes to SNS,
@@ -30,6 +32,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
+use futures::FutureExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Items per BatchWriteItem (the service limit).
@@ -486,11 +489,20 @@ fn claim_value(at: DateTime<Utc>) -> AttributeValue {
     av(at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
 }
 
-// ---------------------------------------------------------------------- per-source parts
+// ---------------------------------------------------------------------- one file or many per hour
 //
-// Each source's rollup of an hour is stored as its part: partition `P#<location>`, sort
-// key `<hour>#<source key>` (a partition of its own, so the readers' hour ranges never
-// meet parts). The rollup item the readers read is the merge of all parts of its hour.
+// An hour one file feeds is one item: the rollup, marked `solo` with that file's key and a
+// revision (a digest of its content). That is one write per hour; most hours are never fed
+// by a second file. The first write of an hour is a PutItem conditional on "no item, or my
+// own": two files racing for a new hour cannot overwrite each other.
+//
+// When a second file feeds the hour, the hour turns shared in one transaction: both files'
+// rollups become parts (partition `P#<location>`, sort key `<hour>#<source key>`, a
+// partition of its own so the readers' hour ranges never meet parts) and the rollup becomes
+// their merge, conditional on the solo item's revision being the one read. From then on
+// each file writes its part and re-merges the hour's parts (writes conditional on the item
+// not being solo, since a retired hour can be taken solo again meanwhile).
+//
 // What each source fed is listed in partition `S#<source key>`: one item per substation
 // (sort key = location, its first and end hour) and one per alarm (`A#<location>#<alarm
 // sort key>`), so a new version of the object can take back what it no longer has.
@@ -501,8 +513,14 @@ const PART_PREFIX: &str = "P#";
 const SOURCE_PREFIX: &str = "S#";
 /// Attribute of an alarm item: the sources that have it (a string set).
 const ALERT_SOURCES: &str = "sources";
-/// Rounds of re-merging when concurrent writers changed an hour's parts meanwhile.
+/// Attribute of a rollup only one source fed: that source's key (it has no parts).
+const SOLO: &str = "solo";
+/// Attribute of a solo rollup: a digest of its content, what the turn to shared checks.
+const REVISION: &str = "rev";
+/// Rounds of looking again at hours that concurrent writers changed meanwhile.
 const MAX_MERGE_ROUNDS: usize = 8;
+/// Single-item writes (PutItem, DeleteItem, TransactWriteItems) in flight at once.
+const CONCURRENT_ITEM_WRITES: usize = 16;
 
 fn part_sort_key(hour: DateTime<Utc>, source: &str) -> String {
     format!("{}#{source}", items::rollup_sort_key(hour))
@@ -533,7 +551,71 @@ fn part_from_item(item: &Item) -> Result<(String, HourlyRollup)> {
     Ok((source, attrs::rollup_from_item(&keyed)?))
 }
 
+/// The rollup item of an hour only `source` fed.
+fn solo_item(r: &HourlyRollup, source: &str) -> Item {
+    let mut item = attrs::rollup_item(r);
+    item.insert(SOLO.into(), av(source));
+    item.insert(REVISION.into(), av(revision(&item)));
+    item
+}
+
+/// A digest of an item's attributes (names and values, in name order): the same content
+/// gives the same revision, so writing a file again leaves the item as it was.
+fn revision(item: &Item) -> String {
+    use sha2::Digest;
+    let sorted: BTreeMap<&String, &AttributeValue> = item.iter().collect();
+    let digest = sha2::Sha256::digest(format!("{sorted:?}").as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The source a stored rollup item is solo for, if it is.
+fn solo_of(item: &Item) -> Option<&str> {
+    item.get(SOLO).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+/// What a single-item write came to.
+enum Written {
+    Done,
+    /// Its condition failed: a concurrent writer changed the item; look again.
+    Raced,
+}
+
+/// How the write of one hour goes, from the stored item.
+enum HourWrite {
+    /// The stored item is this source's and already says this.
+    Unchanged,
+    /// No item, or this source's: the conditional solo put.
+    Solo(Item),
+    /// Another source's solo item: the transaction that turns the hour shared.
+    Share { owner: String, stored: Item },
+    /// Already shared: this source's part and a re-merge.
+    Merge,
+}
+
+fn plan_hour(stored: Option<&Item>, r: &HourlyRollup, source: &str) -> HourWrite {
+    let mine = solo_item(r, source);
+    match stored {
+        None => HourWrite::Solo(mine),
+        Some(s) => match solo_of(s) {
+            Some(owner) if owner == source => if *s == mine { HourWrite::Unchanged } else { HourWrite::Solo(mine) },
+            Some(owner) => HourWrite::Share { owner: owner.to_string(), stored: s.clone() },
+            None => HourWrite::Merge,
+        },
+    }
+}
+
 impl DynamoTable {
+    /// The stored rollup items of one substation's hours `first..=last` (strongly consistent).
+    async fn stored_rollups(&self, location: &str, first: DateTime<Utc>, last: DateTime<Utc>) -> Result<BTreeMap<DateTime<Utc>, Item>> {
+        let query = self.range_query(location, &items::rollup_sort_key(first), &items::rollup_sort_key(last)).consistent_read(true);
+        let mut by_hour = BTreeMap::new();
+        for item in self.query_all(query).await? {
+            let hour = attrs::Reader::new(&item).time(SK)?;
+            by_hour.insert(hour, item);
+        }
+        Ok(by_hour)
+    }
+
     /// The parts of one substation's hours `first..=last` (strongly consistent), by hour.
     async fn parts(&self, location: &str, first: DateTime<Utc>, last: DateTime<Utc>) -> Result<BTreeMap<DateTime<Utc>, Vec<(String, HourlyRollup)>>> {
         // `<hour>#...` sorts before `<hour>~`: the range holds every source of the last hour.
@@ -547,36 +629,104 @@ impl DynamoTable {
         Ok(by_hour)
     }
 
+    /// A PutItem (`item`) or a DeleteItem (`key`) under `condition` (it may use `#pk`,
+    /// `#solo`, `#rev`, `:solo` and `:rev`).
+    async fn write_if(&self, write: ItemWrite, condition: &str, solo: Option<&str>, rev: Option<&str>) -> Result<Written> {
+        let names: HashMap<String, String> =
+            [("#pk", PK), ("#solo", SOLO), ("#rev", REVISION)].into_iter().filter(|(k, _)| condition.contains(k)).map(|(k, v)| (k.into(), v.into())).collect();
+        let values: HashMap<String, AttributeValue> = [(":solo", solo), (":rev", rev)].into_iter().filter_map(|(k, v)| Some((k.into(), av(v?)))).collect();
+        let values = (!values.is_empty()).then_some(values);
+        let (what, sent) = match write {
+            ItemWrite::Put(item) => {
+                let put = self.client.put_item().table_name(&self.name).set_item(Some(item)).condition_expression(condition);
+                let sent = put.set_expression_attribute_names(Some(names)).set_expression_attribute_values(values).send().await;
+                ("PutItem", sent.map(|_| ()).map_err(|e| (is_conditional_failure(&e), error_text(&e))))
+            }
+            ItemWrite::Delete(key) => {
+                let delete = self.client.delete_item().table_name(&self.name).set_key(Some(key)).condition_expression(condition);
+                let sent = delete.set_expression_attribute_names(Some(names)).set_expression_attribute_values(values).send().await;
+                ("DeleteItem", sent.map(|_| ()).map_err(|e| (is_conditional_failure(&e), error_text(&e))))
+            }
+        };
+        match sent {
+            Ok(()) => Ok(Written::Done),
+            Err((true, _)) => Ok(Written::Raced),
+            Err((false, text)) => Err(anyhow!("{what} on table {} failed: {text}", self.name)),
+        }
+    }
+
+    /// Turns an hour `owner` fed alone into a shared one, atomically: both parts and the
+    /// merged rollup, if the solo item is still the revision read.
+    async fn share_hour(&self, owner: &str, stored: &Item, r: &HourlyRollup, source: &str, cfg: &AnalysisConfig) -> Result<(Written, HourlyRollup)> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let theirs = attrs::rollup_from_item(stored)?;
+        let merged = hour_stats::combine(vec![(owner.to_string(), theirs.clone()), (source.to_string(), r.clone())], cfg)
+            .ok_or_else(|| anyhow!("no rollup to merge"))?;
+        let rev = stored.get(REVISION).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let put = |item: Item| Put::builder().table_name(&self.name).set_item(Some(item));
+        let guarded = put(attrs::rollup_item(&merged))
+            .condition_expression("#solo = :owner AND #rev = :rev")
+            .expression_attribute_names("#solo", SOLO)
+            .expression_attribute_names("#rev", REVISION)
+            .expression_attribute_values(":owner", av(owner))
+            .expression_attribute_values(":rev", av(rev));
+        let writes = [put(part_item(&theirs, owner)).build()?, put(part_item(r, source)).build()?, guarded.build()?];
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes.into_iter().map(|p| TransactWriteItem::builder().put(p).build()).collect()))
+            .send()
+            .await;
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+        match sent {
+            Ok(_) => Ok((Written::Done, merged)),
+            // A condition failed or another transaction held an item: look again.
+            Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("TransactionCanceledException") => Ok((Written::Raced, merged)),
+            Err(e) => Err(anyhow!("TransactWriteItems on table {} failed: {}", self.name, error_text(&e))),
+        }
+    }
+
     /// Writes the merged rollup of each hour in `hours` from `parts` (deleting hours with
-    /// none left); returns them.
+    /// none left), unless the hour's item is solo; returns the merged rollups and the hours
+    /// found solo (taken by a source after all their parts had gone).
     async fn write_merged(
         &self,
         location: &str,
         hours: &BTreeSet<DateTime<Utc>>,
         parts: &BTreeMap<DateTime<Utc>, Vec<(String, HourlyRollup)>>,
         cfg: &AnalysisConfig,
-    ) -> Result<Vec<HourlyRollup>> {
-        let mut merged = Vec::with_capacity(hours.len());
-        let mut gone = Vec::new();
-        for hour in hours {
-            match parts.get(hour).and_then(|p| hour_stats::combine(p.clone(), cfg)) {
-                Some(r) => merged.push(r),
-                None => gone.push(HashMap::from([(PK.to_string(), av(location)), (SK.to_string(), av(items::rollup_sort_key(*hour)))])),
+    ) -> Result<(Vec<HourlyRollup>, BTreeSet<DateTime<Utc>>)> {
+        let writes = hours.iter().map(|hour| {
+            let merged = parts.get(hour).and_then(|p| hour_stats::combine(p.clone(), cfg));
+            async move {
+                let write = match &merged {
+                    Some(r) => ItemWrite::Put(attrs::rollup_item(r)),
+                    None => ItemWrite::Delete(HashMap::from([(PK.to_string(), av(location)), (SK.to_string(), av(items::rollup_sort_key(*hour)))])),
+                };
+                Ok::<_, anyhow::Error>((*hour, merged, self.write_if(write, "attribute_not_exists(#solo)", None, None).await?))
+            }
+            .boxed()
+        });
+        let mut done = Vec::with_capacity(hours.len());
+        let mut solo = BTreeSet::new();
+        for written in in_flight(writes.collect()).await? {
+            match written {
+                (_, merged, Written::Done) => done.extend(merged),
+                (hour, _, Written::Raced) => {
+                    solo.insert(hour);
+                }
             }
         }
-        self.batch_put(merged.iter().map(attrs::rollup_item).collect()).await?;
-        if !gone.is_empty() {
-            self.batch_delete(gone).await?;
-        }
-        Ok(merged)
+        Ok((done, solo))
     }
 
-    /// Re-merges hours of one substation until their parts stay the same across the
+    /// Re-merges shared hours of one substation until their parts stay the same across the
     /// write (a concurrent Lambda that changed them meanwhile merges again itself, and
-    /// whichever writes last has seen every part).
-    async fn merge_hours(&self, location: &str, hours: BTreeSet<DateTime<Utc>>, cfg: &AnalysisConfig) -> Result<Vec<HourlyRollup>> {
+    /// whichever writes last has seen every part). Returns the merged rollups and the hours
+    /// found solo.
+    async fn merge_hours(&self, location: &str, hours: BTreeSet<DateTime<Utc>>, cfg: &AnalysisConfig) -> Result<(Vec<HourlyRollup>, BTreeSet<DateTime<Utc>>)> {
         let (Some(&first), Some(&last)) = (hours.first(), hours.last()) else {
-            return Ok(Vec::new());
+            return Ok(Default::default());
         };
         let mut parts = self.parts(location, first, last).await?;
         for _ in 0..MAX_MERGE_ROUNDS {
@@ -591,21 +741,86 @@ impl DynamoTable {
         Err(anyhow!("the hours of {location:?} kept changing under concurrent writers; the event is retried"))
     }
 
-    /// One source's rollups: its parts first, then each hour's merge (one Query per
-    /// substation over the batch's hours, not one per hour).
+    /// One source's rollups: per substation one Query of the stored items of the batch's
+    /// hours, then for each hour the solo put, the turn to shared or the part and re-merge
+    /// (see the section's head); hours a concurrent writer changed meanwhile are looked at
+    /// again. Returns what the hours hold now.
     pub async fn put_source_rollups(&self, source: &str, rollups: &[HourlyRollup], cfg: &AnalysisConfig) -> Result<Vec<HourlyRollup>> {
-        self.batch_put(rollups.iter().map(|r| part_item(r, source)).collect()).await?;
-        let mut by_location: BTreeMap<&str, BTreeSet<DateTime<Utc>>> = BTreeMap::new();
+        let mut by_location: BTreeMap<&str, BTreeMap<DateTime<Utc>, &HourlyRollup>> = BTreeMap::new();
         for r in rollups {
-            by_location.entry(r.location.as_str()).or_default().insert(r.timestamp);
+            by_location.entry(r.location.as_str()).or_default().insert(r.timestamp, r);
         }
-        let mut merged = Vec::with_capacity(rollups.len());
+        let mut stored_now = Vec::with_capacity(rollups.len());
         for (location, hours) in by_location {
-            merged.extend(self.merge_hours(location, hours, cfg).await?);
+            stored_now.extend(self.put_location_rollups(location, source, hours, cfg).await?);
         }
-        Ok(merged)
+        Ok(stored_now)
     }
 
+    async fn put_location_rollups(
+        &self,
+        location: &str,
+        source: &str,
+        mut pending: BTreeMap<DateTime<Utc>, &HourlyRollup>,
+        cfg: &AnalysisConfig,
+    ) -> Result<Vec<HourlyRollup>> {
+        let mut stored_now = Vec::with_capacity(pending.len());
+        for _ in 0..MAX_MERGE_ROUNDS {
+            let (Some((&first, _)), Some((&last, _))) = (pending.first_key_value(), pending.last_key_value()) else {
+                return Ok(stored_now);
+            };
+            let stored = self.stored_rollups(location, first, last).await?;
+            let mut solo = Vec::new();
+            let mut shares = Vec::new();
+            let mut merges = BTreeSet::new();
+            for (hour, r) in &pending {
+                match plan_hour(stored.get(hour), r, source) {
+                    HourWrite::Unchanged => stored_now.push((*r).clone()),
+                    HourWrite::Solo(item) => solo.push((*r, item)),
+                    HourWrite::Share { owner, stored } => shares.push((*r, owner, stored)),
+                    HourWrite::Merge => {
+                        merges.insert(*hour);
+                    }
+                }
+            }
+            let mut raced = BTreeSet::new();
+            let solo_writes = solo.into_iter().map(|(r, item)| {
+                async move {
+                    let condition = "attribute_not_exists(#pk) OR #solo = :solo";
+                    Ok::<_, anyhow::Error>((r, self.write_if(ItemWrite::Put(item), condition, Some(source), None).await?))
+                }
+                .boxed()
+            });
+            for (r, written) in in_flight(solo_writes.collect()).await? {
+                match written {
+                    Written::Done => stored_now.push(r.clone()),
+                    Written::Raced => {
+                        raced.insert(r.timestamp);
+                    }
+                }
+            }
+            let share_writes = shares.iter().map(|(r, owner, stored)| async move { Ok::<_, anyhow::Error>((*r, self.share_hour(owner, stored, r, source, cfg).await?)) }.boxed());
+            for (r, (written, merged)) in in_flight(share_writes.collect()).await? {
+                match written {
+                    Written::Done => stored_now.push(merged),
+                    Written::Raced => {
+                        raced.insert(r.timestamp);
+                    }
+                }
+            }
+            if !merges.is_empty() {
+                self.batch_put(merges.iter().map(|h| part_item(pending[h], source)).collect()).await?;
+                let (merged, taken_solo) = self.merge_hours(location, merges.clone(), cfg).await?;
+                stored_now.extend(merged);
+                raced.extend(taken_solo);
+            }
+            pending.retain(|hour, _| raced.contains(hour));
+        }
+        if pending.is_empty() {
+            return Ok(stored_now);
+        }
+        Err(anyhow!("the hours of {location:?} kept changing under concurrent writers; the event is retried"))
+    }
     /// Takes back what `source` fed before and no longer does: its parts of other hours
     /// (re-merged) and its claim on alarms it no longer has (deleted when no source has
     /// them). Then records what it feeds now. Returns the hours it left.
@@ -628,6 +843,20 @@ impl DynamoTable {
                 continue;
             }
             let (first, end) = (r.time("first_hour")?, r.time("end_hour")?);
+            // The hours it fed alone: their item goes, unless the hour turned shared
+            // meanwhile (then its part is there for the parts below).
+            let solo_stale: Vec<(DateTime<Utc>, Item)> = self
+                .stored_rollups(sort_key, first, end - Duration::hours(1))
+                .await?
+                .into_iter()
+                .filter(|(hour, item)| solo_of(item) == Some(source) && !hours.contains(sort_key, *hour))
+                .collect();
+            let deletes = solo_stale.iter().map(|(hour, item)| {
+                let key = HashMap::from([(PK.to_string(), av(sort_key)), (SK.to_string(), av(items::rollup_sort_key(*hour)))]);
+                let rev = item.get(REVISION).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+                self.write_if(ItemWrite::Delete(key), "#solo = :solo AND #rev = :rev", Some(source), Some(rev)).boxed()
+            });
+            left += in_flight(deletes.collect()).await?.iter().filter(|w| matches!(w, Written::Done)).count() as u64;
             let stored = self.parts(sort_key, first, end - Duration::hours(1)).await?;
             let stale: BTreeSet<DateTime<Utc>> = stored
                 .iter()
@@ -641,6 +870,7 @@ impl DynamoTable {
                     .collect();
                 self.batch_delete(keys).await?;
                 left += stale.len() as u64;
+                // An hour found solo was taken by another source after its parts had gone.
                 self.merge_hours(sort_key, stale, cfg).await?;
             }
             if hours.spans().all(|(l, _, _)| l != sort_key) {
@@ -714,6 +944,21 @@ impl DynamoTable {
         }
         Ok(())
     }
+}
+
+/// One single-item write.
+enum ItemWrite {
+    Put(Item),
+    /// By key.
+    Delete(Item),
+}
+
+/// Runs writes with [`CONCURRENT_ITEM_WRITES`] in flight; the first error ends them all.
+/// (Boxed and collected first: a lazy iterator of futures held across the await is not
+/// `Send` for every lifetime, which `async_trait` needs.)
+async fn in_flight<T>(writes: Vec<futures::future::BoxFuture<'_, Result<T>>>) -> Result<Vec<T>> {
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(writes).buffer_unordered(CONCURRENT_ITEM_WRITES).try_collect().await
 }
 
 fn record(first: &mut Option<anyhow::Error>, done: Result<Result<()>, tokio::task::JoinError>) {

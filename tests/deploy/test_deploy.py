@@ -219,7 +219,7 @@ def test_lambda_role_names_only_its_own_resources(stack, aws):
                     allowed.setdefault(action, set()).add(res)
     # What the handler needs...
     assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem",
-            "dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem", "sns:Publish", "logs:CreateLogStream",
+            "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem", "sns:Publish", "logs:CreateLogStream",
             "logs:PutLogEvents"} <= set(allowed)
     # ...and no more: it reads only raw/, writes only results/ and rejected/ (never raw/,
     # so its own writes cannot trigger it again), and never creates log groups.
