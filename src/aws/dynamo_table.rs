@@ -560,7 +560,9 @@ fn solo_item(r: &HourlyRollup, source: &str) -> Item {
 }
 
 /// A digest of an item's attributes (names and values, in name order): the same content
-/// gives the same revision, so writing a file again leaves the item as it was.
+/// gives the same revision, so writing a file again leaves the item as it was. (Of their
+/// debug text: a new SDK that prints them differently rewrites each item once; the turn to
+/// shared compares the stored revision with itself, never with one computed anew.)
 fn revision(item: &Item) -> String {
     use sha2::Digest;
     let sorted: BTreeMap<&String, &AttributeValue> = item.iter().collect();
@@ -658,6 +660,7 @@ impl DynamoTable {
     /// Turns an hour `owner` fed alone into a shared one, atomically: both parts and the
     /// merged rollup, if the solo item is still the revision read.
     async fn share_hour(&self, owner: &str, stored: &Item, r: &HourlyRollup, source: &str, cfg: &AnalysisConfig) -> Result<(Written, HourlyRollup)> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
         let theirs = attrs::rollup_from_item(stored)?;
         let merged = hour_stats::combine(vec![(owner.to_string(), theirs.clone()), (source.to_string(), r.clone())], cfg)
@@ -677,13 +680,23 @@ impl DynamoTable {
             .set_transact_items(Some(writes.into_iter().map(|p| TransactWriteItem::builder().put(p).build()).collect()))
             .send()
             .await;
-        use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-        match sent {
-            Ok(_) => Ok((Written::Done, merged)),
-            // A condition failed or another transaction held an item: look again.
-            Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("TransactionCanceledException") => Ok((Written::Raced, merged)),
-            Err(e) => Err(anyhow!("TransactWriteItems on table {} failed: {}", self.name, error_text(&e))),
+        let Err(e) = sent else {
+            return Ok((Written::Done, merged));
+        };
+        // A condition failed or another transaction held an item: look again. Any other
+        // reason (a validation error) is a failure.
+        let raced = match e.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+                .cancellation_reasons()
+                .iter()
+                .filter_map(|r| r.code())
+                .all(|code| matches!(code, "None" | "ConditionalCheckFailed" | "TransactionConflict")),
+            _ => false,
+        };
+        if raced {
+            return Ok((Written::Raced, merged));
         }
+        Err(anyhow!("TransactWriteItems on table {} failed: {}", self.name, error_text(&e)))
     }
 
     /// Writes the merged rollup of each hour in `hours` from `parts` (deleting hours with
@@ -757,6 +770,8 @@ impl DynamoTable {
         Ok(stored_now)
     }
 
+    /// One substation's hours of a batch: each round reads their items, plans and writes
+    /// every hour, and keeps for the next round the hours a concurrent writer changed.
     async fn put_location_rollups(
         &self,
         location: &str,
@@ -821,6 +836,7 @@ impl DynamoTable {
         }
         Err(anyhow!("the hours of {location:?} kept changing under concurrent writers; the event is retried"))
     }
+
     /// Takes back what `source` fed before and no longer does: its parts of other hours
     /// (re-merged) and its claim on alarms it no longer has (deleted when no source has
     /// them). Then records what it feeds now. Returns the hours it left.
