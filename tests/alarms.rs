@@ -34,7 +34,7 @@ fn process(b: &LocalBackend, dir: &Path, name: &str, body: &str) -> Vec<Alert> {
     let path = dir.join(name);
     std::fs::write(&path, body).unwrap();
     let key = b.import(&path, true).unwrap();
-    b.process_key(&key).unwrap().new_alerts
+    b.process_key(&key).unwrap().new_alerts().into_iter().cloned().collect()
 }
 
 /// One file per day of the generator's span, processed in order (as substations upload).
@@ -242,7 +242,7 @@ async fn operator_actions_in_one_backend_are_seen_by_a_second_on_the_same_folder
     std::fs::write(dir.path().join("g.csv"), body).unwrap();
     let key = two.import(&dir.path().join("g.csv"), false).unwrap();
     let done = two.process(&key).await.unwrap();
-    assert!(!done.new_alerts.is_empty() && done.suppressed.len() == done.new_alerts.len(), "{done:#?}");
+    assert!(!done.new_alerts().is_empty() && done.suppressed().len() == done.new_alerts().len(), "{done:#?}");
     let log = std::fs::read_to_string(dir.path().join("data/logs/gridwatch.jsonl")).unwrap();
     assert!(log.contains("suppressed (shelved or out of service)") && log.contains("operator ana@jump: site: took out of service"), "{log}");
 }

@@ -54,10 +54,10 @@ fn processing_the_same_file_twice_stores_the_same_rows_and_no_new_alerts() {
     assert_eq!(key, "raw/grid_data_2025-01-14.csv");
     let first = b.process_key(&key).unwrap();
     assert_eq!(first.rollups_written, 3 * 48);
-    assert!(!first.new_alerts.is_empty(), "the generator injects anomalies");
+    assert!(!first.new_alerts().is_empty(), "the generator injects anomalies");
     let before = table_dump(&b);
     let second = b.process_key(&key).unwrap();
-    assert!(second.new_alerts.is_empty(), "alerts are reported once: {:?}", second.new_alerts);
+    assert!(second.new_alerts().is_empty(), "alerts are reported once: {:?}", second.new_alerts());
     assert_eq!(before, table_dump(&b));
     assert_eq!(b.db().count("rollup").unwrap(), 3 * 48);
     // One forecast row per substation, holding its 24 hours.
@@ -256,7 +256,7 @@ fn an_overwrite_with_a_shorter_corrected_file_replaces_its_own_part_alarms_inclu
         .collect();
     let long: Vec<&str> = long.iter().map(String::as_str).collect();
     let first = analyse_rows(&b, dir.path(), "x.csv", &long, false);
-    assert_eq!(first.new_alerts.len(), 1, "{:?}", first.new_alerts);
+    assert_eq!(first.new_alerts().len(), 1, "{:?}", first.new_alerts());
     // Another file feeds the first hour too.
     analyse_rows(&b, dir.path(), "other.csv", &["2025-01-14T00:05:00Z,s1,30,32,13.8,60,1,2"], false);
     assert_eq!(all_rollups(&b).len(), 3);
@@ -265,7 +265,7 @@ fn an_overwrite_with_a_shorter_corrected_file_replaces_its_own_part_alarms_inclu
     // The corrected file: the first hour only, no sag.
     let corrected = &long[..4];
     let again = analyse_rows(&b, dir.path(), "x.csv", corrected, true);
-    assert!(again.new_alerts.is_empty());
+    assert!(again.new_alerts().is_empty());
     let rollups = all_rollups(&b);
     assert_eq!(rollups.len(), 1, "the hours only the old version fed are gone: {rollups:?}");
     assert_eq!(rollups[0].count, 5, "the other file's reading stays in the first hour");
@@ -297,13 +297,13 @@ fn an_undervoltage_spanning_two_files_is_stored_and_announced_once() {
         "2025-01-14T01:15:00Z,s1,10,12,13.8,60,1,2",
         "2025-01-14T01:30:00Z,s1,10,12,13.8,60,1,2",
     ];
-    let announced = analyse_rows(&b, dir.path(), "a.csv", &a, false).new_alerts.len()
-        + analyse_rows(&b, dir.path(), "b.csv", &second, false).new_alerts.len();
+    let announced = analyse_rows(&b, dir.path(), "a.csv", &a, false).new_alerts().len()
+        + analyse_rows(&b, dir.path(), "b.csv", &second, false).new_alerts().len();
     assert_eq!(announced, 1);
     assert_eq!(b.db().count("alert").unwrap(), 1);
     let before = table_dump(&b);
-    let again = analyse_rows(&b, dir.path(), "b.csv", &second, false).new_alerts.len()
-        + analyse_rows(&b, dir.path(), "a.csv", &a, false).new_alerts.len();
+    let again = analyse_rows(&b, dir.path(), "b.csv", &second, false).new_alerts().len()
+        + analyse_rows(&b, dir.path(), "a.csv", &a, false).new_alerts().len();
     assert_eq!(again, 0, "reprocessing either file announces nothing");
     assert_eq!(before, table_dump(&b), "and stores the same state");
 }

@@ -34,6 +34,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 use futures::FutureExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// Items per BatchWriteItem (the service limit).
 pub const BATCH_SIZE: usize = 25;
@@ -1041,7 +1042,7 @@ impl ResultsTable for DynamoTable {
     async fn put_rollups(&self, source: &str, rollups: Vec<HourlyRollup>, cfg: &AnalysisConfig) -> StoreResult<Vec<HourlyRollup>> {
         DynamoTable::put_source_rollups(self, source, &rollups, cfg).await.map_err(classify)
     }
-    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &[Alert], cfg: &AnalysisConfig) -> StoreResult<u64> {
+    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &Arc<Vec<Alert>>, cfg: &AnalysisConfig) -> StoreResult<u64> {
         DynamoTable::retire_source(self, source, hours, alarms, cfg).await.map_err(classify)
     }
     async fn replace_forecast(&self, location: &str, points: Vec<ForecastPoint>) -> StoreResult<bool> {

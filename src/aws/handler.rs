@@ -320,7 +320,7 @@ impl LambdaHandler {
             rows_rejected: report.rows_rejected,
             rollups_written: done.rollups_written,
             alerts: done.alarms.len() as u64,
-            new_alerts: done.new_alerts.len() as u64,
+            new_alerts: done.new_alerts().len() as u64,
             locations: report.locations.iter().map(|l| l.location.clone()).collect(),
             results_key: Some(done.results_key),
             rejected_key: done.rejected_key,

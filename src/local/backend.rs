@@ -72,8 +72,8 @@ impl ResultsTable for LocalTable {
         let (source, cfg) = (source.to_string(), cfg.clone());
         self.with(move |db| db.put_rollups(&source, &rollups, &cfg)).await
     }
-    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &[Alert], cfg: &AnalysisConfig) -> StoreResult<u64> {
-        let (source, hours, alarms, cfg) = (source.to_string(), hours.clone(), alarms.to_vec(), cfg.clone());
+    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &Arc<Vec<Alert>>, cfg: &AnalysisConfig) -> StoreResult<u64> {
+        let (source, hours, alarms, cfg) = (source.to_string(), hours.clone(), alarms.clone(), cfg.clone());
         self.with(move |db| db.retire_source(&source, &hours, &alarms, &cfg)).await
     }
     async fn replace_forecast(&self, location: &str, points: Vec<ForecastPoint>) -> StoreResult<bool> {
@@ -88,8 +88,8 @@ impl ResultsTable for LocalTable {
         let (alert, source) = (alert.clone(), source.to_string());
         self.with(move |db| db.upsert_alert(&alert, claim_at, &source)).await
     }
-    async fn upsert_alerts(&self, alerts: &[Alert], claim_at: Option<DateTime<Utc>>, source: &str) -> StoreResult<Vec<bool>> {
-        let (alerts, source) = (alerts.to_vec(), source.to_string());
+    async fn upsert_alerts(&self, alerts: &Arc<Vec<Alert>>, claim_at: Option<DateTime<Utc>>, source: &str) -> StoreResult<Vec<bool>> {
+        let (alerts, source) = (alerts.clone(), source.to_string());
         self.with(move |db| db.upsert_alerts(&alerts, claim_at, &source)).await
     }
     async fn release_notification(&self, alert: &Alert, at: DateTime<Utc>) -> StoreResult<()> {

@@ -176,8 +176,8 @@ pub fn outcome_log_lines(
     report: &FileReport,
     rollups: u64,
     announcement: &Announcement,
-    new_alerts: &[Alert],
-    suppressed: &[Alert],
+    new_alerts: &[&Alert],
+    suppressed: &[&Alert],
     took: std::time::Duration,
 ) -> Vec<(LogLevel, String)> {
     let mut lines = Vec::new();
@@ -285,7 +285,7 @@ mod tests {
             &outcome.report,
             2,
             &Announcement::Each(outcome.alarms.len()),
-            &outcome.alarms,
+            &outcome.alarms.iter().collect::<Vec<_>>(),
             &[],
             std::time::Duration::ZERO,
         );

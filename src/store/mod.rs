@@ -26,6 +26,7 @@ use chrono::{DateTime, Utc};
 use operator::{OperatorAction, OperatorState};
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 /// A store failure, by what the caller can do about it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -87,7 +88,9 @@ pub trait ResultsTable: Send + Sync {
     /// After a source is stored: drops its part of the hours it fed before but not now,
     /// and its claim on the alarms it no longer has (an overwrite, a new version of the
     /// object). Returns how many hours it left.
-    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &[Alert], cfg: &AnalysisConfig) -> StoreResult<u64>;
+    /// `alarms` (as in [`Self::upsert_alerts`]) is shared, not copied: a backend that works
+    /// on a thread of its own keeps a handle instead of a copy of every alarm of the file.
+    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &Arc<Vec<Alert>>, cfg: &AnalysisConfig) -> StoreResult<u64>;
     /// Replaces the stored forecast of a substation, unless a newer one is stored
     /// (forecasts only move forward in time). Returns whether it was written.
     async fn replace_forecast(&self, location: &str, points: Vec<ForecastPoint>) -> StoreResult<bool>;
@@ -100,7 +103,7 @@ pub trait ResultsTable: Send + Sync {
     /// [`Self::upsert_alert`] for each of a file's alarms, one answer per alarm in order.
     /// By default several requests in flight; a backend with transactions overrides it to
     /// store them in one (all or none).
-    async fn upsert_alerts(&self, alerts: &[Alert], claim_at: Option<DateTime<Utc>>, source: &str) -> StoreResult<Vec<bool>> {
+    async fn upsert_alerts(&self, alerts: &Arc<Vec<Alert>>, claim_at: Option<DateTime<Utc>>, source: &str) -> StoreResult<Vec<bool>> {
         use futures::{StreamExt, TryStreamExt};
         futures::stream::iter(alerts.iter().cloned())
             .map(|alert| async move { self.upsert_alert(&alert, claim_at, source).await })

@@ -26,7 +26,7 @@ pub enum Announcement {
     Digest(Digest),
 }
 
-pub fn digest_of(alerts: &[Alert], source: &str, flood: bool) -> Digest {
+pub fn digest_of(alerts: &[&Alert], source: &str, flood: bool) -> Digest {
     let mut counts: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for a in alerts {
         *counts.entry(a.location.clone()).or_default().entry(a.rule.to_string()).or_default() += 1;

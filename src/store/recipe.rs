@@ -68,15 +68,28 @@ pub struct Processed {
     pub rollups_written: u64,
     /// Every alarm episode active in the file (all stored; the report lists a bounded number).
     pub alarms: Vec<Alert>,
-    /// Activations stored for the first time (claimed here), announced or suppressed.
-    pub new_alerts: Vec<Alert>,
-    /// New activations not announced: shelved, or their substation out of service.
-    pub suppressed: Vec<Alert>,
+    /// Positions in `alarms` of the activations stored for the first time (claimed here),
+    /// announced or suppressed: positions, not copies (a file may hold tens of thousands).
+    new: Vec<usize>,
+    /// Positions in `alarms` of the new activations not announced: shelved, or their
+    /// substation out of service.
+    suppressed: Vec<usize>,
     pub announcement: Announcement,
     pub results_key: String,
     pub rejected_key: Option<String>,
     /// Milliseconds per phase.
     pub phases_ms: BTreeMap<String, f64>,
+}
+
+impl Processed {
+    /// Activations stored for the first time (claimed here), announced or suppressed.
+    pub fn new_alerts(&self) -> Vec<&Alert> {
+        self.new.iter().map(|&i| &self.alarms[i]).collect()
+    }
+    /// New activations not announced: shelved, or their substation out of service.
+    pub fn suppressed(&self) -> Vec<&Alert> {
+        self.suppressed.iter().map(|&i| &self.alarms[i]).collect()
+    }
 }
 
 /// The recipe with the backend's parts plugged in.
@@ -188,8 +201,8 @@ impl Recipe {
         }
         self.table.put_alarm_checkpoints(outcome.checkpoints).await.map_err(store_err)?;
         phases.lap("index", started);
-        let alarms = outcome.alarms;
-        let (new_alerts, suppressed, announcement) = self.store_and_announce(&alarms, key).await?;
+        let alarms = Arc::new(outcome.alarms);
+        let (new, suppressed, announcement) = self.store_and_announce(&alarms, key).await?;
         // What an earlier version of this object fed and this one does not goes now.
         self.table.retire_source(key, &hours, &alarms, &self.cfg).await.map_err(store_err)?;
         phases.lap("alarms", started);
@@ -210,7 +223,10 @@ impl Recipe {
             }
         };
         phases.lap("s3_outputs", started);
-        for (level, line) in items::outcome_log_lines(key, &report, rollups_written, &announcement, &new_alerts, &suppressed, started.elapsed()) {
+        // The table's tasks are over: the alarms are this run's alone again.
+        let alarms = Arc::try_unwrap(alarms).unwrap_or_else(|shared| shared.as_ref().clone());
+        let picked = |at: &[usize]| at.iter().map(|&i| &alarms[i]).collect::<Vec<_>>();
+        for (level, line) in items::outcome_log_lines(key, &report, rollups_written, &announcement, &picked(&new), &picked(&suppressed), started.elapsed()) {
             self.log.line(level, key, &line);
         }
         Ok(Processed {
@@ -219,7 +235,7 @@ impl Recipe {
             report,
             rollups_written,
             alarms,
-            new_alerts,
+            new,
             suppressed,
             announcement,
             results_key,
@@ -231,7 +247,7 @@ impl Recipe {
     /// Upserts every alarm, claiming the notification of each activation; announces the
     /// claimed ones that are not shelved or out of service. A failed announcement gives
     /// every claim of this file back, so the retry of the event announces them.
-    async fn store_and_announce(&self, alarms: &[Alert], key: &str) -> Result<(Vec<Alert>, Vec<Alert>, Announcement)> {
+    async fn store_and_announce(&self, alarms: &Arc<Vec<Alert>>, key: &str) -> Result<(Vec<usize>, Vec<usize>, Announcement)> {
         let now = Utc::now();
         let claimed = match self.table.upsert_alerts(alarms, Some(now), key).await {
             Ok(claimed) => claimed,
@@ -242,12 +258,14 @@ impl Recipe {
                 return Err(store_err(e));
             }
         };
-        let new: Vec<Alert> = alarms.iter().zip(claimed).filter(|(_, claimed)| *claimed).map(|(a, _)| a.clone()).collect();
+        // Positions, not copies: each copy of a large file's alarms was a fifth of its peak memory.
+        let new: Vec<usize> = claimed.iter().enumerate().filter(|(_, claimed)| **claimed).map(|(i, _)| i).collect();
         if new.is_empty() {
             return Ok((new, Vec::new(), Announcement::None));
         }
         let ops = self.table.operator_states().await.map_err(store_err)?;
-        let (suppressed, announce): (Vec<Alert>, Vec<Alert>) = new.iter().cloned().partition(|a| is_suppressed(a, &ops));
+        let (suppressed, announce): (Vec<usize>, Vec<usize>) = new.iter().partition(|&&i| is_suppressed(&alarms[i], &ops));
+        let announce: Vec<&Alert> = announce.into_iter().map(|i| &alarms[i]).collect();
         let mut published = 0;
         let announcement = self.announce(&announce, key, &mut published).await;
         match announcement {
@@ -255,8 +273,8 @@ impl Recipe {
             Err(e) => {
                 // The alarms already published keep their claims: releasing them would
                 // publish them again on the retry.
-                let sent: Vec<String> = announce[..published].iter().map(Alert::id).collect();
-                let unsent: Vec<Alert> = new.into_iter().filter(|a| !sent.contains(&a.id())).collect();
+                let sent: std::collections::HashSet<String> = announce[..published].iter().map(|a| a.id()).collect();
+                let unsent: Vec<Alert> = new.iter().map(|&i| &alarms[i]).filter(|a| !sent.contains(&a.id())).cloned().collect();
                 self.release_claims(&unsent, now, key).await;
                 Err(e)
             }
@@ -283,7 +301,7 @@ impl Recipe {
 
     /// Publishes `alerts` one by one, or as one digest; `published` counts the alerts
     /// whose message went out, also when a later one fails.
-    async fn announce(&self, alerts: &[Alert], key: &str, published: &mut usize) -> Result<Announcement> {
+    async fn announce(&self, alerts: &[&Alert], key: &str, published: &mut usize) -> Result<Announcement> {
         if alerts.is_empty() {
             return Ok(Announcement::None);
         }
