@@ -225,11 +225,7 @@ impl Recipe {
         phases.lap("s3_outputs", started);
         // The table's tasks are over: the alarms are this run's alone again.
         let alarms = Arc::try_unwrap(alarms).unwrap_or_else(|shared| shared.as_ref().clone());
-        let picked = |at: &[usize]| at.iter().map(|&i| &alarms[i]).collect::<Vec<_>>();
-        for (level, line) in items::outcome_log_lines(key, &report, rollups_written, &announcement, &picked(&new), &picked(&suppressed), started.elapsed()) {
-            self.log.line(level, key, &line);
-        }
-        Ok(Processed {
+        let processed = Processed {
             key: key.to_string(),
             bytes,
             report,
@@ -241,7 +237,20 @@ impl Recipe {
             results_key,
             rejected_key,
             phases_ms: phases.done,
-        })
+        };
+        let lines = items::outcome_log_lines(
+            key,
+            &processed.report,
+            processed.rollups_written,
+            &processed.announcement,
+            &processed.new_alerts(),
+            &processed.suppressed(),
+            started.elapsed(),
+        );
+        for (level, line) in lines {
+            self.log.line(level, key, &line);
+        }
+        Ok(processed)
     }
 
     /// Upserts every alarm, claiming the notification of each activation; announces the
