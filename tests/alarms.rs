@@ -246,3 +246,96 @@ async fn operator_actions_in_one_backend_are_seen_by_a_second_on_the_same_folder
     let log = std::fs::read_to_string(dir.path().join("data/logs/gridwatch.jsonl")).unwrap();
     assert!(log.contains("suppressed (shelved or out of service)") && log.contains("operator ana@jump: site: took out of service"), "{log}");
 }
+
+/// `subs` substations × `days` days at 15 minutes; each substation's voltage sags to
+/// 12 kV for two hours a day (an hour of its own): one alarm per substation and day.
+fn daily_sags(subs: u32, days: u32) -> String {
+    let mut csv = String::from(HEADER);
+    for step in 0..days * 96 {
+        let ts = format_ts(t("2025-01-01T00:00:00Z") + Duration::minutes(15 * i64::from(step)));
+        for s in 0..subs {
+            let sag = (step % 96) / 4 == 1 + s % 20 || (step % 96) / 4 == 2 + s % 20;
+            csv.push_str(&format!("{ts},sub_{s:03},50,100,{},60,0,0\n", if sag { 12.0 } else { 13.8 }));
+        }
+    }
+    csv
+}
+
+/// Takes the alarms as they end, as the recipe's sink does.
+#[derive(Default)]
+struct TakesAlarms {
+    alarms: Vec<Alert>,
+    batches: usize,
+}
+
+impl gridwatch::analysis::engine::AnalysisSink for TakesAlarms {
+    fn rollups(&mut self, _: Vec<gridwatch::model::HourlyRollup>) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn rejected(&mut self, _: &gridwatch::model::RejectedRow) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn takes_alarms(&self) -> bool {
+        true
+    }
+    fn alarms(&mut self, batch: Vec<Alert>) -> anyhow::Result<()> {
+        assert!(!batch.is_empty());
+        self.batches += 1;
+        self.alarms.extend(batch);
+        Ok(())
+    }
+}
+
+fn ids(alarms: &[Alert]) -> Vec<String> {
+    let mut ids: Vec<String> = alarms.iter().map(Alert::id).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_sink_that_takes_alarms_gets_every_alarm_as_they_end_on_one_or_two_shards() {
+    use gridwatch::analysis::engine::{analyze_stream, CollectSink, ALARM_BATCH};
+    let csv = daily_sags(120, 24);
+    let cfg = AnalysisConfig::default();
+    let all = analyze_stream(csv.as_bytes(), "raw/s.csv", &cfg, &mut CollectSink::default()).unwrap().alarms;
+    assert_eq!(all.len(), 120 * 24, "one alarm per substation and day");
+    assert!(all.len() > ALARM_BATCH, "enough alarms to be handed out while reading");
+    for shards in [1, 2] {
+        let mut sink = TakesAlarms::default();
+        let outcome = gridwatch::analysis::sharded::analyze_sharded(csv.as_bytes(), "raw/s.csv", &cfg, shards, &mut sink).unwrap();
+        assert!(sink.batches >= 1, "{shards} shard(s): alarms were handed out while reading");
+        assert!(outcome.alarms.len() < all.len(), "{shards} shard(s): the outcome keeps only the rest");
+        let mut taken = sink.alarms;
+        taken.extend(outcome.alarms);
+        assert_eq!(ids(&taken), ids(&all), "{shards} shard(s)");
+        let by_id: std::collections::HashMap<String, &Alert> = all.iter().map(|a| (a.id(), a)).collect();
+        assert!(taken.iter().all(|a| by_id[&a.id()] == a), "{shards} shard(s): the same episodes, field for field");
+    }
+}
+
+#[test]
+fn thousands_of_alarms_are_stored_a_batch_at_a_time_announced_in_one_digest_and_once() {
+    use gridwatch::store::notice::Announcement;
+    use gridwatch::store::recipe::LISTED_NEW_ALARMS;
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(dir.path());
+    let csv = daily_sags(120, 24);
+    let path = dir.path().join("sags.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let key = b.import(&path, true).unwrap();
+    let first = b.process_key(&key).unwrap();
+    let stored = all_alarms(&b);
+    assert_eq!(stored.len(), 120 * 24, "every alarm stored");
+    assert_eq!((first.alarms, first.new_count()), (stored.len() as u64, stored.len() as u64));
+    assert_eq!(first.new_alerts().len(), LISTED_NEW_ALARMS, "the outcome lists a bounded number");
+    let Announcement::Digest(digest) = &first.announcement else { panic!("{:?}", first.announcement) };
+    assert_eq!(digest.alarms, stored.len());
+    assert_eq!(digest.counts.len(), 120, "every substation in the digest");
+    let engine = gridwatch::analysis::engine::analyze_stream(csv.as_bytes(), &key, &AnalysisConfig::default(), &mut gridwatch::analysis::engine::CollectSink::default()).unwrap();
+    assert_eq!(ids(&stored), ids(&engine.alarms), "the store holds what the engine found");
+
+    let again = b.process_key(&key).unwrap();
+    assert_eq!((again.alarms, again.new_count()), (stored.len() as u64, 0), "a redelivery announces nothing");
+    assert_eq!(again.announcement, Announcement::None);
+    assert_eq!(all_alarms(&b), stored, "the same stored state");
+}

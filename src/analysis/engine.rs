@@ -26,6 +26,9 @@ const DAY: i64 = 24 * HOUR;
 const RECENT_HOURS: usize = 56 * 24;
 /// Rollups are handed to the sink in batches of this size (a DynamoDB batch is 25).
 const ROLLUP_BATCH: usize = 250;
+/// Ended alarm episodes are handed to a sink that takes them ([`AnalysisSink::takes_alarms`])
+/// in batches of this size: a long file has tens of thousands, the largest thing it held.
+pub const ALARM_BATCH: usize = 1_000;
 
 /// One reading as the engine keeps it while its hour is open.
 #[derive(Debug, Clone, Copy)]
@@ -86,8 +89,9 @@ pub struct Finished {
     /// Rollups not yet taken with [`Analyzer::take_finished`].
     pub rollups: Vec<HourlyRollup>,
     pub summaries: Vec<LocationSummary>,
-    /// Every alarm episode active in the file, in the order they ended (still-active
-    /// ones last): all are stored, the summaries list at most `max_alerts_per_location`.
+    /// The alarm episodes active in the file and not taken with [`Analyzer::take_alarms`],
+    /// in the order they ended (still-active ones last): all are stored, the summaries
+    /// list at most `max_alerts_per_location`.
     pub alarms: Vec<Alert>,
     /// The alarm state of each substation after the file (where the next file starts).
     pub checkpoints: Vec<AlarmCheckpoint>,
@@ -233,6 +237,16 @@ impl Analyzer {
 
     pub fn finished_len(&self) -> usize {
         self.finished.len()
+    }
+
+    /// Alarm episodes ended so far and not yet taken (the caller may store them while
+    /// reading goes on; the rest come with [`Analyzer::finish`]).
+    pub fn take_alarms(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.alarms)
+    }
+
+    pub fn alarms_len(&self) -> usize {
+        self.alarms.len()
     }
 
     /// Closes every open hour and returns the summaries, the alarms and the checkpoints.
@@ -547,7 +561,7 @@ fn detect_interval(gaps: &HashMap<i64, u64>) -> Option<i64> {
     gaps.iter().filter(|(gap, _)| **gap > 0).max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(gap, _)| *gap)
 }
 
-fn summarize(cfg: &AnalysisConfig, rules: &RuleTable, location: &str, acc: &LocationAcc) -> LocationSummary {
+fn summarize(cfg: &AnalysisConfig, rules: &RuleTable, location: &str, acc: &mut LocationAcc) -> LocationSummary {
     let interval_secs = detect_interval(&acc.gaps).unwrap_or(i64::from(cfg.fallback_interval_minutes) * 60);
     let hours_per_reading = interval_secs as f64 / 3600.0;
     let load = acc.load.spread();
@@ -606,7 +620,9 @@ fn summarize(cfg: &AnalysisConfig, rules: &RuleTable, location: &str, acc: &Loca
         },
         alert_status: status,
         status_reasons,
-        alerts: acc.alerts.clone(),
+        // Taken: the summary is made once, at the end, and the listed alarms were the
+        // report's largest copy.
+        alerts: std::mem::take(&mut acc.alerts),
         alerts_dropped: acc.alerts_dropped,
     }
 }
@@ -630,6 +646,17 @@ pub trait AnalysisSink {
     /// in line order with it).
     fn passed(&mut self, line: u64) {
         let _ = line;
+    }
+    /// Whether ended alarm episodes go to [`AnalysisSink::alarms`] as they end (in the
+    /// order they end) instead of all coming with the outcome. No by default: the outcome
+    /// then holds every alarm of the file, in one order whatever the sharding.
+    fn takes_alarms(&self) -> bool {
+        false
+    }
+    /// A batch of ended alarm episodes (only called when [`AnalysisSink::takes_alarms`]).
+    fn alarms(&mut self, batch: Vec<Alert>) -> anyhow::Result<()> {
+        let _ = batch;
+        Ok(())
     }
 }
 
@@ -657,6 +684,7 @@ impl AnalysisSink for CollectSink {
 #[derive(Debug, Clone)]
 pub struct StreamOutcome {
     pub report: FileReport,
+    /// Every alarm of the file, or those the sink did not take ([`AnalysisSink::takes_alarms`]).
     pub alarms: Vec<Alert>,
     pub checkpoints: Vec<AlarmCheckpoint>,
     pub recent_load: BTreeMap<String, Vec<(DateTime<Utc>, f64)>>,
@@ -719,6 +747,7 @@ pub(crate) fn analyze_part<R: Read>(
     };
     report.format = stream.format_name().to_string();
     let mut analyzer = Analyzer::new(cfg.clone());
+    let takes_alarms = sink.takes_alarms();
     let mut first_reading: Option<i64> = None;
     for row in stream.by_ref() {
         let (rejected, line) = match row {
@@ -753,6 +782,9 @@ pub(crate) fn analyze_part<R: Read>(
         sink.passed(line);
         if analyzer.finished_len() >= ROLLUP_BATCH {
             sink.rollups(analyzer.take_finished())?;
+        }
+        if takes_alarms && analyzer.alarms_len() >= ALARM_BATCH {
+            sink.alarms(analyzer.take_alarms())?;
         }
     }
     if let Some(fatal) = stream.fatal.take() {
@@ -862,15 +894,18 @@ fn reading_as_csv(r: &Reading) -> String {
 
 /// Adds the 24 h forecast of every substation in the report, from its stored history
 /// (`stored`: the `FORECAST_HISTORY_DAYS` (56) days of rollups before the file) overlaid with the file's own hours.
+/// Consumes the file's own hours (`recent_load` is empty after): they are a tenth of a big
+/// file's peak memory and nothing else needs them.
 pub fn attach_forecasts(
     outcome: &mut StreamOutcome,
     mut stored: impl FnMut(&str) -> Vec<(DateTime<Utc>, f64)>,
 ) {
     let mut forecasts = Vec::new();
+    let mut recent_load = std::mem::take(&mut outcome.recent_load);
     for summary in &outcome.report.locations {
         let mut by_hour: BTreeMap<DateTime<Utc>, f64> = stored(&summary.location).into_iter().collect();
-        if let Some(recent) = outcome.recent_load.get(&summary.location) {
-            by_hour.extend(recent.iter().copied());
+        if let Some(recent) = recent_load.remove(&summary.location) {
+            by_hour.extend(recent);
         }
         let history: Vec<(DateTime<Utc>, f64)> = by_hour.into_iter().collect();
         let from = to_utc(hour_start(summary.last_timestamp.timestamp()) + HOUR);

@@ -7,14 +7,15 @@
 //! parts are put together by [`engine::assemble`], as a single pass's one part is.
 //!
 //! The caller's sink stays on the calling thread: shards send it their rollups, their
-//! rejected rows (released in line order once every shard has passed that line) and their
-//! requests for stored alarm state.
+//! ended alarms (when the sink takes them as they end), their rejected rows (released in
+//! line order once every shard has passed that line) and their requests for stored alarm
+//! state.
 
 use crate::analysis::alarms::AlarmCheckpoint;
 use crate::analysis::engine::{self, AnalysisSink, Part, StreamOutcome};
 use crate::analysis::ingest::ShardFilter;
 use crate::config::AnalysisConfig;
-use crate::model::{HourlyRollup, RejectedRow};
+use crate::model::{Alert, HourlyRollup, RejectedRow};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read};
@@ -32,6 +33,7 @@ type Block = Result<Arc<Vec<u8>>, (std::io::ErrorKind, String)>;
 
 enum Event {
     Rollups(Vec<HourlyRollup>),
+    Alarms(Vec<Alert>),
     Rejected(usize, RejectedRow),
     Passed(usize, u64),
     Checkpoint { location: String, before: DateTime<Utc>, reply: SyncSender<anyhow::Result<Option<AlarmCheckpoint>>> },
@@ -53,6 +55,7 @@ pub fn analyze_sharded<R: Read + Send>(
         return engine::analyze_stream(input, source, cfg, sink);
     }
     let hasher = foldhash::fast::RandomState::default();
+    let takes_alarms = sink.takes_alarms();
     let (events_tx, events) = mpsc::sync_channel::<Event>(4 * shards);
     let parts = std::thread::scope(|scope| {
         let mut feeds = Vec::with_capacity(shards);
@@ -62,7 +65,7 @@ pub fn analyze_sharded<R: Read + Send>(
             let filter = ShardFilter::new(index, shards, hasher.clone());
             let events_tx = events_tx.clone();
             scope.spawn(move || {
-                let mut shard_sink = ShardSink { index, events: events_tx.clone(), unreported: 0 };
+                let mut shard_sink = ShardSink { index, events: events_tx.clone(), unreported: 0, takes_alarms };
                 let part = engine::analyze_part(BlockReader::new(blocks), source, cfg, &mut shard_sink, Some(filter));
                 let _ = events_tx.send(Event::Done(index, Box::new(part)));
             });
@@ -111,6 +114,7 @@ fn serve(events: Receiver<Event>, shards: usize, sink: &mut dyn AnalysisSink) ->
     for event in events.iter() {
         match event {
             Event::Rollups(batch) => sink.rollups(batch)?,
+            Event::Alarms(batch) => sink.alarms(batch)?,
             Event::Rejected(shard, row) => {
                 passed[shard] = row.line;
                 waiting.insert(row.line, row);
@@ -144,6 +148,8 @@ struct ShardSink {
     index: usize,
     events: SyncSender<Event>,
     unreported: u32,
+    /// The caller's sink takes alarms as they end: they are passed on as they come.
+    takes_alarms: bool,
 }
 
 fn stopped<T>(_: T) -> anyhow::Error {
@@ -156,6 +162,12 @@ impl AnalysisSink for ShardSink {
     }
     fn rejected(&mut self, row: &RejectedRow) -> anyhow::Result<()> {
         self.events.send(Event::Rejected(self.index, row.clone())).map_err(stopped)
+    }
+    fn takes_alarms(&self) -> bool {
+        self.takes_alarms
+    }
+    fn alarms(&mut self, batch: Vec<Alert>) -> anyhow::Result<()> {
+        self.events.send(Event::Alarms(batch)).map_err(stopped)
     }
     fn checkpoint(&mut self, location: &str, before: DateTime<Utc>) -> anyhow::Result<Option<AlarmCheckpoint>> {
         let (reply, answer) = mpsc::sync_channel(1);

@@ -19,7 +19,7 @@ use crate::analysis::alarms::AlarmCheckpoint;
 use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
 use crate::analysis::hour_stats;
 use crate::config::AnalysisConfig;
-use crate::store::items::{self, SourceHours};
+use crate::store::items::{self, AlarmKeys, SourceHours};
 use crate::store::unreadable;
 use crate::store::operator::{OperatorAction, OperatorState, OPERATOR_PARTITION};
 use crate::store::{ResultsTable, StoreError, StoreResult};
@@ -841,20 +841,20 @@ impl DynamoTable {
     /// Takes back what `source` fed before and no longer does: its parts of other hours
     /// (re-merged) and its claim on alarms it no longer has (deleted when no source has
     /// them). Then records what it feeds now. Returns the hours it left.
-    pub async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &[Alert], cfg: &AnalysisConfig) -> Result<u64> {
+    pub async fn retire_source(&self, source: &str, hours: &SourceHours, keep_alarms: &AlarmKeys, cfg: &AnalysisConfig) -> Result<u64> {
         let partition = format!("{SOURCE_PREFIX}{source}");
         let listed = self
             .query_all(self.query().key_condition_expression("#pk = :pk").expression_attribute_values(":pk", av(partition.as_str())).consistent_read(true))
             .await?;
         let mut left = 0;
-        let keep_alarms: BTreeSet<String> = alarms.iter().map(|a| format!("A#{}#{}", a.location, items::alert_sort_key(a))).collect();
         let mut stale_listing = Vec::new();
         for item in &listed {
             let r = attrs::Reader::new(item);
             let sort_key = r.str(SK)?;
             if sort_key.starts_with("A#") {
-                if !keep_alarms.contains(sort_key) {
-                    self.drop_alarm_source(r.str("alarm_location")?, r.str("alarm_key")?, source).await?;
+                let (location, key) = (r.str("alarm_location")?, r.str("alarm_key")?);
+                if !keep_alarms.contains(&(location.to_string(), key.to_string())) {
+                    self.drop_alarm_source(location, key, source).await?;
                     stale_listing.push(HashMap::from([(PK.to_string(), av(partition.as_str())), (SK.to_string(), av(sort_key))]));
                 }
                 continue;
@@ -906,13 +906,13 @@ impl DynamoTable {
                 ])
             })
             .collect();
-        listing.extend(alarms.iter().map(|a| {
+        listing.extend(keep_alarms.iter().map(|(location, key)| {
             HashMap::from([
                 (PK.to_string(), av(partition.as_str())),
-                (SK.to_string(), av(format!("A#{}#{}", a.location, items::alert_sort_key(a)))),
+                (SK.to_string(), av(format!("A#{location}#{key}"))),
                 ("kind".to_string(), av("source")),
-                ("alarm_location".to_string(), av(a.location.as_str())),
-                ("alarm_key".to_string(), av(items::alert_sort_key(a))),
+                ("alarm_location".to_string(), av(location.as_str())),
+                ("alarm_key".to_string(), av(key.as_str())),
             ])
         }));
         self.batch_put(listing).await?;
@@ -1042,7 +1042,7 @@ impl ResultsTable for DynamoTable {
     async fn put_rollups(&self, source: &str, rollups: Vec<HourlyRollup>, cfg: &AnalysisConfig) -> StoreResult<Vec<HourlyRollup>> {
         DynamoTable::put_source_rollups(self, source, &rollups, cfg).await.map_err(classify)
     }
-    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &Arc<Vec<Alert>>, cfg: &AnalysisConfig) -> StoreResult<u64> {
+    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &Arc<AlarmKeys>, cfg: &AnalysisConfig) -> StoreResult<u64> {
         DynamoTable::retire_source(self, source, hours, alarms, cfg).await.map_err(classify)
     }
     async fn replace_forecast(&self, location: &str, points: Vec<ForecastPoint>) -> StoreResult<bool> {

@@ -14,7 +14,7 @@ use crate::analysis::alarms::AlarmCheckpoint;
 use crate::analysis::hour_stats;
 use crate::config::AnalysisConfig;
 use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
-use crate::store::items::{alert_sort_key, SourceHours, checkpoint_sort_key, CHECKPOINT_PREFIX, CHECKPOINT_RETENTION_DAYS, FORECAST_KEY, INDEX_PARTITION};
+use crate::store::items::{alert_sort_key, AlarmKeys, SourceHours, checkpoint_sort_key, CHECKPOINT_PREFIX, CHECKPOINT_RETENTION_DAYS, FORECAST_KEY, INDEX_PARTITION};
 use crate::store::operator::{OperatorAction, OperatorState, OPERATOR_PARTITION};
 use crate::store::unreadable;
 use chrono::{DateTime, Utc};
@@ -126,7 +126,10 @@ const LEGACY_SOURCE: &str = "";
 fn bind_rollup(stmt: &mut rusqlite::Statement<'_>, r: &HourlyRollup, source: Option<&str>) -> anyhow::Result<()> {
     let reasons = if r.alert_reasons.is_empty() { None } else { Some(serde_json::to_string(&r.alert_reasons)?) };
     stmt.raw_bind_parameter(1, r.location.as_str())?;
-    stmt.raw_bind_parameter(2, format_ts(r.timestamp))?;
+    match crate::model::ts_digits(r.timestamp) {
+        Some(digits) => stmt.raw_bind_parameter(2, digits.as_str())?,
+        None => stmt.raw_bind_parameter(2, format_ts(r.timestamp))?,
+    }
     stmt.raw_bind_parameter(3, r.count as i64)?;
     let reals = [
         r.load_avg_mw,
@@ -384,7 +387,7 @@ impl SqliteTable {
     /// fed before but no longer does (a shorter, corrected file under `--overwrite`, a new
     /// version of the object), re-merging those hours, and its claim on the alarms it no
     /// longer has (an alarm goes when no source has it). Returns the hours it left.
-    pub fn retire_source(&mut self, source: &str, hours: &SourceHours, alarms: &[Alert], cfg: &AnalysisConfig) -> anyhow::Result<u64> {
+    pub fn retire_source(&mut self, source: &str, hours: &SourceHours, keep: &AlarmKeys, cfg: &AnalysisConfig) -> anyhow::Result<u64> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let spans: Vec<(String, String, String)> = tx
             .prepare_cached("SELECT location, first_hour, end_hour FROM source_spans WHERE source = ?1")?
@@ -417,7 +420,6 @@ impl SqliteTable {
                 span.execute(params![source, location, format_ts(first), format_ts(end)])?;
             }
         }
-        let keep: std::collections::BTreeSet<(String, String)> = alarms.iter().map(|a| (a.location.clone(), alert_sort_key(a))).collect();
         let claimed: Vec<(String, String)> = tx
             .prepare_cached("SELECT location, timestamp FROM alert_sources WHERE source = ?1")?
             .query_map(params![source], |r| Ok((r.get(0)?, r.get(1)?)))?

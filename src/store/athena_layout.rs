@@ -191,26 +191,15 @@ pub fn write_rollup_line(out: &mut Vec<u8>, r: &HourlyRollup) {
 /// A timestamp as chrono's serde writes it (`2024-03-01T05:00:00Z`); by hand for whole
 /// seconds of four-digit years (every rollup hour), through serde otherwise.
 fn write_timestamp(out: &mut Vec<u8>, ts: DateTime<Utc>) {
-    use chrono::{Datelike, Timelike};
-    if !(1000..=9999).contains(&ts.year()) || ts.nanosecond() != 0 {
-        serde_json::to_writer(&mut *out, &ts).expect("a timestamp always serialises");
-        return;
+    use chrono::Timelike;
+    match crate::model::ts_digits(ts).filter(|_| ts.nanosecond() == 0) {
+        Some(digits) => {
+            out.push(b'"');
+            out.extend_from_slice(digits.as_str().as_bytes());
+            out.push(b'"');
+        }
+        None => serde_json::to_writer(&mut *out, &ts).expect("a timestamp always serialises"),
     }
-    let two = |out: &mut Vec<u8>, v: u32| out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
-    out.push(b'"');
-    two(out, ts.year() as u32 / 100);
-    two(out, ts.year() as u32 % 100);
-    out.push(b'-');
-    two(out, ts.month());
-    out.push(b'-');
-    two(out, ts.day());
-    out.push(b'T');
-    two(out, ts.hour());
-    out.push(b':');
-    two(out, ts.minute());
-    out.push(b':');
-    two(out, ts.second());
-    out.extend_from_slice(b"Z\"");
 }
 
 /// Rollups as JSON lines (uncompressed), in the given order.

@@ -46,6 +46,14 @@ pub fn forecast_sort_key(hour: DateTime<Utc>) -> String {
     format!("{FORECAST_PREFIX}{}", format_ts(hour))
 }
 
+/// The alarms a file has now, as (substation, [`alert_sort_key`]): what
+/// [`super::ResultsTable::retire_source`] keeps of an earlier version's claims.
+pub type AlarmKeys = std::collections::BTreeSet<(String, String)>;
+
+pub fn alarm_key(a: &Alert) -> (String, String) {
+    (a.location.clone(), alert_sort_key(a))
+}
+
 pub fn alert_sort_key(a: &Alert) -> String {
     format!("{ALERT_PREFIX}{}#{}", a.rule, format_ts(a.started_at))
 }
@@ -177,7 +185,7 @@ pub fn outcome_log_lines(
     rollups: u64,
     announcement: &Announcement,
     new_alerts: &[&Alert],
-    suppressed: &[&Alert],
+    (suppressed, suppressed_count): (&[&Alert], u64),
     took: std::time::Duration,
 ) -> Vec<(LogLevel, String)> {
     let mut lines = Vec::new();
@@ -231,6 +239,10 @@ pub fn outcome_log_lines(
     }
     for alert in suppressed {
         lines.push((LogLevel::Info, format!("suppressed (shelved or out of service): {}", alert_log_message(alert))));
+    }
+    let unlisted = suppressed_count.saturating_sub(suppressed.len() as u64);
+    if unlisted > 0 {
+        lines.push((LogLevel::Info, format!("suppressed (shelved or out of service): {unlisted} more new alarms of {key}")));
     }
     lines
 }
@@ -286,9 +298,15 @@ mod tests {
             2,
             &Announcement::Each(outcome.alarms.len()),
             &outcome.alarms.iter().collect::<Vec<_>>(),
-            &[],
+            (&[], 0),
             std::time::Duration::ZERO,
         );
         assert!(lines.iter().any(|(l, m)| *l == LogLevel::Error && m.starts_with("ALARM HIGH undervoltage")), "{lines:?}");
+        // Suppressed alarms beyond the listed ones are counted in one line.
+        let listed: Vec<&Alert> = outcome.alarms.iter().take(1).collect();
+        let lines = outcome_log_lines("raw/x.csv", &outcome.report, 2, &Announcement::None, &listed, (&listed, 5), std::time::Duration::ZERO);
+        let suppressed: Vec<&String> = lines.iter().map(|(_, m)| m).filter(|m| m.starts_with("suppressed")).collect();
+        assert_eq!(suppressed.len(), 2, "{lines:?}");
+        assert!(suppressed[1].contains("4 more new alarms"), "{lines:?}");
     }
 }

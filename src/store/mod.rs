@@ -4,6 +4,7 @@
 //! ([`recipe`]) is written once. SQLite + a folder implement them locally, DynamoDB + S3
 //! on AWS.
 
+pub mod alarm_spool;
 pub mod athena_layout;
 #[cfg(any(feature = "local", feature = "aws-core"))]
 pub mod budget;
@@ -19,7 +20,7 @@ pub mod unreadable;
 
 use crate::analysis::alarms::AlarmCheckpoint;
 use crate::config::AnalysisConfig;
-use items::SourceHours;
+use items::{AlarmKeys, SourceHours};
 use crate::model::{Alert, ForecastPoint, HourlyRollup, SubstationState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -90,7 +91,7 @@ pub trait ResultsTable: Send + Sync {
     /// object). Returns how many hours it left.
     /// `alarms` (as in [`Self::upsert_alerts`]) is shared, not copied: a backend that works
     /// on a thread of its own keeps a handle instead of a copy of every alarm of the file.
-    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &Arc<Vec<Alert>>, cfg: &AnalysisConfig) -> StoreResult<u64>;
+    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &Arc<AlarmKeys>, cfg: &AnalysisConfig) -> StoreResult<u64>;
     /// Replaces the stored forecast of a substation, unless a newer one is stored
     /// (forecasts only move forward in time). Returns whether it was written.
     async fn replace_forecast(&self, location: &str, points: Vec<ForecastPoint>) -> StoreResult<bool>;

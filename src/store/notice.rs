@@ -27,16 +27,38 @@ pub enum Announcement {
 }
 
 pub fn digest_of(alerts: &[&Alert], source: &str, flood: bool) -> Digest {
-    let mut counts: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    let mut digest = DigestBuilder::default();
     for a in alerts {
-        *counts.entry(a.location.clone()).or_default().entry(a.rule.to_string()).or_default() += 1;
+        digest.push(a);
     }
-    Digest {
-        source: source.to_string(),
-        alarms: alerts.len(),
-        highest_priority: alerts.iter().map(|a| a.priority).max().unwrap_or_default(),
-        flood,
-        counts,
+    digest.finish(source, flood)
+}
+
+/// A [`Digest`] made one alarm at a time (a file's alarms are read back in batches).
+#[derive(Debug, Default)]
+pub struct DigestBuilder {
+    alarms: usize,
+    highest_priority: Priority,
+    counts: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+impl DigestBuilder {
+    pub fn push(&mut self, a: &Alert) {
+        self.alarms += 1;
+        self.highest_priority = self.highest_priority.max(a.priority);
+        *self.counts.entry(a.location.clone()).or_default().entry(a.rule.to_string()).or_default() += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.alarms
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.alarms == 0
+    }
+
+    pub fn finish(self, source: &str, flood: bool) -> Digest {
+        Digest { source: source.to_string(), alarms: self.alarms, highest_priority: self.highest_priority, flood, counts: self.counts }
     }
 }
 

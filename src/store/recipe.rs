@@ -1,13 +1,15 @@
 //! The processing recipe, written once for both backends: what happens to one raw object.
 //!
 //! 1. stream it through the engine on a blocking thread — rollups go to the results table
-//!    in batches while the file is read, rejected rows to a spool, settled days of the
-//!    Athena copy to the bucket, and each substation's alarm state is read from its
-//!    stored checkpoint before its first reading;
+//!    in batches while the file is read, rejected rows and ended alarm episodes to spools
+//!    (temp files: memory stays flat however many there are), settled days of the Athena
+//!    copy to the bucket, and each substation's alarm state is read from its stored
+//!    checkpoint before its first reading;
 //! 2. read the stored history and forecast the next 24 h;
 //! 3. store the forecast (only if newer), the substation index items (only if newer), the
-//!    alarm checkpoints and the alarm episodes — claiming each activation's notification
-//!    atomically so a redelivered event notifies nothing;
+//!    alarm checkpoints and the alarm episodes, a batch at a time from their spool —
+//!    claiming each activation's notification atomically so a redelivered event notifies
+//!    nothing;
 //! 4. notify: one message per new activation, or one digest when a file activates many or
 //!    floods; shelved alarms and substations out of service are stored but not announced;
 //! 5. write the detailed report to `results/`, the rejected rows to `rejected/`, and log.
@@ -25,7 +27,8 @@
 
 use super::budget::{Budget, BudgetGuard, BudgetedReader};
 use super::items::{self, LatestRollups, SourceHours};
-use super::notice::{digest_of, Announcement, Digest};
+use super::alarm_spool::{AlarmSpool, ALARM_READ_BATCH};
+use super::notice::{Announcement, Digest, DigestBuilder};
 use super::operator::OperatorState;
 use super::rejected::RejectedSpool;
 use super::{athena_layout, object_keys, ObjectStore, ResultsTable, StoreError, REQUESTS_IN_FLIGHT};
@@ -35,11 +38,12 @@ use crate::analysis::kpi;
 use crate::backend::LogLevel;
 use crate::config::AnalysisConfig;
 use crate::model::{Alert, FileReport, HourlyRollup, RejectedRow};
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -66,14 +70,14 @@ pub struct Processed {
     pub bytes: Option<u64>,
     pub report: FileReport,
     pub rollups_written: u64,
-    /// Every alarm episode active in the file (all stored; the report lists a bounded number).
-    pub alarms: Vec<Alert>,
-    /// Positions in `alarms` of the activations stored for the first time (claimed here),
-    /// announced or suppressed: positions, not copies (a file may hold tens of thousands).
-    new: Vec<usize>,
-    /// Positions in `alarms` of the new activations not announced: shelved, or their
-    /// substation out of service.
-    suppressed: Vec<usize>,
+    /// Alarm episodes active in the file, all stored (the report lists a bounded number).
+    pub alarms: u64,
+    /// The activations stored for the first time (claimed here), announced or suppressed:
+    /// the first [`LISTED_NEW_ALARMS`] (and at least every one announced), all counted.
+    new: Listed,
+    /// The new activations not announced (shelved, or their substation out of service):
+    /// the first [`LISTED_NEW_ALARMS`], all counted.
+    suppressed: Listed,
     pub announcement: Announcement,
     pub results_key: String,
     pub rejected_key: Option<String>,
@@ -82,14 +86,74 @@ pub struct Processed {
 }
 
 impl Processed {
-    /// Activations stored for the first time (claimed here), announced or suppressed.
+    /// Activations stored for the first time (claimed here), announced or suppressed: the
+    /// first [`LISTED_NEW_ALARMS`] of them ([`Processed::new_count`] counts them all).
     pub fn new_alerts(&self) -> Vec<&Alert> {
-        self.new.iter().map(|&i| &self.alarms[i]).collect()
+        self.new.alarms.iter().collect()
     }
-    /// New activations not announced: shelved, or their substation out of service.
+    pub fn new_count(&self) -> u64 {
+        self.new.count
+    }
+    /// New activations not announced (shelved, or their substation out of service): the
+    /// first [`LISTED_NEW_ALARMS`] of them.
     pub fn suppressed(&self) -> Vec<&Alert> {
-        self.suppressed.iter().map(|&i| &self.alarms[i]).collect()
+        self.suppressed.alarms.iter().collect()
     }
+    pub fn suppressed_count(&self) -> u64 {
+        self.suppressed.count
+    }
+}
+
+/// New alarms of one file listed in its outcome: a file may activate tens of thousands,
+/// all stored and counted, a digest announcing them.
+pub const LISTED_NEW_ALARMS: usize = 1_000;
+
+/// The first alarms of a kind, and how many there were.
+#[derive(Debug, Clone, Default)]
+struct Listed {
+    alarms: Vec<Alert>,
+    count: u64,
+    limit: usize,
+}
+
+impl Listed {
+    fn new(limit: usize) -> Self {
+        Self { alarms: Vec::new(), count: 0, limit }
+    }
+    fn push(&mut self, alert: &Alert) {
+        self.count += 1;
+        if self.alarms.len() < self.limit {
+            self.alarms.push(alert.clone());
+        }
+    }
+}
+
+/// The new alarms to announce, gathered a batch at a time: the digest's figures for all,
+/// and the alarms themselves while few enough to be announced one by one.
+#[derive(Default)]
+struct Announcing {
+    digest: DigestBuilder,
+    activations: Vec<DateTime<Utc>>,
+    each: Vec<Alert>,
+}
+
+impl Announcing {
+    fn push(&mut self, alert: &Alert, digest_over: usize) {
+        self.digest.push(alert);
+        self.activations.push(alert.activated_at);
+        if self.each.len() <= digest_over {
+            self.each.push(alert.clone());
+        }
+    }
+}
+
+/// What storing a file's alarms did.
+struct StoredAlarms {
+    /// Every alarm of the file: what [`ResultsTable::retire_source`] keeps.
+    keys: items::AlarmKeys,
+    new: Listed,
+    suppressed: Listed,
+    announcement: Announcement,
 }
 
 /// The recipe with the backend's parts plugged in.
@@ -100,6 +164,16 @@ pub struct Recipe {
     pub notifier: Option<Arc<dyn Notifier>>,
     pub log: Arc<dyn ProcessLog>,
     pub cfg: AnalysisConfig,
+}
+
+/// The results JSON of a report, written to a temp file (removed when dropped).
+fn results_file(report: &FileReport) -> Result<tempfile::NamedTempFile> {
+    let mut file = tempfile::NamedTempFile::new().context("cannot create a temp file for the results")?;
+    let mut out = std::io::BufWriter::new(file.as_file_mut());
+    serde_json::to_writer_pretty(&mut out, report)?;
+    out.flush().context("cannot write the results to a temp file")?;
+    drop(out);
+    Ok(file)
 }
 
 fn store_err(e: StoreError) -> anyhow::Error {
@@ -139,6 +213,7 @@ impl Recipe {
             latest: LatestRollups::default(),
             rejected: RejectedSpool::default(),
             athena: athena_layout::BackgroundPartitionWriter::new(key),
+            alarms: AlarmSpool::default(),
             budget: guard.clone(),
             writing: None,
         };
@@ -162,7 +237,10 @@ impl Recipe {
             return Err(why.into());
         }
         let (mut outcome, sink) = streamed?;
-        let StoreSink { rollups_written, latest, hours, rejected, athena, .. } = sink;
+        let StoreSink { rollups_written, latest, hours, rejected, athena, alarms: mut spool, .. } = sink;
+        // The alarms not handed out while streaming: the last batch, those still active at
+        // the end, the file's own.
+        spool.push(&std::mem::take(&mut outcome.alarms))?;
         // The days still open go to the Athena layout now (settled days went while streaming).
         for object in athena.finish()? {
             self.objects.put(&object.key, object.body, athena_layout::CONTENT_TYPE).await.map_err(store_err)?;
@@ -201,15 +279,18 @@ impl Recipe {
         }
         self.table.put_alarm_checkpoints(outcome.checkpoints).await.map_err(store_err)?;
         phases.lap("index", started);
-        let alarms = Arc::new(outcome.alarms);
-        let (new, suppressed, announcement) = self.store_and_announce(&alarms, key).await?;
+        let StoredAlarms { keys, new, suppressed, announcement } = self.store_and_announce(&mut spool, key).await?;
         // What an earlier version of this object fed and this one does not goes now.
-        self.table.retire_source(key, &hours, &alarms, &self.cfg).await.map_err(store_err)?;
+        self.table.retire_source(key, &hours, &Arc::new(keys), &self.cfg).await.map_err(store_err)?;
         phases.lap("alarms", started);
 
         // 5. Results and rejected rows.
         let results_key = object_keys::results_key(key);
-        self.objects.put(&results_key, serde_json::to_vec_pretty(&report)?, "application/json").await.map_err(store_err)?;
+        // Through a temp file: the pretty JSON of a big file's report (every summary, forecast
+        // and listed alarm) was a third of the run's peak memory as one buffer.
+        let results = results_file(&report)?;
+        self.objects.put_file(&results_key, results.path(), "application/json").await.map_err(store_err)?;
+        drop(results);
         let rejected_key = object_keys::rejected_key(key);
         let rejected_key = match rejected.finish()? {
             Some(file) => {
@@ -223,14 +304,12 @@ impl Recipe {
             }
         };
         phases.lap("s3_outputs", started);
-        // The table's tasks are over: the alarms are this run's alone again.
-        let alarms = Arc::try_unwrap(alarms).unwrap_or_else(|shared| shared.as_ref().clone());
         let processed = Processed {
             key: key.to_string(),
             bytes,
             report,
             rollups_written,
-            alarms,
+            alarms: spool.len() as u64,
             new,
             suppressed,
             announcement,
@@ -244,7 +323,7 @@ impl Recipe {
             processed.rollups_written,
             &processed.announcement,
             &processed.new_alerts(),
-            &processed.suppressed(),
+            (&processed.suppressed(), processed.suppressed_count()),
             started.elapsed(),
         );
         for (level, line) in lines {
@@ -253,84 +332,140 @@ impl Recipe {
         Ok(processed)
     }
 
-    /// Upserts every alarm, claiming the notification of each activation; announces the
-    /// claimed ones that are not shelved or out of service. A failed announcement gives
-    /// every claim of this file back, so the retry of the event announces them.
-    async fn store_and_announce(&self, alarms: &Arc<Vec<Alert>>, key: &str) -> Result<(Vec<usize>, Vec<usize>, Announcement)> {
+    /// Upserts every alarm, a batch at a time from the spool, claiming the notification of
+    /// each activation; announces the claimed ones that are not shelved or out of service.
+    /// A failed store or announcement gives every claim of this file back (but those of
+    /// alarms already published), so the retry of the event announces them.
+    async fn store_and_announce(&self, spool: &mut AlarmSpool, key: &str) -> Result<StoredAlarms> {
         let now = Utc::now();
-        let claimed = match self.table.upsert_alerts(alarms, Some(now), key).await {
-            Ok(claimed) => claimed,
-            Err(e) => {
-                // Claims made before the failure would keep the retry from announcing
-                // them (tests/aws_faults.rs): give back every claim of this attempt.
-                self.release_claims(alarms, now, key).await;
-                return Err(store_err(e));
+        let digest_over = self.cfg.alarms.digest_over as usize;
+        let listed = LISTED_NEW_ALARMS.max(digest_over + 1);
+        let mut stored =
+            StoredAlarms { keys: Default::default(), new: Listed::new(listed), suppressed: Listed::new(listed), announcement: Announcement::None };
+        let mut announcing = Announcing::default();
+        // Whether this run claimed each alarm of the spool, in spool order.
+        let mut claims: Vec<bool> = Vec::with_capacity(spool.len());
+        let mut ops: Option<Vec<OperatorState>> = None;
+        let mut batches = spool.batches(ALARM_READ_BATCH)?;
+        while let Some(batch) = batches.next() {
+            let batch = Arc::new(batch?);
+            let claimed = match self.table.upsert_alerts(&batch, Some(now), key).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    // Claims made before the failure would keep the retry from announcing
+                    // them (tests/aws_faults.rs): give back every claim of this attempt.
+                    let tried = claims.len() + batch.len();
+                    drop(batches);
+                    self.release_claims(spool, now, key, |i, _| i < tried).await;
+                    return Err(store_err(e));
+                }
+            };
+            if ops.is_none() && claimed.contains(&true) {
+                match self.table.operator_states().await {
+                    Ok(loaded) => ops = Some(loaded),
+                    Err(e) => {
+                        claims.extend(claimed);
+                        drop(batches);
+                        self.release_claims(spool, now, key, |i, _| claims.get(i) == Some(&true)).await;
+                        return Err(store_err(e));
+                    }
+                }
             }
-        };
-        // Positions, not copies: each copy of a large file's alarms was a fifth of its peak memory.
-        let new: Vec<usize> = claimed.iter().enumerate().filter(|(_, claimed)| **claimed).map(|(i, _)| i).collect();
-        if new.is_empty() {
-            return Ok((new, Vec::new(), Announcement::None));
+            for (alert, &claimed) in batch.iter().zip(&claimed) {
+                stored.keys.insert(items::alarm_key(alert));
+                if !claimed {
+                    continue;
+                }
+                stored.new.push(alert);
+                if is_suppressed(alert, ops.as_deref().unwrap_or_default()) {
+                    stored.suppressed.push(alert);
+                } else {
+                    announcing.push(alert, digest_over);
+                }
+            }
+            claims.extend(claimed);
         }
-        let ops = self.table.operator_states().await.map_err(store_err)?;
-        let (suppressed, announce): (Vec<usize>, Vec<usize>) = new.iter().partition(|&&i| is_suppressed(&alarms[i], &ops));
-        let announce: Vec<&Alert> = announce.into_iter().map(|i| &alarms[i]).collect();
+        drop(batches);
         let mut published = 0;
-        let announcement = self.announce(&announce, key, &mut published).await;
-        match announcement {
-            Ok(announcement) => Ok((new, suppressed, announcement)),
-            Err(e) => {
+        match self.announce(announcing, key, &mut published).await {
+            Ok(announcement) => {
+                stored.announcement = announcement;
+                Ok(stored)
+            }
+            Err((e, sent)) => {
                 // The alarms already published keep their claims: releasing them would
                 // publish them again on the retry.
-                let sent: std::collections::HashSet<String> = announce[..published].iter().map(|a| a.id()).collect();
-                let unsent: Vec<Alert> = new.iter().map(|&i| &alarms[i]).filter(|a| !sent.contains(&a.id())).cloned().collect();
-                self.release_claims(&unsent, now, key).await;
+                let sent: std::collections::HashSet<String> = sent[..published].iter().map(Alert::id).collect();
+                self.release_claims(spool, now, key, |i, a| claims.get(i) == Some(&true) && !sent.contains(&a.id())).await;
                 Err(e)
             }
         }
     }
 
-    /// Gives back the claims made at `now` (a claim of someone else is left alone).
-    async fn release_claims(&self, alerts: &[Alert], now: DateTime<Utc>, key: &str) {
-        for alert in alerts {
-            let mut delays = crate::retry::claim_release();
-            loop {
-                match (self.table.release_notification(alert, now).await, delays.next()) {
-                    (Ok(()), _) => break,
-                    (Err(_), Some(delay)) => tokio::time::sleep(delay).await,
-                    (Err(release), None) => {
-                        let text = format!("could not release the notification claim of {}: {release}", alert.id());
-                        self.log.line(LogLevel::Error, key, &text);
-                        break;
-                    }
+    /// Gives back the claims made at `now` on the spooled alarms that `pick` (position,
+    /// alarm) names; a claim of someone else is left alone.
+    async fn release_claims(&self, spool: &mut AlarmSpool, now: DateTime<Utc>, key: &str, pick: impl Fn(usize, &Alert) -> bool) {
+        let batches = match spool.batches(ALARM_READ_BATCH) {
+            Ok(batches) => batches,
+            Err(e) => return self.log.line(LogLevel::Error, key, &format!("could not release the notification claims: {e}")),
+        };
+        let mut at = 0;
+        for batch in batches {
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(e) => return self.log.line(LogLevel::Error, key, &format!("could not release the notification claims: {e}")),
+            };
+            for alert in &batch {
+                if pick(at, alert) {
+                    self.release_claim(alert, now, key).await;
+                }
+                at += 1;
+            }
+        }
+    }
+
+    /// Gives back one claim made at `now`, with retries.
+    async fn release_claim(&self, alert: &Alert, now: DateTime<Utc>, key: &str) {
+        let mut delays = crate::retry::claim_release();
+        loop {
+            match (self.table.release_notification(alert, now).await, delays.next()) {
+                (Ok(()), _) => break,
+                (Err(_), Some(delay)) => tokio::time::sleep(delay).await,
+                (Err(release), None) => {
+                    let text = format!("could not release the notification claim of {}: {release}", alert.id());
+                    self.log.line(LogLevel::Error, key, &text);
+                    break;
                 }
             }
         }
     }
 
-    /// Publishes `alerts` one by one, or as one digest; `published` counts the alerts
-    /// whose message went out, also when a later one fails.
-    async fn announce(&self, alerts: &[&Alert], key: &str, published: &mut usize) -> Result<Announcement> {
-        if alerts.is_empty() {
+    /// Publishes the new alarms one by one, or as one digest when there are many or they
+    /// come as a flood; `published` counts the alarms whose message went out. On failure,
+    /// also the alarms announced one by one (the first `published` of them went out).
+    async fn announce(&self, pending: Announcing, key: &str, published: &mut usize) -> Result<Announcement, (anyhow::Error, Vec<Alert>)> {
+        if pending.digest.is_empty() {
             return Ok(Announcement::None);
         }
         let alarms_cfg = &self.cfg.alarms;
-        let flood = kpi::peak_per_10min(alerts.iter().map(|a| a.activated_at)) > alarms_cfg.flood_alarms_per_10min as usize;
-        if alerts.len() > alarms_cfg.digest_over as usize || flood {
-            let digest = digest_of(alerts, key, flood);
+        let flood = kpi::peak_per_10min(pending.activations) > alarms_cfg.flood_alarms_per_10min as usize;
+        if pending.digest.len() > alarms_cfg.digest_over as usize || flood {
+            let digest = pending.digest.finish(key, flood);
             if let Some(n) = &self.notifier {
-                n.digest(&digest).await?;
+                n.digest(&digest).await.map_err(|e| (e, Vec::new()))?;
             }
-            *published = alerts.len();
+            *published = digest.alarms;
             return Ok(Announcement::Digest(digest));
         }
         if let Some(n) = &self.notifier {
-            for alert in alerts {
-                n.alarm(alert, key).await?;
+            for alert in &pending.each {
+                if let Err(e) = n.alarm(alert, key).await {
+                    return Err((e, pending.each));
+                }
                 *published += 1;
             }
         }
-        Ok(Announcement::Each(alerts.len()))
+        Ok(Announcement::Each(pending.each.len()))
     }
 }
 
@@ -375,6 +510,8 @@ struct StoreSink {
     /// The newest stored (merged) rollup per substation.
     latest: LatestRollups,
     rejected: RejectedSpool,
+    /// The file's alarm episodes as they end (stored after the stream, a batch at a time).
+    alarms: AlarmSpool,
     athena: athena_layout::BackgroundPartitionWriter,
     budget: Arc<BudgetGuard>,
     /// The batch being written while the next one is parsed (one at a time).
@@ -433,5 +570,11 @@ impl AnalysisSink for StoreSink {
     }
     fn rejected(&mut self, row: &RejectedRow) -> Result<()> {
         self.rejected.push(row)
+    }
+    fn takes_alarms(&self) -> bool {
+        true
+    }
+    fn alarms(&mut self, batch: Vec<Alert>) -> Result<()> {
+        self.alarms.push(&batch)
     }
 }
