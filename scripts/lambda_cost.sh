@@ -41,7 +41,7 @@ pin() { # core command...
 if [ ! -x "$VENV/bin/moto_server" ]; then
   log "installing moto[server] into $VENV"
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet 'moto[server]>=5.1,<6'
+  "$VENV/bin/pip" install --quiet 'moto[server]>=5.1,<5.2'
 fi
 if ! "$BENCH_VENV/bin/python" -c 'import numpy' 2>/dev/null; then
   log "installing numpy into $BENCH_VENV"

@@ -33,10 +33,12 @@ ensure_python_tools() {
     log "creating $VENV"
     python3 -m venv "$VENV"
   fi
-  if ! "$VENV/bin/python" -c 'import moto, flask, flask_cors, pytest' 2>/dev/null \
+  # moto 5.2 answers every Athena call with a 404 from its server (seen with 5.2.6 on
+  # 6 Dec 2026); 5.1 serves it (tests/aws_report.rs, tests/sql_athena.rs).
+  if ! "$VENV/bin/python" -c 'import moto, flask, flask_cors, pytest, sys; sys.exit(not moto.__version__.startswith("5.1."))' 2>/dev/null \
      || [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/aws" ]; then
     log "installing moto[server], cargo-lambda, cfn-lint, pytest, awscli into $VENV"
-    "$VENV/bin/pip" install --quiet 'moto[server]>=5.1,<6' 'cargo-lambda>=1.8,<2' 'cfn-lint>=1,<2' \
+    "$VENV/bin/pip" install --quiet 'moto[server]>=5.1,<5.2' 'cargo-lambda>=1.8,<2' 'cfn-lint>=1,<2' \
       'pytest>=8,<9' 'awscli>=1.32,<2'
   fi
   export PATH="$VENV/bin:$PATH"

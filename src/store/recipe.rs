@@ -348,7 +348,14 @@ impl Recipe {
         let mut ops: Option<Vec<OperatorState>> = None;
         let mut batches = spool.batches(ALARM_READ_BATCH)?;
         while let Some(batch) = batches.next() {
-            let batch = Arc::new(batch?);
+            let batch = match batch {
+                Ok(batch) => Arc::new(batch),
+                Err(e) => {
+                    drop(batches);
+                    self.release_claims(spool, now, key, |i, _| claims.get(i) == Some(&true)).await;
+                    return Err(e);
+                }
+            };
             let claimed = match self.table.upsert_alerts(&batch, Some(now), key).await {
                 Ok(claimed) => claimed,
                 Err(e) => {
