@@ -391,9 +391,13 @@ pub fn format_ts(ts: DateTime<Utc>) -> String {
 
 /// [`format_ts`]'s text of a four-digit year, written without chrono's formatter and
 /// without allocating (the hot paths: a rollup's key in SQLite, its Athena line).
-/// Sub-second parts are dropped as in [`format_ts`]; `None` outside years 1000..=9999.
+/// Sub-second parts are dropped as in [`format_ts`]; `None` outside years 1000..=9999 and
+/// for a leap second (chrono writes its `:60`).
 pub fn ts_digits(ts: DateTime<Utc>) -> Option<TsDigits> {
     use chrono::{Datelike, Timelike};
+    if ts.nanosecond() >= 1_000_000_000 {
+        return None;
+    }
     let year = u32::try_from(ts.year()).ok().filter(|y| (1000..=9999).contains(y))?;
     let mut out = *b"0000-00-00T00:00:00Z";
     let mut two = |at: usize, v: u32| {
@@ -441,5 +445,8 @@ mod tests {
         assert_eq!(ts_digits(at(1000, 1, 1)).map(|t| t.as_str().to_string()).as_deref(), Some("1000-01-01T23:59:58Z"));
         assert!(ts_digits(at(999, 12, 31)).is_none());
         assert_eq!(format_ts(at(999, 12, 31)), "0999-12-31T23:59:58Z");
+        let leap = DateTime::parse_from_rfc3339("2016-12-31T23:59:60Z").expect("a leap second").with_timezone(&Utc);
+        assert!(ts_digits(leap).is_none());
+        assert_eq!(format_ts(leap), leap.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     }
 }

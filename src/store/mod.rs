@@ -4,6 +4,7 @@
 //! ([`recipe`]) is written once. SQLite + a folder implement them locally, DynamoDB + S3
 //! on AWS.
 
+#[cfg(any(feature = "local", feature = "aws-core"))]
 pub mod alarm_spool;
 pub mod athena_layout;
 #[cfg(any(feature = "local", feature = "aws-core"))]
@@ -89,8 +90,8 @@ pub trait ResultsTable: Send + Sync {
     /// After a source is stored: drops its part of the hours it fed before but not now,
     /// and its claim on the alarms it no longer has (an overwrite, a new version of the
     /// object). Returns how many hours it left.
-    /// `alarms` (as in [`Self::upsert_alerts`]) is shared, not copied: a backend that works
-    /// on a thread of its own keeps a handle instead of a copy of every alarm of the file.
+    /// `alarms` are the keys of every alarm the source has now, shared, not copied: a
+    /// backend that works on a thread of its own keeps a handle.
     async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &Arc<AlarmKeys>, cfg: &AnalysisConfig) -> StoreResult<u64>;
     /// Replaces the stored forecast of a substation, unless a newer one is stored
     /// (forecasts only move forward in time). Returns whether it was written.

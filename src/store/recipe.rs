@@ -109,7 +109,7 @@ impl Processed {
 pub const LISTED_NEW_ALARMS: usize = 1_000;
 
 /// The first alarms of a kind, and how many there were.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Listed {
     alarms: Vec<Alert>,
     count: u64,
@@ -343,56 +343,43 @@ impl Recipe {
         let mut stored =
             StoredAlarms { keys: Default::default(), new: Listed::new(listed), suppressed: Listed::new(listed), announcement: Announcement::None };
         let mut announcing = Announcing::default();
-        // Whether this run claimed each alarm of the spool, in spool order.
+        // What the table answered for each alarm of the spool, in spool order (claimed here
+        // or not), and how many alarms were sent to it: a failed upsert may have claimed
+        // part of its batch.
         let mut claims: Vec<bool> = Vec::with_capacity(spool.len());
+        let mut attempted = 0;
         let mut ops: Option<Vec<OperatorState>> = None;
-        let mut batches = spool.batches(ALARM_READ_BATCH)?;
-        while let Some(batch) = batches.next() {
-            let batch = match batch {
-                Ok(batch) => Arc::new(batch),
-                Err(e) => {
-                    drop(batches);
-                    self.release_claims(spool, now, key, |i, _| claims.get(i) == Some(&true)).await;
-                    return Err(e);
+        let gathered: Result<()> = async {
+            for batch in spool.batches(ALARM_READ_BATCH)? {
+                let batch = Arc::new(batch?);
+                attempted += batch.len();
+                let claimed = self.table.upsert_alerts(&batch, Some(now), key).await.map_err(store_err)?;
+                claims.extend_from_slice(&claimed);
+                if ops.is_none() && claimed.contains(&true) {
+                    ops = Some(self.table.operator_states().await.map_err(store_err)?);
                 }
-            };
-            let claimed = match self.table.upsert_alerts(&batch, Some(now), key).await {
-                Ok(claimed) => claimed,
-                Err(e) => {
-                    // Claims made before the failure would keep the retry from announcing
-                    // them (tests/aws_faults.rs): give back every claim of this attempt.
-                    let tried = claims.len() + batch.len();
-                    drop(batches);
-                    self.release_claims(spool, now, key, |i, _| i < tried).await;
-                    return Err(store_err(e));
-                }
-            };
-            if ops.is_none() && claimed.contains(&true) {
-                match self.table.operator_states().await {
-                    Ok(loaded) => ops = Some(loaded),
-                    Err(e) => {
-                        claims.extend(claimed);
-                        drop(batches);
-                        self.release_claims(spool, now, key, |i, _| claims.get(i) == Some(&true)).await;
-                        return Err(store_err(e));
+                for (alert, &claimed) in batch.iter().zip(&claimed) {
+                    stored.keys.insert(items::alarm_key(alert));
+                    if !claimed {
+                        continue;
+                    }
+                    stored.new.push(alert);
+                    if is_suppressed(alert, ops.as_deref().unwrap_or_default()) {
+                        stored.suppressed.push(alert);
+                    } else {
+                        announcing.push(alert, digest_over);
                     }
                 }
             }
-            for (alert, &claimed) in batch.iter().zip(&claimed) {
-                stored.keys.insert(items::alarm_key(alert));
-                if !claimed {
-                    continue;
-                }
-                stored.new.push(alert);
-                if is_suppressed(alert, ops.as_deref().unwrap_or_default()) {
-                    stored.suppressed.push(alert);
-                } else {
-                    announcing.push(alert, digest_over);
-                }
-            }
-            claims.extend(claimed);
+            Ok(())
         }
-        drop(batches);
+        .await;
+        if let Err(e) = gathered {
+            // Claims made before the failure would keep the retry from announcing them
+            // (tests/aws_faults.rs): give back every claim this attempt may have made.
+            self.release_claims(spool, now, key, |i, _| i < attempted && claims.get(i) != Some(&false)).await;
+            return Err(e);
+        }
         let mut published = 0;
         match self.announce(announcing, key, &mut published).await {
             Ok(announcement) => {
