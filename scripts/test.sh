@@ -33,12 +33,15 @@ ensure_python_tools() {
     log "creating $VENV"
     python3 -m venv "$VENV"
   fi
-  # moto 5.2 answers every Athena call with a 404 from its server (seen with 5.2.6 on
-  # 6 Dec 2026); 5.1 serves it (tests/aws_report.rs, tests/sql_athena.rs).
-  if ! "$VENV/bin/python" -c 'import moto, flask, flask_cors, pytest, sys; sys.exit(not moto.__version__.startswith("5.1."))' 2>/dev/null \
+  # Athena speaks JSON 1.1 in the Rust SDK (aws-sdk-athena 1.128) and REST JSON in botocore
+  # from 1.44.18 on; moto 5.2 serves only the latter, 5.1 only the former (both seen on
+  # 6 Dec 2026: tests/aws_report.rs against 5.2.6, tests/deploy's boto3 check against 5.1.22
+  # with botocore 1.44.18). So moto 5.1 and a botocore before the switch.
+  if ! "$VENV/bin/python" -c 'import moto, botocore, flask, flask_cors, pytest, sys
+sys.exit(not (moto.__version__.startswith("5.1.") and tuple(map(int, botocore.__version__.split(".")[:3])) < (1, 44, 18)))' 2>/dev/null \
      || [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/aws" ]; then
     log "installing moto[server], cargo-lambda, cfn-lint, pytest, awscli into $VENV"
-    "$VENV/bin/pip" install --quiet 'moto[server]>=5.1,<5.2' 'cargo-lambda>=1.8,<2' 'cfn-lint>=1,<2' \
+    "$VENV/bin/pip" install --quiet 'moto[server]>=5.1,<5.2' 'botocore<1.44.18' 'boto3<1.44.18' 'cargo-lambda>=1.8,<2' 'cfn-lint>=1,<2' \
       'pytest>=8,<9' 'awscli>=1.32,<2'
   fi
   export PATH="$VENV/bin:$PATH"
