@@ -137,6 +137,8 @@ start_cargo_lambda() {
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL 2>/dev/null || true
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# A one-off build has no use for incremental state (1.6 GB of target/ in a fresh run).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 ensure_python_tools
 ensure_tmux
