@@ -749,7 +749,7 @@ pub(crate) fn analyze_part<R: Read>(
     let mut analyzer = Analyzer::new(cfg.clone());
     let takes_alarms = sink.takes_alarms();
     let mut first_reading: Option<i64> = None;
-    for row in stream.by_ref() {
+    while let Some(row) = stream.next() {
         let (rejected, line) = match row {
             Row::Elsewhere(line) => {
                 sink.passed(line);
@@ -758,7 +758,7 @@ pub(crate) fn analyze_part<R: Read>(
             Row::Ok(reading, line) => {
                 let ts = reading.timestamp.timestamp();
                 first_reading = Some(first_reading.map_or(ts, |f| f.min(ts)));
-                match analyzer.push(&reading, sink) {
+                let pushed = match analyzer.push(&reading, sink) {
                     Ok(()) => {
                         report.rows_accepted += 1;
                         (None, line)
@@ -767,7 +767,9 @@ pub(crate) fn analyze_part<R: Read>(
                         (Some(RejectedRow { line, field: "timestamp".into(), reason, raw: reading_as_csv(&reading) }), line)
                     }
                     Err(PushError::Store(e)) => return Err(e),
-                }
+                };
+                stream.recycle(reading);
+                pushed
             }
             Row::Rejected(row) => {
                 let line = row.line;

@@ -114,13 +114,13 @@ pub fn open_shard<'a, R: Read + 'a>(input: R, source_name: &str, shard: Option<S
     };
     let format = sniff_format(&mut reader, source_name)?;
     let guard = RowGuard::new(reader, format);
-    let rows = guard.state.rows.clone();
-    let reader: Box<dyn BufRead + 'a> = Box::new(guard);
     let inner = match format {
-        Format::Csv => Inner::Csv(CsvRows::new(reader, source_name, rows, shard)?),
-        Format::JsonLines => Inner::Json(JsonRows { reader, line: 0, buf: Vec::new(), failed: false, shard }),
+        Format::Csv => Inner::Csv(CsvRows::new(guard, source_name, shard)?),
+        Format::JsonLines => {
+            Inner::Json(JsonRows { reader: Box::new(guard), line: 0, buf: Vec::new(), failed: false, shard })
+        }
     };
-    Ok(RowStream { inner, format, gzip, fatal: None })
+    Ok(RowStream { inner, format, gzip, fatal: None, spare: String::new() })
 }
 
 /// Skips a UTF-8 byte-order mark and leading blank space, then looks at the first byte:
@@ -158,6 +158,8 @@ pub struct RowStream<'a> {
     pub gzip: bool,
     /// Set when reading stopped early (e.g. truncated gzip): rows before it were kept.
     pub fatal: Option<String>,
+    /// A handed-back reading's location, reused for the next reading's (see [`RowStream::recycle`]).
+    spare: String,
 }
 
 enum Inner<'a> {
@@ -169,6 +171,12 @@ impl<'a> RowStream<'a> {
     pub fn format_name(&self) -> &'static str {
         self.format.name(self.gzip)
     }
+
+    /// Hands a reading back once it has been used: the next reading's location is written
+    /// into its string, so rows cost no allocation.
+    pub fn recycle(&mut self, reading: Reading) {
+        self.spare = reading.location;
+    }
 }
 
 impl Iterator for RowStream<'_> {
@@ -178,8 +186,8 @@ impl Iterator for RowStream<'_> {
             return None;
         }
         let next = match &mut self.inner {
-            Inner::Csv(rows) => rows.next_row(),
-            Inner::Json(rows) => rows.next_row(),
+            Inner::Csv(rows) => rows.next_row(&mut self.spare),
+            Inner::Json(rows) => rows.next_row(&mut self.spare),
         };
         match next {
             Ok(row) => row,
@@ -376,31 +384,151 @@ impl<R: BufRead> BufRead for RowGuard<R> {
     }
 }
 
+impl<R> RowGuard<R> {
+    /// What `fill_buf` returned last, not consumed yet.
+    fn staged(&self) -> &[u8] {
+        &self.staged[self.staged_at..]
+    }
+}
+
+// ---------------------------------------------------------------- CSV records
+
+/// One CSV record: its fields' bytes (unquoted) and where each field is in them.
+struct Record<'r> {
+    data: &'r [u8],
+    bounds: &'r [(usize, usize)],
+}
+
+impl<'r> Record<'r> {
+    fn len(&self) -> usize {
+        self.bounds.len()
+    }
+    fn get(&self, field: usize) -> Option<&'r [u8]> {
+        self.bounds.get(field).map(|&(start, end)| &self.data[start..end])
+    }
+    fn iter(&self) -> impl Iterator<Item = &'r [u8]> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+    /// The fields' bytes one after another (no separators), at most `max` of them.
+    fn head(&self, max: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for field in self.iter() {
+            out.extend_from_slice(&field[..field.len().min(max - out.len())]);
+            if out.len() >= max {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// CSV records read from [`RowGuard`]'s staged bytes in place. A whole line without a
+/// quote (nearly every line of a sensor file) is split at its commas where it lies;
+/// anything else (quoted fields, fields spanning lines, a line split between two chunks,
+/// the last line) goes through csv_core's parser, which the fast path matches exactly: a
+/// line without quotes means the same to both, and blank lines are skipped by both.
+struct CsvRecords<R> {
+    guard: RowGuard<R>,
+    core: csv_core::Reader,
+    /// Bytes of the guard's buffer the record handed out last still lies in: consumed
+    /// before the next one is read.
+    consume_later: usize,
+    /// The unquoted field bytes and field ends csv_core wrote for the last slow record.
+    slow_bytes: Vec<u8>,
+    slow_ends: Vec<usize>,
+    bounds: Vec<(usize, usize)>,
+}
+
+impl<R: BufRead> CsvRecords<R> {
+    fn new(guard: RowGuard<R>) -> Self {
+        Self {
+            guard,
+            core: csv_core::Reader::new(),
+            consume_later: 0,
+            slow_bytes: vec![0; 1 << 10],
+            slow_ends: vec![0; 32],
+            bounds: Vec::with_capacity(32),
+        }
+    }
+
+    /// The next record; `None` at the end of input.
+    fn next_record(&mut self) -> std::io::Result<Option<Record<'_>>> {
+        self.guard.consume(std::mem::take(&mut self.consume_later));
+        self.bounds.clear();
+        // Blank lines, skipped as csv_core skips them (the guard turned every CR into LF).
+        loop {
+            let buf = self.guard.fill_buf()?;
+            let blank = buf.iter().take_while(|&&b| b == b'\n').count();
+            if blank == 0 {
+                break;
+            }
+            self.guard.consume(blank);
+        }
+        let buf = self.guard.fill_buf()?;
+        let quote_free_line = memchr::memchr(b'\n', buf).filter(|&end| memchr::memchr(b'"', &buf[..end]).is_none());
+        if let Some(end) = quote_free_line {
+            let line = &self.guard.staged()[..end];
+            let mut start = 0;
+            for comma in memchr::memchr_iter(b',', line) {
+                self.bounds.push((start, comma));
+                start = comma + 1;
+            }
+            self.bounds.push((start, end));
+            self.consume_later = end + 1;
+            return Ok(Some(Record { data: line, bounds: &self.bounds }));
+        }
+        self.slow_record()
+    }
+
+    /// One record through csv_core, fed from the guard until it ends one.
+    fn slow_record(&mut self) -> std::io::Result<Option<Record<'_>>> {
+        use csv_core::ReadRecordResult as Got;
+        let (mut out_len, mut ends_len) = (0, 0);
+        loop {
+            let input = self.guard.fill_buf()?;
+            let (got, read, wrote, ended) =
+                self.core.read_record(input, &mut self.slow_bytes[out_len..], &mut self.slow_ends[ends_len..]);
+            self.guard.consume(read);
+            out_len += wrote;
+            ends_len += ended;
+            match got {
+                Got::InputEmpty => {}
+                Got::OutputFull => self.slow_bytes.resize(self.slow_bytes.len() * 2, 0),
+                Got::OutputEndsFull => self.slow_ends.resize(self.slow_ends.len() * 2, 0),
+                Got::Record => break,
+                Got::End => return Ok(None),
+            }
+        }
+        let mut start = 0;
+        for &end in &self.slow_ends[..ends_len] {
+            self.bounds.push((start, end));
+            start = end;
+        }
+        Ok(Some(Record { data: &self.slow_bytes[..out_len], bounds: &self.bounds }))
+    }
+}
+
 // ---------------------------------------------------------------- CSV
 
 struct CsvRows<'a> {
-    reader: csv::Reader<Box<dyn BufRead + 'a>>,
+    records: CsvRecords<Box<dyn BufRead + 'a>>,
     columns: [usize; 8],
     power_factor: Option<usize>,
     header_fields: usize,
     rows: RowStarts,
-    record: csv::ByteRecord,
     shard: Option<ShardFilter>,
 }
 
 impl<'a> CsvRows<'a> {
-    fn new(reader: Box<dyn BufRead + 'a>, source_name: &str, rows: RowStarts, shard: Option<ShardFilter>) -> Result<Self, FileError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .buffer_capacity(1 << 16)
-            .from_reader(reader);
-        let headers = reader
-            .byte_headers()
-            .map_err(|e| FileError::Io { source_name: source_name.to_string(), message: e.to_string() })?
-            .clone();
+    fn new(guard: RowGuard<Box<dyn BufRead + 'a>>, source_name: &str, shard: Option<ShardFilter>) -> Result<Self, FileError> {
+        let rows = guard.state.rows.clone();
+        let mut records = CsvRecords::new(guard);
+        let header = records
+            .next_record()
+            .map_err(|e| FileError::Io { source_name: source_name.to_string(), message: e.to_string() })?;
         rows.borrow_mut().pop_front(); // the header's
-        let mut names = Vec::with_capacity(headers.len());
-        for field in headers.iter() {
+        let mut names = Vec::new();
+        for field in header.iter().flat_map(|h| h.iter()) {
             let name = std::str::from_utf8(field)
                 .map_err(|_| FileError::HeaderNotUtf8 { source_name: source_name.to_string() })?;
             names.push(name.trim_start_matches('\u{feff}').trim().to_ascii_lowercase());
@@ -418,56 +546,40 @@ impl<'a> CsvRows<'a> {
         for (slot, col) in columns.iter_mut().zip(REQUIRED_COLUMNS) {
             *slot = find(col).expect("checked above");
         }
-        Ok(Self {
-            reader,
-            columns,
-            power_factor: find(OPTIONAL_COLUMNS[0]),
-            header_fields: names.len(),
-            rows,
-            record: csv::ByteRecord::new(),
-            shard,
-        })
+        Ok(Self { records, columns, power_factor: find(OPTIONAL_COLUMNS[0]), header_fields: names.len(), rows, shard })
     }
 
-    fn next_row(&mut self) -> Result<Option<Row>, String> {
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(false) => Ok(None),
-            Ok(true) => {
-                let (line, cut) = self.row_start();
-                if let Some(shard) = &self.shard {
-                    let location = if cut { None } else { self.record.get(self.columns[LOCATION]) };
-                    if !shard.owns_bytes(location) {
-                        return Ok(Some(Row::Elsewhere(line)));
-                    }
-                }
-                if cut {
-                    let raw = String::from_utf8_lossy(&self.record.as_slice()[..self.record.as_slice().len().min(200)]);
-                    return Ok(Some(Row::Rejected(RejectedRow {
-                        line,
-                        field: "row".into(),
-                        reason: format!("row is longer than {MAX_LINE_BYTES} bytes"),
-                        raw: raw.into_owned() + "…",
-                    })));
-                }
-                let fields = CsvFields { record: &self.record, columns: &self.columns, power_factor: self.power_factor };
-                let checked = check_field_count(self.record.len(), self.header_fields).and_then(|()| build_reading(&fields));
-                Ok(Some(match checked {
-                    Ok(reading) => Row::Ok(reading, line),
-                    // The raw text is rebuilt only for rejected rows (it costs an allocation per field).
-                    Err((field, reason)) => Row::Rejected(RejectedRow { line, field, reason, raw: raw_csv_text(&self.record) }),
-                }))
+    fn next_row(&mut self, spare: &mut String) -> Result<Option<Row>, String> {
+        let record = match self.records.next_record() {
+            Ok(None) => return Ok(None),
+            Ok(Some(record)) => record,
+            Err(e) => return Err(format!("CSV read error: {e}")),
+        };
+        // (first line, cut) of the record, from [`RowGuard`] (line 0 if the two ever disagree).
+        let (line, cut) = self.rows.borrow_mut().pop_front().unwrap_or((0, false));
+        if let Some(shard) = &self.shard {
+            let location = if cut { None } else { record.get(self.columns[LOCATION]) };
+            if !shard.owns_bytes(location) {
+                return Ok(Some(Row::Elsewhere(line)));
             }
-            Err(e) => Err(format!("CSV read error: {e}")),
         }
-    }
-}
-
-impl CsvRows<'_> {
-    /// (first line, cut) of the record just read, from [`RowGuard`]; the parser's
-    /// position if the two ever disagree.
-    fn row_start(&self) -> (u64, bool) {
-        let parsed = self.record.position().map_or(0, |p| p.line());
-        self.rows.borrow_mut().pop_front().unwrap_or((parsed, false))
+        if cut {
+            let head = record.head(200);
+            let raw = String::from_utf8_lossy(&head);
+            return Ok(Some(Row::Rejected(RejectedRow {
+                line,
+                field: "row".into(),
+                reason: format!("row is longer than {MAX_LINE_BYTES} bytes"),
+                raw: raw.into_owned() + "…",
+            })));
+        }
+        let fields = CsvFields { record: &record, columns: &self.columns, power_factor: self.power_factor };
+        let checked = check_field_count(record.len(), self.header_fields).and_then(|()| build_reading(&fields, spare));
+        Ok(Some(match checked {
+            Ok(reading) => Row::Ok(reading, line),
+            // The raw text is rebuilt only for rejected rows (it costs an allocation per field).
+            Err((field, reason)) => Row::Rejected(RejectedRow { line, field, reason, raw: raw_csv_text(&record) }),
+        }))
     }
 }
 
@@ -483,7 +595,7 @@ fn check_field_count(fields: usize, header_fields: usize) -> FieldResult<()> {
     Ok(())
 }
 
-fn raw_csv_text(record: &csv::ByteRecord) -> String {
+fn raw_csv_text(record: &Record<'_>) -> String {
     let mut out = String::new();
     for (i, field) in record.iter().enumerate() {
         if i > 0 {
@@ -502,7 +614,7 @@ fn raw_csv_text(record: &csv::ByteRecord) -> String {
 }
 
 struct CsvFields<'r> {
-    record: &'r csv::ByteRecord,
+    record: &'r Record<'r>,
     columns: &'r [usize; 8],
     power_factor: Option<usize>,
 }
@@ -555,7 +667,7 @@ struct JsonRows<'a> {
 }
 
 impl JsonRows<'_> {
-    fn next_row(&mut self) -> Result<Option<Row>, String> {
+    fn next_row(&mut self, spare: &mut String) -> Result<Option<Row>, String> {
         if self.failed {
             return Ok(None);
         }
@@ -612,7 +724,7 @@ impl JsonRows<'_> {
                     raw,
                 })));
             };
-            return Ok(Some(match build_reading(&JsonFields { object }) {
+            return Ok(Some(match build_reading(&JsonFields { object }, spare) {
                 Ok(reading) => Row::Ok(reading, line),
                 Err((field, reason)) => Row::Rejected(RejectedRow { line, field, reason, raw }),
             }));
@@ -728,7 +840,8 @@ fn required<T>(value: Option<T>, field: usize) -> FieldResult<T> {
     value.ok_or_else(|| (REQUIRED_COLUMNS[field].to_string(), "missing value".to_string()))
 }
 
-fn build_reading(fields: &dyn FieldSource) -> FieldResult<Reading> {
+/// The reading of one row; its location goes into `spare`'s allocation.
+fn build_reading(fields: &dyn FieldSource, spare: &mut String) -> FieldResult<Reading> {
     let ts_text = required(fields.text(TIMESTAMP)?, TIMESTAMP)?;
     let timestamp = parse_timestamp(ts_text)
         .ok_or_else(|| ("timestamp".to_string(), format!("cannot parse {:?} as an ISO-8601 timestamp", truncate(ts_text))))?;
@@ -738,7 +851,12 @@ fn build_reading(fields: &dyn FieldSource) -> FieldResult<Reading> {
     let number = |field: usize| -> FieldResult<f64> { required(fields.number(field)?, field) };
     let reading = Reading {
         timestamp,
-        location: location.to_string(),
+        location: {
+            let mut name = std::mem::take(spare);
+            name.clear();
+            name.push_str(location);
+            name
+        },
         load_mw: non_negative(number(LOAD)?, LOAD)?,
         generation_mw: non_negative(number(GENERATION)?, GENERATION)?,
         voltage_kv: positive(number(VOLTAGE)?, VOLTAGE)?,
@@ -923,6 +1041,47 @@ mod tests {
 
     fn rows(input: &[u8]) -> Vec<Row> {
         open(input, "test.csv").expect("opens").collect()
+    }
+
+    /// The records of `input` through the guard, chunked `chunk` bytes at a time: by the
+    /// fast-path reader, and by the csv crate (the reference: it read every file before).
+    fn records_both_ways(input: &[u8], chunk: usize) -> (Vec<Vec<Vec<u8>>>, Vec<Vec<Vec<u8>>>) {
+        let guard = || RowGuard::new(std::io::BufReader::with_capacity(chunk, input), Format::Csv);
+        let mut ours = Vec::new();
+        let mut records = CsvRecords::new(guard());
+        while let Some(record) = records.next_record().unwrap() {
+            ours.push(record.iter().map(<[u8]>::to_vec).collect());
+        }
+        let mut reference = Vec::new();
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(guard());
+        let mut record = csv::ByteRecord::new();
+        while reader.read_byte_record(&mut record).unwrap() {
+            reference.push(record.iter().map(<[u8]>::to_vec).collect());
+        }
+        (ours, reference)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn csv_records_match_the_csv_crate(
+            input in proptest::collection::vec(proptest::sample::select(b"ab1 ,\"\n\r".to_vec()), 0..160),
+            chunk in 1usize..40,
+        ) {
+            let (ours, reference) = records_both_ways(&input, chunk);
+            proptest::prop_assert_eq!(ours, reference);
+        }
+    }
+
+    #[test]
+    fn csv_records_fast_and_slow_lines() {
+        let input = b"h1,h2\n\n a , b \n\"q,1\",2\n\"multi\nline\",x\r\ny,\"\"\"\"\nlast,no-newline";
+        for chunk in [1, 3, 7, 64, 1 << 16] {
+            let (ours, reference) = records_both_ways(input, chunk);
+            assert_eq!(ours, reference, "chunk {chunk}");
+            assert_eq!(ours.len(), 6);
+            assert_eq!(ours[2], vec![b"q,1".to_vec(), b"2".to_vec()]);
+            assert_eq!(ours[3], vec![b"multi\nline".to_vec(), b"x".to_vec()]);
+        }
     }
 
     #[test]
