@@ -115,7 +115,7 @@ pub fn open_shard<'a, R: Read + 'a>(input: R, source_name: &str, shard: Option<S
     let format = sniff_format(&mut reader, source_name)?;
     let guard = RowGuard::new(reader, format);
     let inner = match format {
-        Format::Csv => Inner::Csv(CsvRows::new(guard, source_name, shard)?),
+        Format::Csv => Inner::Csv(Box::new(CsvRows::new(guard, source_name, shard)?)),
         Format::JsonLines => {
             Inner::Json(JsonRows { reader: Box::new(guard), line: 0, buf: Vec::new(), failed: false, shard })
         }
@@ -163,7 +163,7 @@ pub struct RowStream<'a> {
 }
 
 enum Inner<'a> {
-    Csv(CsvRows<'a>),
+    Csv(Box<CsvRows<'a>>),
     Json(JsonRows<'a>),
 }
 
@@ -468,10 +468,13 @@ impl<R: BufRead> CsvRecords<R> {
         let quote_free_line = memchr::memchr(b'\n', buf).filter(|&end| memchr::memchr(b'"', &buf[..end]).is_none());
         if let Some(end) = quote_free_line {
             let line = &self.guard.staged()[..end];
+            // A plain loop: the fields are too short for memchr's setup to pay off.
             let mut start = 0;
-            for comma in memchr::memchr_iter(b',', line) {
-                self.bounds.push((start, comma));
-                start = comma + 1;
+            for (at, &byte) in line.iter().enumerate() {
+                if byte == b',' {
+                    self.bounds.push((start, at));
+                    start = at + 1;
+                }
             }
             self.bounds.push((start, end));
             self.consume_later = end + 1;
@@ -874,7 +877,8 @@ fn build_reading(fields: &dyn FieldSource, spare: &mut String) -> FieldResult<Re
 
 fn check_year(timestamp: DateTime<Utc>) -> FieldResult<()> {
     use chrono::Datelike;
-    if YEARS.contains(&timestamp.year()) {
+    // The naive date: `DateTime::year` would add the (zero) offset first.
+    if YEARS.contains(&timestamp.naive_utc().year()) {
         return Ok(());
     }
     Err((
@@ -943,43 +947,58 @@ fn parse_plain_decimal(bytes: &[u8]) -> Option<f64> {
         Some((b'+', rest)) => (false, rest),
         _ => (false, bytes),
     };
-    let (mut mantissa, mut significant, mut seen_digit, mut point) = (0u64, 0usize, false, None);
-    for (i, &c) in digits.iter().enumerate() {
-        match c {
-            b'0'..=b'9' => {
-                // Leading zeros do not count against the 15 digits.
-                significant += usize::from(mantissa > 0 || c != b'0');
-                mantissa = mantissa * 10 + u64::from(c - b'0');
-                seen_digit = true;
-                if significant > 15 {
-                    return None;
-                }
-            }
-            b'.' if point.is_none() => point = Some(i),
-            _ => return None,
+    // Up to 19 digits cannot overflow a u64; longer (leading zeros) goes to std.
+    let mut mantissa = 0u64;
+    let whole = digit_run(digits, &mut mantissa);
+    let (decimals, at) = match digits.get(whole) {
+        Some(b'.') => {
+            let decimals = digit_run(&digits[whole + 1..], &mut mantissa);
+            (decimals, whole + 1 + decimals)
         }
-    }
-    let decimals = point.map_or(0, |i| digits.len() - i - 1);
-    if !seen_digit || decimals >= POW10.len() {
+        _ => (0, whole),
+    };
+    // Leading zeros do not count against the 15 significant digits: the value does.
+    if at != digits.len() || whole + decimals == 0 || whole + decimals > 19 || decimals >= POW10.len() || mantissa >= 1_000_000_000_000_000 {
         return None;
     }
     let v = mantissa as f64 / POW10[decimals];
     Some(if negative { -v } else { v })
 }
 
+/// Appends the leading decimal digits of `bytes` to `mantissa` (wrapping); how many there were.
+fn digit_run(bytes: &[u8], mantissa: &mut u64) -> usize {
+    let mut count = 0;
+    for &c in bytes {
+        let digit = c.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+        count += 1;
+    }
+    count
+}
+
 /// Finite, within [`MAX_ABS_VALUE`], and 0 or at least [`MIN_ABS_NONZERO`] (one rule for
 /// CSV and JSON numbers).
+#[inline]
 fn storable(v: f64, name: &str) -> FieldResult<f64> {
+    let magnitude = v.abs();
+    if magnitude <= MAX_ABS_VALUE && (magnitude >= MIN_ABS_NONZERO || v == 0.0) {
+        return Ok(v); // also means finite: NaN fails every comparison
+    }
+    Err(not_storable(v, name))
+}
+
+#[cold]
+fn not_storable(v: f64, name: &str) -> (String, String) {
     if !v.is_finite() {
-        return Err((name.to_string(), format!("{v} is not a finite number")));
+        return (name.to_string(), format!("{v} is not a finite number"));
     }
     if v.abs() > MAX_ABS_VALUE {
-        return Err((name.to_string(), format!("{v:e} is beyond ±{MAX_ABS_VALUE:e}, the largest value gridwatch stores")));
+        return (name.to_string(), format!("{v:e} is beyond ±{MAX_ABS_VALUE:e}, the largest value gridwatch stores"));
     }
-    if v != 0.0 && v.abs() < MIN_ABS_NONZERO {
-        return Err((name.to_string(), format!("{v:e} is not 0 but smaller than {MIN_ABS_NONZERO:e}: ratios to it would overflow")));
-    }
-    Ok(v)
+    (name.to_string(), format!("{v:e} is not 0 but smaller than {MIN_ABS_NONZERO:e}: ratios to it would overflow"))
 }
 
 fn non_negative(v: f64, field: usize) -> FieldResult<f64> {
