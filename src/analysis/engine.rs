@@ -16,7 +16,7 @@ use crate::model::{
     RejectedRow,
 };
 use chrono::{DateTime, TimeZone, Utc};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 
 const HOUR: i64 = 3600;
@@ -67,7 +67,7 @@ struct LocationAcc {
     /// (load, time) of the peak; the earliest wins a tie.
     peak: Option<(f64, i64)>,
     /// Histogram of gaps between consecutive readings (seconds → count).
-    gaps: HashMap<i64, u64>,
+    gaps: foldhash::HashMap<i64, u64>,
     /// Peak (load, time) per UTC day, keyed by days since 1970-01-01.
     daily_max: BTreeMap<i64, (f64, i64)>,
     /// One tracker per per-reading rule of the table (same order); `None` until the
@@ -557,7 +557,7 @@ fn make_alert(cfg: &AnalysisConfig, spec: &RuleSpec, location: &str, ep: &Episod
 
 /// The sampling interval: the most common gap between consecutive readings (the
 /// shortest wins a tie); `None` with fewer than two readings.
-fn detect_interval(gaps: &HashMap<i64, u64>) -> Option<i64> {
+fn detect_interval(gaps: &foldhash::HashMap<i64, u64>) -> Option<i64> {
     gaps.iter().filter(|(gap, _)| **gap > 0).max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(gap, _)| *gap)
 }
 

@@ -632,6 +632,9 @@ impl FieldSource for CsvFields<'_> {
     fn power_factor(&self) -> FieldResult<Option<f64>> {
         self.number_at(self.power_factor, "power_factor")
     }
+    fn plain_timestamp(&self) -> Option<DateTime<Utc>> {
+        self.bytes_at(Some(self.columns[TIMESTAMP])).and_then(parse_fast_utc)
+    }
 }
 
 impl CsvFields<'_> {
@@ -828,6 +831,11 @@ trait FieldSource {
     fn text(&self, field: usize) -> FieldResult<Option<&str>>;
     fn number(&self, field: usize) -> FieldResult<Option<f64>>;
     fn power_factor(&self) -> FieldResult<Option<f64>>;
+    /// The timestamp when it is the usual `YYYY-MM-DDTHH:MM:SS[Z]`, read from the field's
+    /// bytes as they are (no UTF-8 check, no trimming); `None` sends it the general way.
+    fn plain_timestamp(&self) -> Option<DateTime<Utc>> {
+        None
+    }
 }
 
 const TIMESTAMP: usize = 0;
@@ -845,9 +853,15 @@ fn required<T>(value: Option<T>, field: usize) -> FieldResult<T> {
 
 /// The reading of one row; its location goes into `spare`'s allocation.
 fn build_reading(fields: &dyn FieldSource, spare: &mut String) -> FieldResult<Reading> {
-    let ts_text = required(fields.text(TIMESTAMP)?, TIMESTAMP)?;
-    let timestamp = parse_timestamp(ts_text)
-        .ok_or_else(|| ("timestamp".to_string(), format!("cannot parse {:?} as an ISO-8601 timestamp", truncate(ts_text))))?;
+    let timestamp = match fields.plain_timestamp() {
+        Some(timestamp) => timestamp,
+        None => {
+            let ts_text = required(fields.text(TIMESTAMP)?, TIMESTAMP)?;
+            parse_timestamp(ts_text).ok_or_else(|| {
+                ("timestamp".to_string(), format!("cannot parse {:?} as an ISO-8601 timestamp", truncate(ts_text)))
+            })?
+        }
+    };
     check_year(timestamp)?;
     let location = required(fields.text(LOCATION)?, LOCATION)?.trim();
     validate_location(location)?;
@@ -1013,7 +1027,7 @@ fn positive(v: f64, field: usize) -> FieldResult<f64> {
 /// Accepts `T` or a space between date and time, optional seconds and fractions.
 pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     let t = text.trim();
-    if let Some(ts) = parse_fast_utc(t) {
+    if let Some(ts) = parse_fast_utc(t.as_bytes()) {
         return Some(ts);
     }
     if let Ok(ts) = DateTime::parse_from_rfc3339(t) {
@@ -1036,8 +1050,7 @@ pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
 
 /// Fast path for the common `YYYY-MM-DDTHH:MM:SS` with an optional `Z` (no allocation,
 /// no format interpretation); anything else goes to chrono's parsers.
-fn parse_fast_utc(t: &str) -> Option<DateTime<Utc>> {
-    let b = t.as_bytes();
+fn parse_fast_utc(b: &[u8]) -> Option<DateTime<Utc>> {
     let b = match b.len() {
         19 => b,
         20 if b[19] == b'Z' || b[19] == b'z' => &b[..19],
