@@ -128,4 +128,22 @@ mod tests {
             assert_eq!(batches.concat(), alarms, "bit for bit, in order");
         }
     }
+
+    /// A line that does not read back (a damaged temp file) ends the batches with an error
+    /// there, and every batch before it still reads back whole, each time: what the recipe
+    /// relies on to give back the claims it made on those batches before failing.
+    #[test]
+    fn a_damaged_line_fails_its_batch_and_leaves_the_earlier_ones_readable() {
+        let mut spool = AlarmSpool::default();
+        let alarms: Vec<Alert> = (0..25).map(alert).collect();
+        spool.push(&alarms[..15]).unwrap();
+        spool.file.as_mut().unwrap().write_all(b"{\"location\": \"cut off\n").unwrap();
+        spool.push(&alarms[15..]).unwrap();
+        for _ in 0..2 {
+            let mut batches = spool.batches(10).unwrap();
+            assert_eq!(batches.next().unwrap().unwrap(), alarms[..10], "the batch before the damage");
+            let error = batches.next().unwrap().unwrap_err().to_string();
+            assert!(error.contains("a spooled alarm does not read back"), "{error}");
+        }
+    }
 }
