@@ -1075,9 +1075,12 @@ mod tests {
         open(input, "test.csv").expect("opens").collect()
     }
 
+    /// Records as lists of fields' bytes.
+    type Records = Vec<Vec<Vec<u8>>>;
+
     /// The records of `input` through the guard, chunked `chunk` bytes at a time: by the
     /// fast-path reader, and by the csv crate (the reference: it read every file before).
-    fn records_both_ways(input: &[u8], chunk: usize) -> (Vec<Vec<Vec<u8>>>, Vec<Vec<Vec<u8>>>) {
+    fn records_both_ways(input: &[u8], chunk: usize) -> (Records, Records) {
         let guard = || RowGuard::new(std::io::BufReader::with_capacity(chunk, input), Format::Csv);
         let mut ours = Vec::new();
         let mut records = CsvRecords::new(guard());
