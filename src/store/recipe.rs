@@ -380,16 +380,15 @@ impl Recipe {
             self.release_claims(spool, now, key, |i, _| i < attempted && claims.get(i) != Some(&false)).await;
             return Err(e);
         }
-        let mut published = 0;
-        match self.announce(announcing, key, &mut published).await {
+        match self.announce(announcing, key).await {
             Ok(announcement) => {
                 stored.announcement = announcement;
                 Ok(stored)
             }
-            Err((e, sent)) => {
+            Err((e, published)) => {
                 // The alarms already published keep their claims: releasing them would
                 // publish them again on the retry.
-                let sent: std::collections::HashSet<String> = sent[..published].iter().map(Alert::id).collect();
+                let sent: std::collections::HashSet<String> = published.iter().map(Alert::id).collect();
                 self.release_claims(spool, now, key, |i, a| claims.get(i) == Some(&true) && !sent.contains(&a.id())).await;
                 Err(e)
             }
@@ -435,9 +434,8 @@ impl Recipe {
     }
 
     /// Publishes the new alarms one by one, or as one digest when there are many or they
-    /// come as a flood; `published` counts the alarms whose message went out. On failure,
-    /// also the alarms announced one by one (the first `published` of them went out).
-    async fn announce(&self, pending: Announcing, key: &str, published: &mut usize) -> Result<Announcement, (anyhow::Error, Vec<Alert>)> {
+    /// come as a flood. On failure, also the alarms whose message went out before it.
+    async fn announce(&self, pending: Announcing, key: &str) -> Result<Announcement, (anyhow::Error, Vec<Alert>)> {
         if pending.digest.is_empty() {
             return Ok(Announcement::None);
         }
@@ -448,15 +446,15 @@ impl Recipe {
             if let Some(n) = &self.notifier {
                 n.digest(&digest).await.map_err(|e| (e, Vec::new()))?;
             }
-            *published = digest.alarms;
             return Ok(Announcement::Digest(digest));
         }
         if let Some(n) = &self.notifier {
-            for alert in &pending.each {
+            for (sent, alert) in pending.each.iter().enumerate() {
                 if let Err(e) = n.alarm(alert, key).await {
-                    return Err((e, pending.each));
+                    let mut published = pending.each;
+                    published.truncate(sent);
+                    return Err((e, published));
                 }
-                *published += 1;
             }
         }
         Ok(Announcement::Each(pending.each.len()))
