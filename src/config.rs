@@ -31,6 +31,11 @@ pub struct AnalysisConfig {
     /// hours are rejected, which lets the engine close hours as it streams
     /// (memory stays flat). `None` keeps every hour open until the end of the file.
     pub reorder_window_hours: Option<u32>,
+    /// With a window, also at most this many readings per substation are held open
+    /// (64 bytes each): at high rates the oldest hours close early (the newest stays
+    /// open), so memory does not grow with the sampling rate — 48 h of 1-second data
+    /// would be 11 MB per substation. 15-minute and 1-minute data never reach it.
+    pub reorder_window_readings: usize,
     /// At most this many alert episodes are kept per substation and file; the rest are counted.
     pub max_alerts_per_location: usize,
     /// Interval used for energy (MWh) when a file has a single reading per substation.
@@ -53,6 +58,7 @@ impl Default for AnalysisConfig {
             default_power_factor: 0.95,
             top_daily_peaks: 5,
             reorder_window_hours: Some(48),
+            reorder_window_readings: 8_192,
             max_alerts_per_location: 100,
             fallback_interval_minutes: 15,
             alarms: AlarmConfig::default(),

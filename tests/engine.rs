@@ -229,6 +229,74 @@ fn hours_close_while_streaming_and_late_rows_are_rejected() {
     assert_eq!(outcome.report.rows_rejected, 0, "without a window every hour stays open");
 }
 
+#[test]
+fn high_rate_data_holds_a_bounded_number_of_readings_and_gives_the_same_results() {
+    use gridwatch::analysis::engine::Analyzer;
+    // Three hours of 1-second readings of two substations, in time order.
+    let start = chrono::DateTime::parse_from_rfc3339("2025-06-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let reading = |s: i64, location: &str| gridwatch::model::Reading {
+        timestamp: start + chrono::Duration::seconds(s),
+        location: location.into(),
+        load_mw: (50 + s % 17) as f64,
+        generation_mw: 100.0,
+        voltage_kv: 13.8,
+        frequency_hz: 60.0,
+        solar_mw: 0.0,
+        wind_mw: 0.0,
+        power_factor: Some(0.95),
+    };
+    let bounded = AnalysisConfig { reorder_window_readings: 600, ..AnalysisConfig::default() };
+    // At most 600 readings held: an hour closes once the next one begins, though 48 h
+    // have not passed. The default bound (8,192) is crossed in the third hour: the first
+    // hour of each substation closes then.
+    let (mut small, mut default) = (Analyzer::new(bounded.clone()), Analyzer::new(AnalysisConfig::default()));
+    let mut sink = CollectSink::default();
+    let mut closed = Vec::new();
+    for s in 0..3 * 3600 {
+        for loc in ["a", "b"] {
+            small.push(&reading(s, loc), &mut sink).unwrap();
+            default.push(&reading(s, loc), &mut sink).unwrap();
+        }
+        if s % 3600 == 0 {
+            closed.push((small.finished_len(), default.finished_len()));
+        }
+    }
+    closed.push((small.finished_len(), default.finished_len()));
+    assert_eq!(closed, [(0, 0), (2, 0), (4, 0), (4, 2)], "(bounded, default) rollups closed at the start of each hour and at the end");
+
+    // Through the whole stream: the same report and rollups (in another order: hours left
+    // earlier), no row rejected.
+    // a's reading at 01:29:30 comes last, 90 minutes late (below).
+    let late_second = 3600 + 29 * 60 + 30;
+    let mut csv = String::from(HEADER);
+    for s in 0..3 * 3600 {
+        for loc in ["a", "b"] {
+            if (s, loc) == (late_second, "a") {
+                continue;
+            }
+            let r = reading(s, loc);
+            csv.push_str(&format!("{},{loc},{},100,13.8,60,0,0,0.95\n", r.timestamp.format("%Y-%m-%dT%H:%M:%S"), r.load_mw));
+        }
+    }
+    let (outcome, mut sink) = run(&csv, &bounded);
+    let (same, mut default_sink) = run(&csv, &AnalysisConfig::default());
+    assert_eq!(outcome.report.rows_rejected, 0);
+    for rollups in [&mut sink.rollups, &mut default_sink.rollups] {
+        rollups.sort_by(|x, y| (&x.location, x.timestamp).cmp(&(&y.location, y.timestamp)));
+    }
+    assert_eq!(sink.rollups.len(), 6);
+    assert_eq!(sink.rollups, default_sink.rollups);
+    assert_eq!(serde_json::to_value(&outcome.report.locations).unwrap(), serde_json::to_value(&same.report.locations).unwrap());
+
+    // A row 90 minutes late: its hour was closed for the bound, so it is rejected, saying why.
+    let late = format!("{csv}2025-06-01T01:29:30,a,50,100,13.8,60,0,0,0.95\n");
+    let (late_outcome, late_sink) = run(&late, &bounded);
+    assert_eq!(late_outcome.report.rows_rejected, 1);
+    assert!(late_sink.rejected[0].reason.contains("more than 600 readings after it"), "{}", late_sink.rejected[0].reason);
+    let (default_late, default_late_sink) = run(&late, &AnalysisConfig::default());
+    assert_eq!(default_late.report.rows_rejected, 0, "within 48 h and the default bound: taken: {:?}", default_late_sink.rejected);
+}
+
 // ---------------------------------------------------------------- properties
 
 #[derive(Debug, Clone)]

@@ -49,6 +49,8 @@ struct LocationAcc {
     /// The newest reading's time (starts at `i64::MIN`, not the epoch: data may predate 1970).
     newest: i64,
     open_hours: BTreeMap<i64, Vec<Sample>>,
+    /// Readings in `open_hours`.
+    open_readings: usize,
     /// Hours starting before this were closed; rows for them come too late.
     closed_before: Option<i64>,
     prev_ts: Option<i64>,
@@ -68,8 +70,8 @@ struct LocationAcc {
     peak: Option<(f64, i64)>,
     /// Histogram of gaps between consecutive readings (seconds → count).
     gaps: foldhash::HashMap<i64, u64>,
-    /// Peak (load, time) per UTC day, keyed by days since 1970-01-01.
-    daily_max: BTreeMap<i64, (f64, i64)>,
+    /// The highest daily peaks so far (the summary lists the top few).
+    daily_peaks: TopDailyPeaks,
     /// One tracker per per-reading rule of the table (same order); `None` until the
     /// stored checkpoint before the first reading is loaded.
     trackers: Option<Vec<Tracker>>,
@@ -192,9 +194,9 @@ impl Analyzer {
         {
             let window = self.cfg.reorder_window_hours.unwrap_or(0);
             return Err(PushError::Rejected(format!(
-                "arrived after readings more than {window} h newer for {}; its hour was already analysed \
-                 (upload it in its own file, or sort the file by time)",
-                reading.location
+                "its hour was already analysed: {} had readings more than {window} h newer, or more than {} \
+                 readings after it (upload it in its own file, or sort the file by time)",
+                reading.location, self.cfg.reorder_window_readings
             )));
         }
         let samples = acc.open_hours.entry(hour).or_default();
@@ -219,15 +221,35 @@ impl Analyzer {
                 power_factor: reading.power_factor,
             },
         );
+        acc.open_readings += 1;
         let advanced_hour = acc.open_hours.len() == 1 || hour_start(acc.newest) < hour;
         acc.newest = acc.newest.max(ts);
-        if advanced_hour && let Some(window) = self.cfg.reorder_window_hours {
-            let close_before = hour_start(acc.newest) - i64::from(window) * HOUR;
+        let Some(window) = self.cfg.reorder_window_hours else { return Ok(()) };
+        let too_many = acc.open_readings > self.cfg.reorder_window_readings;
+        if advanced_hour || too_many {
+            let mut close_before = hour_start(acc.newest) - i64::from(window) * HOUR;
+            if too_many {
+                close_before = close_before.max(Self::first_hour_within(acc, self.cfg.reorder_window_readings));
+            }
             let mut ctx =
                 Ctx { cfg: &self.cfg, rules: &self.rules, out: &mut self.finished, alarms: &mut self.alarms, priors };
             Self::close_hours(&mut ctx, acc, Some(close_before)).map_err(PushError::Store)?;
         }
         Ok(())
+    }
+
+    /// The oldest open hour from which on at most `readings` are held, or the newest hour
+    /// (it stays open whatever it holds: its readings are still coming).
+    fn first_hour_within(acc: &LocationAcc, readings: usize) -> i64 {
+        let newest_hour = hour_start(acc.newest);
+        let mut held = acc.open_readings;
+        for (&hour, samples) in &acc.open_hours {
+            if held <= readings || hour >= newest_hour {
+                return hour;
+            }
+            held -= samples.len();
+        }
+        newest_hour
     }
 
     /// Rollups of hours closed so far (the caller writes them out while reading goes on).
@@ -303,6 +325,7 @@ impl Analyzer {
                 break;
             }
             let samples = entry.remove();
+            acc.open_readings -= samples.len();
             acc.closed_before = Some(acc.closed_before.map_or(hour + HOUR, |c| c.max(hour + HOUR)));
             if samples.is_empty() {
                 continue;
@@ -497,15 +520,62 @@ impl Analyzer {
         if acc.peak.is_none_or(|(load, _)| s.load > load) {
             acc.peak = Some((s.load, s.ts));
         }
-        // Readings come in time order: the day is nearly always the newest one.
-        let day = s.ts.div_euclid(DAY);
-        let daily = match acc.daily_max.last_entry() {
-            Some(last) if *last.key() == day => last.into_mut(),
-            _ => acc.daily_max.entry(day).or_insert((s.load, s.ts)),
-        };
-        if s.load > daily.0 {
-            *daily = (s.load, s.ts);
+        acc.daily_peaks.push(s.ts.div_euclid(DAY), s.load, s.ts, cfg.top_daily_peaks);
+    }
+}
+
+/// One UTC day's peak: days since 1970-01-01, the load, the time it was reached.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct DayPeak {
+    day: i64,
+    load: f64,
+    ts: i64,
+}
+
+/// A substation's highest daily peaks, kept as its readings are folded. Readings are folded
+/// in time order (an hour closes after every earlier one and never reopens), so a day is
+/// complete once the next begins and only the best few need to be held: a map of every
+/// day was the engine's one state that grew with the length of the file.
+#[derive(Debug, Default)]
+struct TopDailyPeaks {
+    /// The day being folded.
+    current: Option<DayPeak>,
+    /// The best completed days, best first: higher load, then the earlier day.
+    best: Vec<DayPeak>,
+}
+
+impl TopDailyPeaks {
+    /// Folds one reading in; the earliest reading wins a tie within a day.
+    fn push(&mut self, day: i64, load: f64, ts: i64, keep: usize) {
+        match &mut self.current {
+            Some(current) if current.day == day => {
+                if load > current.load {
+                    current.load = load;
+                    current.ts = ts;
+                }
+            }
+            _ => {
+                if let Some(done) = self.current.replace(DayPeak { day, load, ts }) {
+                    self.keep(done, keep);
+                }
+            }
         }
+    }
+
+    fn keep(&mut self, done: DayPeak, keep: usize) {
+        let at = self.best.partition_point(|b| b.load.total_cmp(&done.load).then(done.day.cmp(&b.day)).is_gt());
+        if at < keep {
+            self.best.insert(at, done);
+            self.best.truncate(keep);
+        }
+    }
+
+    /// The best `keep` days, best first.
+    fn finish(&mut self, keep: usize) -> Vec<DayPeak> {
+        if let Some(done) = self.current.take() {
+            self.keep(done, keep);
+        }
+        std::mem::take(&mut self.best)
     }
 }
 
@@ -571,13 +641,12 @@ fn summarize(cfg: &AnalysisConfig, rules: &RuleTable, location: &str, acc: &mut 
     let power_factor_avg = acc.power_factor.mean();
     let stability = stability_score(voltage.avg, frequency.avg, cfg);
     let (peak_load, peak_ts) = acc.peak.unwrap_or((0.0, acc.first_ts));
-    let mut daily_peaks: Vec<DailyPeak> = acc
-        .daily_max
-        .iter()
-        .map(|(_, &(load_mw, ts))| DailyPeak { date: to_utc(ts).date_naive(), timestamp: to_utc(ts), load_mw })
+    let daily_peaks: Vec<DailyPeak> = acc
+        .daily_peaks
+        .finish(cfg.top_daily_peaks)
+        .into_iter()
+        .map(|p| DailyPeak { date: to_utc(p.ts).date_naive(), timestamp: to_utc(p.ts), load_mw: p.load })
         .collect();
-    daily_peaks.sort_by(|a, b| b.load_mw.total_cmp(&a.load_mw).then(a.date.cmp(&b.date)));
-    daily_peaks.truncate(cfg.top_daily_peaks);
 
     // The file's status is the worst priority among the alarms active in it.
     let mut by_priority: Vec<(&AlertRule, &(Priority, u64))> = acc.file_alarms.iter().collect();
@@ -920,3 +989,45 @@ pub fn attach_forecasts(
     outcome.report.forecasts = forecasts;
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every day's peak, sorted best first and cut: what the summary listed before the
+    /// days were kept as they go.
+    fn every_day_then_cut(readings: &[(i64, f64)], keep: usize) -> Vec<DayPeak> {
+        let mut days: BTreeMap<i64, DayPeak> = BTreeMap::new();
+        for &(ts, load) in readings {
+            let day = ts.div_euclid(DAY);
+            let peak = days.entry(day).or_insert(DayPeak { day, load, ts });
+            if load > peak.load {
+                *peak = DayPeak { day, load, ts };
+            }
+        }
+        let mut all: Vec<DayPeak> = days.into_values().collect();
+        all.sort_by(|a, b| b.load.total_cmp(&a.load).then(a.day.cmp(&b.day)));
+        all.truncate(keep);
+        all
+    }
+
+    proptest! {
+        #[test]
+        fn top_daily_peaks_equal_every_day_sorted_and_cut(
+            steps in proptest::collection::vec((1i64..40_000, 0u8..6), 0..300),
+            start in -200_000i64..200_000,
+            keep in 0usize..8,
+        ) {
+            // Times strictly increasing (readings fold in time order); few distinct loads, so
+            // ties within and between days are common.
+            let mut ts = start;
+            let readings: Vec<(i64, f64)> = steps.iter().map(|&(step, load)| { ts += step; (ts, f64::from(load)) }).collect();
+            let mut top = TopDailyPeaks::default();
+            for &(ts, load) in &readings {
+                top.push(ts.div_euclid(DAY), load, ts, keep);
+            }
+            prop_assert_eq!(top.finish(keep), every_day_then_cut(&readings, keep));
+        }
+    }
+}
