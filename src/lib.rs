@@ -5,6 +5,7 @@
 //! (the embedded local backend, the CLI, the terminal UI) sit behind crate features so
 //! the Lambda compiles none of them.
 
+pub mod allocator;
 pub mod analysis;
 pub mod backend;
 pub mod config;

@@ -1,6 +1,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    gridwatch::allocator::tune();
     let cli = gridwatch::cli::Cli::parse();
     match gridwatch::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,

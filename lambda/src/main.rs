@@ -28,8 +28,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
+    // Before the runtime's threads exist (arenas are assigned on a thread's first allocation).
+    gridwatch::allocator::tune();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
+}
+
+async fn run() -> Result<(), Error> {
     let started = Instant::now();
     init_logging();
     let cfg = match HandlerConfig::from_env().and_then(|cfg| Ok((cfg, Limits::from_env()?))) {
