@@ -853,7 +853,7 @@ impl DynamoTable {
             let sort_key = r.str(SK)?;
             if sort_key.starts_with("A#") {
                 let (location, key) = (r.str("alarm_location")?, r.str("alarm_key")?);
-                if !keep_alarms.contains(&(location.to_string(), key.to_string())) {
+                if !keep_alarms.contains(location, key) {
                     self.drop_alarm_source(location, key, source).await?;
                     stale_listing.push(HashMap::from([(PK.to_string(), av(partition.as_str())), (SK.to_string(), av(sort_key))]));
                 }
@@ -911,7 +911,7 @@ impl DynamoTable {
                 (PK.to_string(), av(partition.as_str())),
                 (SK.to_string(), av(format!("A#{location}#{key}"))),
                 ("kind".to_string(), av("source")),
-                ("alarm_location".to_string(), av(location.as_str())),
+                ("alarm_location".to_string(), av(location)),
                 ("alarm_key".to_string(), av(key.as_str())),
             ])
         }));

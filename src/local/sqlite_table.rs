@@ -424,7 +424,7 @@ impl SqliteTable {
             .prepare_cached("SELECT location, timestamp FROM alert_sources WHERE source = ?1")?
             .query_map(params![source], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        for (location, sort_key) in claimed.into_iter().filter(|k| !keep.contains(k)) {
+        for (location, sort_key) in claimed.into_iter().filter(|(location, key)| !keep.contains(location, key)) {
             tx.prepare_cached("DELETE FROM alert_sources WHERE source = ?1 AND location = ?2 AND timestamp = ?3")?
                 .execute(params![source, location, sort_key])?;
             tx.prepare_cached(

@@ -243,7 +243,7 @@ impl Recipe {
         spool.push(&std::mem::take(&mut outcome.alarms))?;
         // The days still open go to the Athena layout now (settled days went while streaming).
         for object in athena.finish()? {
-            self.objects.put(&object.key, object.body, athena_layout::CONTENT_TYPE).await.map_err(store_err)?;
+            self.objects.put_file(&object.key, object.body.path(), athena_layout::CONTENT_TYPE).await.map_err(store_err)?;
         }
         phases.lap("stream_and_rollups", started);
 
@@ -359,7 +359,7 @@ impl Recipe {
                     ops = Some(self.table.operator_states().await.map_err(store_err)?);
                 }
                 for (alert, &claimed) in batch.iter().zip(&claimed) {
-                    stored.keys.insert(items::alarm_key(alert));
+                    stored.keys.insert(alert);
                     if !claimed {
                         continue;
                     }
@@ -515,7 +515,9 @@ impl StoreSink {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.pending);
+        // The next batch gets its full size at once: grown from empty, each batch was
+        // reallocated six times, old and new copies alive together.
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(ROLLUP_WRITE_BATCH));
         self.hours.observe(&batch);
         self.athena.push(batch.clone());
         self.rollups_written += batch.len() as u64;
@@ -525,7 +527,7 @@ impl StoreSink {
         self.writing = Some(self.handle.spawn(async move { table.put_rollups(&source, batch, &cfg).await }));
         for object in self.athena.take_ready() {
             self.handle
-                .block_on(self.objects.put(&object.key, object.body, athena_layout::CONTENT_TYPE))
+                .block_on(self.objects.put_file(&object.key, object.body.path(), athena_layout::CONTENT_TYPE))
                 .map_err(store_err)?;
         }
         Ok(())
@@ -554,11 +556,16 @@ impl AnalysisSink for StoreSink {
     }
     fn rollups(&mut self, batch: Vec<HourlyRollup>) -> Result<()> {
         self.budget.check()?;
-        self.pending.extend(batch);
-        if self.pending.len() >= ROLLUP_WRITE_BATCH {
+        // Exactly ROLLUP_WRITE_BATCH per write: the batch never outgrows its allocation.
+        let mut batch = batch.into_iter();
+        loop {
+            let room = ROLLUP_WRITE_BATCH - self.pending.len();
+            self.pending.extend(batch.by_ref().take(room));
+            if self.pending.len() < ROLLUP_WRITE_BATCH {
+                return Ok(());
+            }
             self.flush()?;
         }
-        Ok(())
     }
     fn rejected(&mut self, row: &RejectedRow) -> Result<()> {
         self.rejected.push(row)
