@@ -852,7 +852,7 @@ fn required<T>(value: Option<T>, field: usize) -> FieldResult<T> {
 }
 
 /// The reading of one row; its location goes into `spare`'s allocation.
-fn build_reading(fields: &dyn FieldSource, spare: &mut String) -> FieldResult<Reading> {
+fn build_reading(fields: &impl FieldSource, spare: &mut String) -> FieldResult<Reading> {
     let timestamp = match fields.plain_timestamp() {
         Some(timestamp) => timestamp,
         None => {
