@@ -40,6 +40,8 @@ use std::sync::Arc;
 pub const BATCH_SIZE: usize = 25;
 /// BatchWriteItem calls in flight at once.
 const CONCURRENT_BATCHES: usize = 4;
+/// Items of a source's listing built and written at a time (see `retire_source`).
+const LISTING_CHUNK: usize = 1_000;
 /// Rounds of retrying unprocessed items before giving up.
 const MAX_UNPROCESSED_ROUNDS: usize = 10;
 
@@ -134,15 +136,16 @@ impl DynamoTable {
     }
 
     async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<()> {
-        let mut chunks: Vec<Vec<WriteRequest>> = Vec::new();
-        let mut rest = requests;
-        while !rest.is_empty() {
-            let tail = rest.split_off(rest.len().min(BATCH_SIZE));
-            chunks.push(std::mem::replace(&mut rest, tail));
-        }
+        // Taken from the front as they go: splitting the rest off each time moved the
+        // whole remainder per chunk (quadratic in the number of requests).
+        let mut requests = requests.into_iter();
         let mut tasks = tokio::task::JoinSet::new();
         let mut first_error = None;
-        for chunk in chunks {
+        loop {
+            let chunk: Vec<WriteRequest> = requests.by_ref().take(BATCH_SIZE).collect();
+            if chunk.is_empty() {
+                break;
+            }
             while tasks.len() >= CONCURRENT_BATCHES {
                 if let Some(done) = tasks.join_next().await {
                     record(&mut first_error, done);
@@ -894,19 +897,16 @@ impl DynamoTable {
                 stale_listing.push(HashMap::from([(PK.to_string(), av(partition.as_str())), (SK.to_string(), av(sort_key))]));
             }
         }
-        let mut listing: Vec<Item> = hours
-            .spans()
-            .map(|(location, first, end)| {
-                HashMap::from([
-                    (PK.to_string(), av(partition.as_str())),
-                    (SK.to_string(), av(location)),
-                    ("kind".to_string(), av("source")),
-                    ("first_hour".to_string(), av(format_ts(first))),
-                    ("end_hour".to_string(), av(format_ts(end))),
-                ])
-            })
-            .collect();
-        listing.extend(keep_alarms.iter().map(|(location, key)| {
+        let spans = hours.spans().map(|(location, first, end)| {
+            HashMap::from([
+                (PK.to_string(), av(partition.as_str())),
+                (SK.to_string(), av(location)),
+                ("kind".to_string(), av("source")),
+                ("first_hour".to_string(), av(format_ts(first))),
+                ("end_hour".to_string(), av(format_ts(end))),
+            ])
+        });
+        let alarms = keep_alarms.iter().map(|(location, key)| {
             HashMap::from([
                 (PK.to_string(), av(partition.as_str())),
                 (SK.to_string(), av(format!("A#{location}#{key}"))),
@@ -914,8 +914,16 @@ impl DynamoTable {
                 ("alarm_location".to_string(), av(location)),
                 ("alarm_key".to_string(), av(key.as_str())),
             ])
-        }));
-        self.batch_put(listing).await?;
+        });
+        // A chunk at a time: a long file lists hundreds of thousands of alarms, ~0.5 KB
+        // each as an item.
+        // Boxed: held across the awaits below, the closures' own types fail the compiler's
+        // Send check ("implementation of FnOnce is not general enough").
+        let listing: Box<dyn Iterator<Item = Item> + Send + '_> = Box::new(spans.chain(alarms));
+        let mut listing = listing.peekable();
+        while listing.peek().is_some() {
+            self.batch_put(listing.by_ref().take(LISTING_CHUNK).collect()).await?;
+        }
         if !stale_listing.is_empty() {
             self.batch_delete(stale_listing).await?;
         }
