@@ -846,55 +846,68 @@ impl DynamoTable {
     /// them). Then records what it feeds now. Returns the hours it left.
     pub async fn retire_source(&self, source: &str, hours: &SourceHours, keep_alarms: &AlarmKeys, cfg: &AnalysisConfig) -> Result<u64> {
         let partition = format!("{SOURCE_PREFIX}{source}");
-        let listed = self
-            .query_all(self.query().key_condition_expression("#pk = :pk").expression_attribute_values(":pk", av(partition.as_str())).consistent_read(true))
-            .await?;
+        let listing_query =
+            self.query().key_condition_expression("#pk = :pk").expression_attribute_values(":pk", av(partition.as_str())).consistent_read(true);
         let mut left = 0;
         let mut stale_listing = Vec::new();
-        for item in &listed {
-            let r = attrs::Reader::new(item);
-            let sort_key = r.str(SK)?;
-            if sort_key.starts_with("A#") {
-                let (location, key) = (r.str("alarm_location")?, r.str("alarm_key")?);
-                if !keep_alarms.contains(location, key) {
-                    self.drop_alarm_source(location, key, source).await?;
+        // A page (1 MB) at a time: a long file's listing holds hundreds of thousands of alarms.
+        let mut start = None;
+        loop {
+            let mut page = listing_query
+                .clone()
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| anyhow!("query on table {} failed: {}", self.name, error_text(&e)))?;
+            for item in &page.items.take().unwrap_or_default() {
+                let r = attrs::Reader::new(item);
+                let sort_key = r.str(SK)?;
+                if sort_key.starts_with("A#") {
+                    let (location, key) = (r.str("alarm_location")?, r.str("alarm_key")?);
+                    if !keep_alarms.contains(location, key) {
+                        self.drop_alarm_source(location, key, source).await?;
+                        stale_listing.push(HashMap::from([(PK.to_string(), av(partition.as_str())), (SK.to_string(), av(sort_key))]));
+                    }
+                    continue;
+                }
+                let (first, end) = (r.time("first_hour")?, r.time("end_hour")?);
+                // The hours it fed alone: their item goes, unless the hour turned shared
+                // meanwhile (then its part is there for the parts below).
+                let solo_stale: Vec<(DateTime<Utc>, Item)> = self
+                    .stored_rollups(sort_key, first, end - Duration::hours(1))
+                    .await?
+                    .into_iter()
+                    .filter(|(hour, item)| solo_of(item) == Some(source) && !hours.contains(sort_key, *hour))
+                    .collect();
+                let deletes = solo_stale.iter().map(|(hour, item)| {
+                    let key = HashMap::from([(PK.to_string(), av(sort_key)), (SK.to_string(), av(items::rollup_sort_key(*hour)))]);
+                    let rev = item.get(REVISION).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+                    self.write_if(ItemWrite::Delete(key), "#solo = :solo AND #rev = :rev", Some(source), Some(rev)).boxed()
+                });
+                left += in_flight(deletes.collect()).await?.iter().filter(|w| matches!(w, Written::Done)).count() as u64;
+                let stored = self.parts(sort_key, first, end - Duration::hours(1)).await?;
+                let stale: BTreeSet<DateTime<Utc>> = stored
+                    .iter()
+                    .filter(|(hour, parts)| parts.iter().any(|(s, _)| s == source) && !hours.contains(sort_key, **hour))
+                    .map(|(hour, _)| *hour)
+                    .collect();
+                if !stale.is_empty() {
+                    let keys = stale
+                        .iter()
+                        .map(|h| HashMap::from([(PK.to_string(), av(format!("{PART_PREFIX}{sort_key}"))), (SK.to_string(), av(part_sort_key(*h, source)))]))
+                        .collect();
+                    self.batch_delete(keys).await?;
+                    left += stale.len() as u64;
+                    // An hour found solo was taken by another source after its parts had gone.
+                    self.merge_hours(sort_key, stale, cfg).await?;
+                }
+                if hours.spans().all(|(l, _, _)| l != sort_key) {
                     stale_listing.push(HashMap::from([(PK.to_string(), av(partition.as_str())), (SK.to_string(), av(sort_key))]));
                 }
-                continue;
             }
-            let (first, end) = (r.time("first_hour")?, r.time("end_hour")?);
-            // The hours it fed alone: their item goes, unless the hour turned shared
-            // meanwhile (then its part is there for the parts below).
-            let solo_stale: Vec<(DateTime<Utc>, Item)> = self
-                .stored_rollups(sort_key, first, end - Duration::hours(1))
-                .await?
-                .into_iter()
-                .filter(|(hour, item)| solo_of(item) == Some(source) && !hours.contains(sort_key, *hour))
-                .collect();
-            let deletes = solo_stale.iter().map(|(hour, item)| {
-                let key = HashMap::from([(PK.to_string(), av(sort_key)), (SK.to_string(), av(items::rollup_sort_key(*hour)))]);
-                let rev = item.get(REVISION).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
-                self.write_if(ItemWrite::Delete(key), "#solo = :solo AND #rev = :rev", Some(source), Some(rev)).boxed()
-            });
-            left += in_flight(deletes.collect()).await?.iter().filter(|w| matches!(w, Written::Done)).count() as u64;
-            let stored = self.parts(sort_key, first, end - Duration::hours(1)).await?;
-            let stale: BTreeSet<DateTime<Utc>> = stored
-                .iter()
-                .filter(|(hour, parts)| parts.iter().any(|(s, _)| s == source) && !hours.contains(sort_key, **hour))
-                .map(|(hour, _)| *hour)
-                .collect();
-            if !stale.is_empty() {
-                let keys = stale
-                    .iter()
-                    .map(|h| HashMap::from([(PK.to_string(), av(format!("{PART_PREFIX}{sort_key}"))), (SK.to_string(), av(part_sort_key(*h, source)))]))
-                    .collect();
-                self.batch_delete(keys).await?;
-                left += stale.len() as u64;
-                // An hour found solo was taken by another source after its parts had gone.
-                self.merge_hours(sort_key, stale, cfg).await?;
-            }
-            if hours.spans().all(|(l, _, _)| l != sort_key) {
-                stale_listing.push(HashMap::from([(PK.to_string(), av(partition.as_str())), (SK.to_string(), av(sort_key))]));
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
             }
         }
         let spans = hours.spans().map(|(location, first, end)| {
