@@ -25,7 +25,10 @@ use crate::store::operator::{OperatorAction, OperatorState, OPERATOR_PARTITION};
 use crate::store::{ResultsTable, StoreError, StoreResult};
 use async_trait::async_trait;
 use anyhow::{anyhow, Context, Result};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::query::{QueryError, QueryOutput};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     Projection, ProjectionType, PutRequest, ReturnValue, ScalarAttributeType, WriteRequest,
@@ -168,20 +171,17 @@ impl DynamoTable {
     /// Runs a Query to the end, page by page.
     pub async fn query_all(&self, query: QueryFluentBuilder) -> Result<Vec<Item>> {
         let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = query
-                .clone()
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| anyhow!("query on table {} failed: {}", self.name, error_text(&e)))?;
-            out.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
-            }
+        let mut pages = query.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            out.extend(self.page_items(page)?);
         }
+        Ok(out)
+    }
+
+    /// The items of one page of a query (the SDK's paginator follows `LastEvaluatedKey`).
+    fn page_items(&self, page: Result<QueryOutput, SdkError<QueryError, HttpResponse>>) -> Result<Vec<Item>> {
+        let page = page.map_err(|e| anyhow!("query on table {} failed: {}", self.name, error_text(&e)))?;
+        Ok(page.items.unwrap_or_default())
     }
 
     fn query(&self) -> QueryFluentBuilder {
@@ -851,15 +851,9 @@ impl DynamoTable {
         let mut left = 0;
         let mut stale_listing = Vec::new();
         // A page (1 MB) at a time: a long file's listing holds hundreds of thousands of alarms.
-        let mut start = None;
-        loop {
-            let mut page = listing_query
-                .clone()
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| anyhow!("query on table {} failed: {}", self.name, error_text(&e)))?;
-            for item in &page.items.take().unwrap_or_default() {
+        let mut pages = listing_query.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for item in &self.page_items(page)? {
                 let r = attrs::Reader::new(item);
                 let sort_key = r.str(SK)?;
                 if sort_key.starts_with("A#") {
@@ -904,10 +898,6 @@ impl DynamoTable {
                 if hours.spans().all(|(l, _, _)| l != sort_key) {
                     stale_listing.push(HashMap::from([(PK.to_string(), av(partition.as_str())), (SK.to_string(), av(sort_key))]));
                 }
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
             }
         }
         let spans = hours.spans().map(|(location, first, end)| {
