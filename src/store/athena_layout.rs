@@ -505,6 +505,34 @@ mod tests {
         assert_eq!(rest.iter().map(|o| o.rows).sum::<u64>() + 2, 6);
     }
 
+    /// The recipe's writer (a thread, each open day in a temp file) gives the objects of the
+    /// writer in memory fed the same batches, byte for byte, late parts included.
+    #[cfg(any(feature = "local", feature = "aws-core"))]
+    #[test]
+    fn the_background_writer_spools_the_same_bytes_as_the_writer_in_memory() {
+        let mut batches: Vec<Vec<HourlyRollup>> = (1..=9)
+            .map(|day| ["a", "b"].iter().flat_map(|loc| (0..24).map(move |h| rollup(loc, &format!("2025-01-{day:02}T{h:02}:00:00Z")))).collect())
+            .collect();
+        batches.push(vec![rollup("c", "2025-01-02T05:00:00Z")]); // after its day was handed out: a part
+        let mut in_memory = PartitionWriter::new("raw/x.csv");
+        let mut background = BackgroundPartitionWriter::new("raw/x.csv");
+        let (mut expected, mut spooled) = (Vec::new(), Vec::new());
+        for batch in batches {
+            in_memory.push(&batch).unwrap();
+            expected.extend(in_memory.take_ready());
+            background.push(batch);
+            spooled.extend(background.take_ready());
+        }
+        expected.extend(in_memory.finish().unwrap());
+        spooled.extend(background.finish().unwrap());
+        let spooled: Vec<(String, u64, Vec<u8>)> =
+            spooled.into_iter().map(|o| (o.key, o.rows, std::fs::read(o.body.path()).unwrap())).collect();
+        let expected: Vec<(String, u64, Vec<u8>)> = expected.into_iter().map(|o| (o.key, o.rows, o.body)).collect();
+        assert_eq!(spooled.len(), 10, "nine days and one late part");
+        assert!(spooled.iter().any(|(key, _, _)| key.ends_with("x.part1.json.gz")));
+        assert_eq!(spooled, expected);
+    }
+
     #[test]
     fn a_line_is_what_serde_json_writes() {
         let mut odd = rollup("Nord \"Süd\"\\ \u{1}\u{7f} 東", "0999-12-31T23:00:00Z");
