@@ -26,6 +26,8 @@ const DAY: i64 = 24 * HOUR;
 const RECENT_HOURS: usize = 56 * 24;
 /// Rollups are handed to the sink in batches of this size (a DynamoDB batch is 25).
 const ROLLUP_BATCH: usize = 250;
+/// The largest sample list kept for reuse ([`LocationAcc::spare_samples`]): an hour of 1-minute data.
+const SPARE_SAMPLES_MAX: usize = 64;
 /// Ended alarm episodes are handed to a sink that takes them ([`AnalysisSink::takes_alarms`])
 /// in batches of this size: a long file has tens of thousands, the largest thing it held.
 pub const ALARM_BATCH: usize = 1_000;
@@ -49,6 +51,9 @@ struct LocationAcc {
     /// The newest reading's time (starts at `i64::MIN`, not the epoch: data may predate 1970).
     newest: i64,
     open_hours: BTreeMap<i64, Vec<Sample>>,
+    /// A closed hour's emptied sample list, for the next hour to open (no allocation per
+    /// hour); kept only while small (high-rate data's hours are thousands of samples).
+    spare_samples: Vec<Sample>,
     /// Readings in `open_hours`.
     open_readings: usize,
     /// Hours starting before this were closed; rows for them come too late.
@@ -83,6 +88,12 @@ struct LocationAcc {
     alerts: Vec<Alert>,
     alerts_dropped: u64,
     recent_load: VecDeque<(i64, f64)>,
+}
+
+/// A full batch of rollups, leaving room for the next: grown from empty, each batch was
+/// reallocated (and copied) eight times.
+fn take_batch(finished: &mut Vec<HourlyRollup>) -> Vec<HourlyRollup> {
+    std::mem::replace(finished, Vec::with_capacity(2 * ROLLUP_BATCH))
 }
 
 /// What the engine has once the input ends.
@@ -199,7 +210,8 @@ impl Analyzer {
                 reading.location, self.cfg.reorder_window_readings
             )));
         }
-        let samples = acc.open_hours.entry(hour).or_default();
+        let spare = &mut acc.spare_samples;
+        let samples = acc.open_hours.entry(hour).or_insert_with(|| std::mem::take(spare));
         let at = samples.partition_point(|s| s.ts < ts);
         if samples.get(at).is_some_and(|s| s.ts == ts) {
             return Err(PushError::Rejected(format!(
@@ -254,7 +266,7 @@ impl Analyzer {
 
     /// Rollups of hours closed so far (the caller writes them out while reading goes on).
     pub fn take_finished(&mut self) -> Vec<HourlyRollup> {
-        std::mem::take(&mut self.finished)
+        take_batch(&mut self.finished)
     }
 
     pub fn finished_len(&self) -> usize {
@@ -286,7 +298,7 @@ impl Analyzer {
             // Handed out as they close: the open hours of every substation at once would be
             // the largest allocation of the run (48 h × 340 substations: 7 MB).
             if self.finished.len() >= ROLLUP_BATCH {
-                priors.rollups(std::mem::take(&mut self.finished))?;
+                priors.rollups(take_batch(&mut self.finished))?;
             }
             if acc.rows == 0 {
                 continue;
@@ -324,7 +336,7 @@ impl Analyzer {
             if before.is_some_and(|b| hour >= b) {
                 break;
             }
-            let samples = entry.remove();
+            let mut samples = entry.remove();
             acc.open_readings -= samples.len();
             acc.closed_before = Some(acc.closed_before.map_or(hour + HOUR, |c| c.max(hour + HOUR)));
             if samples.is_empty() {
@@ -332,6 +344,10 @@ impl Analyzer {
             }
             let rollup = Self::fold_hour(ctx, acc, hour, &samples)?;
             ctx.out.push(rollup);
+            if samples.capacity() <= SPARE_SAMPLES_MAX {
+                samples.clear();
+                acc.spare_samples = samples;
+            }
         }
         Ok(())
     }
