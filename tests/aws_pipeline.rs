@@ -708,6 +708,41 @@ async fn an_hour_one_file_feeds_is_one_item_written_once() {
     assert_eq!(env.table.rollups("s1", from, to).await.unwrap()[2].load_peak_mw, changed[2].load_peak_mw);
 }
 
+/// A source's listing written in several chunks (10 substations, 3 items a chunk) is read
+/// back whole: a new version feeding 4 of the substations takes back the hours of the other
+/// 6, the last chunks' included, and its listing replaces the old one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_written_in_chunks_is_taken_back_whole() {
+    let Some(ep) = endpoint(AWS_ENDPOINT_VAR) else { return };
+    let env = Env::create(&ep).await;
+    let (table, _) = counted_table(&env);
+    let table = table.with_listing_chunk(3);
+    let cfg = gridwatch::config::AnalysisConfig::default();
+    let names: Vec<String> = (0..10).map(|i| format!("s{i:02}")).collect();
+    let rollups: Vec<_> = names.iter().zip(1..).flat_map(|(name, seed)| file_rollups(name, seed, 2)).collect();
+    let fed = |rollups: &[gridwatch::model::HourlyRollup]| {
+        let mut hours = gridwatch::store::items::SourceHours::default();
+        hours.observe(rollups);
+        hours
+    };
+    let no_alarms = gridwatch::store::items::AlarmKeys::default();
+    table.put_source_rollups("raw/x.csv", &rollups, &cfg).await.unwrap();
+    table.retire_source("raw/x.csv", &fed(&rollups), &no_alarms, &cfg).await.unwrap();
+    assert_eq!(env.table.partition("S#raw/x.csv").await.unwrap().len(), 10, "every substation listed");
+
+    let kept = &rollups[..8];
+    table.put_source_rollups("raw/x.csv", kept, &cfg).await.unwrap();
+    let left = table.retire_source("raw/x.csv", &fed(kept), &no_alarms, &cfg).await.unwrap();
+    assert_eq!(left, 12, "6 substations' 2 hours each are taken back");
+    let (from, to) = (ts("2025-01-14T00:00:00Z"), ts("2025-01-15T00:00:00Z"));
+    for (i, name) in names.iter().enumerate() {
+        let hours = env.table.rollups(name, from, to).await.unwrap().len();
+        assert_eq!(hours, if i < 4 { 2 } else { 0 }, "{name}");
+    }
+    let listing = env.table.partition("S#raw/x.csv").await.unwrap();
+    assert_eq!(listing.len(), 4, "the new version's listing: {listing:?}");
+}
+
 /// Files racing for the same hours (new hours, hours one of them has alone, shared hours,
 /// with a duplicate delivery of one of them) end with every hour the merge of every file's
 /// rollup, as if they had come one after another.

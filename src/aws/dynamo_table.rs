@@ -44,7 +44,7 @@ pub const BATCH_SIZE: usize = 25;
 /// BatchWriteItem calls in flight at once.
 const CONCURRENT_BATCHES: usize = 4;
 /// Items of a source's listing built and written at a time (see `retire_source`).
-const LISTING_CHUNK: usize = 1_000;
+pub const LISTING_CHUNK: usize = 1_000;
 /// Rounds of retrying unprocessed items before giving up.
 const MAX_UNPROCESSED_ROUNDS: usize = 10;
 
@@ -56,6 +56,8 @@ pub fn av(v: impl Into<String>) -> AttributeValue {
 pub struct DynamoTable {
     client: Client,
     name: String,
+    /// [`LISTING_CHUNK`], smaller in tests (a listing of several chunks without thousands of items).
+    listing_chunk: usize,
 }
 
 fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(err: &aws_sdk_dynamodb::error::SdkError<E>) -> bool {
@@ -64,7 +66,13 @@ fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(err:
 
 impl DynamoTable {
     pub fn new(client: Client, name: impl Into<String>) -> Self {
-        Self { client, name: name.into() }
+        Self { client, name: name.into(), listing_chunk: LISTING_CHUNK }
+    }
+
+    /// Writes a source's listing `items` at a time instead of [`LISTING_CHUNK`].
+    pub fn with_listing_chunk(mut self, items: usize) -> Self {
+        self.listing_chunk = items.max(1);
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -925,7 +933,7 @@ impl DynamoTable {
         let listing: Box<dyn Iterator<Item = Item> + Send + '_> = Box::new(spans.chain(alarms));
         let mut listing = listing.peekable();
         while listing.peek().is_some() {
-            self.batch_put(listing.by_ref().take(LISTING_CHUNK).collect()).await?;
+            self.batch_put(listing.by_ref().take(self.listing_chunk).collect()).await?;
         }
         if !stale_listing.is_empty() {
             self.batch_delete(stale_listing).await?;
