@@ -715,7 +715,7 @@ async fn an_hour_one_file_feeds_is_one_item_written_once() {
 async fn a_listing_written_in_chunks_is_taken_back_whole() {
     let Some(ep) = endpoint(AWS_ENDPOINT_VAR) else { return };
     let env = Env::create(&ep).await;
-    let (table, _) = counted_table(&env);
+    let (table, counter) = counted_table(&env);
     let table = table.with_listing_chunk(3);
     let cfg = gridwatch::config::AnalysisConfig::default();
     let names: Vec<String> = (0..10).map(|i| format!("s{i:02}")).collect();
@@ -741,6 +741,13 @@ async fn a_listing_written_in_chunks_is_taken_back_whole() {
     }
     let listing = env.table.partition("S#raw/x.csv").await.unwrap();
     assert_eq!(listing.len(), 4, "the new version's listing: {listing:?}");
+
+    // A retry of that version: its spans are all fed still, so only the listing is read.
+    counter.take();
+    assert_eq!(table.retire_source("raw/x.csv", &fed(kept), &no_alarms, &cfg).await.unwrap(), 0);
+    let requests = counter.take();
+    assert_eq!(requests.get("Query"), Some(&1), "the listing, no rollup or part: {requests:?}");
+    assert_eq!(env.table.partition("S#raw/x.csv").await.unwrap(), listing, "the listing is unchanged");
 }
 
 /// Files racing for the same hours (new hours, hours one of them has alone, shared hours,

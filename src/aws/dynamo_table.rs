@@ -873,6 +873,9 @@ impl DynamoTable {
                     continue;
                 }
                 let (first, end) = (r.time("first_hour")?, r.time("end_hour")?);
+                if hours.covers(sort_key, first, end) {
+                    continue; // every hour it fed there, it feeds still (a retry: no read)
+                }
                 // The hours it fed alone: their item goes, unless the hour turned shared
                 // meanwhile (then its part is there for the parts below).
                 let solo_stale: Vec<(DateTime<Utc>, Item)> = self

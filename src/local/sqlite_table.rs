@@ -395,6 +395,13 @@ impl SqliteTable {
             .collect::<rusqlite::Result<_>>()?;
         let mut left = 0;
         for (location, first, end) in spans {
+            let covered = match (DateTime::parse_from_rfc3339(&first), DateTime::parse_from_rfc3339(&end)) {
+                (Ok(first), Ok(end)) => hours.covers(&location, first.with_timezone(&Utc), end.with_timezone(&Utc)),
+                _ => false,
+            };
+            if covered {
+                continue; // every hour it fed there, it feeds still: nothing to read
+            }
             let mut stale = Vec::new();
             for table in ["rollups", "rollup_parts"] {
                 let mut stmt = tx.prepare_cached(&format!(

@@ -165,6 +165,16 @@ impl SourceHours {
             i > 0 && hour < runs[i - 1].1
         })
     }
+    /// Whether the source fed every hour of `[first, end)` at this substation: then nothing
+    /// it fed there before is stale, and taking back what it no longer feeds reads nothing
+    /// (a retry, or a new version that only adds hours). Hours split over two runs count as
+    /// not covered: the caller reads, as it would without this.
+    pub fn covers(&self, location: &str, first: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+        self.0.get(location).is_some_and(|runs| {
+            let i = runs.partition_point(|(start, _)| *start <= first);
+            i > 0 && end <= runs[i - 1].1
+        })
+    }
     /// Each substation with the first and the end of its hours.
     pub fn spans(&self) -> impl Iterator<Item = (&str, DateTime<Utc>, DateTime<Utc>)> {
         self.0.iter().filter_map(|(l, runs)| Some((l.as_str(), runs.first()?.0, runs.iter().map(|r| r.1).max()?)))
@@ -310,6 +320,49 @@ mod tests {
     use super::*;
     use crate::config::AnalysisConfig;
     use crate::analysis::engine::{analyze_stream, attach_forecasts, CollectSink};
+
+    fn rollup_at(location: &str, hour: i64) -> HourlyRollup {
+        serde_json::from_value(serde_json::json!({
+            "location": location, "timestamp": DateTime::from_timestamp(1_736_812_800 + hour * 3600, 0).unwrap(),
+            "count": 4, "load_avg_mw": 1.0, "load_min_mw": 1.0, "load_peak_mw": 1.0, "generation_avg_mw": 1.0,
+            "solar_avg_mw": 0.0, "wind_avg_mw": 0.0, "renewable_penetration": 0.0, "voltage_avg_kv": 13.8,
+            "voltage_min_kv": 13.8, "voltage_max_kv": 13.8, "frequency_avg_hz": 60.0, "frequency_min_hz": 60.0,
+            "frequency_max_hz": 60.0, "frequency_max_dev_hz": 0.0, "power_factor_avg": 0.95,
+            "power_factor_defaulted": 0, "stability_score": 1.0, "efficiency_score": 1.0, "alert_status": "normal"
+        }))
+        .unwrap()
+    }
+
+    proptest::proptest! {
+        /// `covers` says yes only when every hour of the span was fed, and (hours fed in time
+        /// order, as the engine hands them out) whenever they were.
+        #[test]
+        fn source_hours_cover_a_span_when_every_hour_of_it_was_fed(
+            fed in proptest::collection::btree_set(0i64..40, 0..40),
+            shuffled in proptest::bool::ANY,
+        ) {
+            let mut rollups: Vec<HourlyRollup> = fed.iter().map(|&h| rollup_at("s1", h)).collect();
+            if shuffled {
+                rollups.reverse();
+            }
+            let mut hours = SourceHours::default();
+            for r in &rollups {
+                hours.observe(std::slice::from_ref(r));
+            }
+            let at = |h: i64| DateTime::from_timestamp(1_736_812_800 + h * 3600, 0).unwrap();
+            for first in 0..42 {
+                for end in first + 1..43 {
+                    let every = (first..end).all(|h| fed.contains(&h));
+                    let covers = hours.covers("s1", at(first), at(end));
+                    proptest::prop_assert!(!covers || every, "{first}..{end} said covered: {hours:?}");
+                    if !shuffled {
+                        proptest::prop_assert_eq!(covers, every, "{}..{}", first, end);
+                    }
+                    proptest::prop_assert!(!hours.covers("s2", at(first), at(end)));
+                }
+            }
+        }
+    }
 
     #[test]
     fn alarm_keys_hold_what_the_sort_keys_say() {
