@@ -747,6 +747,7 @@ async fn a_listing_written_in_chunks_is_taken_back_whole() {
     assert_eq!(table.retire_source("raw/x.csv", &fed(kept), &no_alarms, &cfg).await.unwrap(), 0);
     let requests = counter.take();
     assert_eq!(requests.get("Query"), Some(&1), "the listing, no rollup or part: {requests:?}");
+    assert_eq!(requests.get("BatchWriteItem"), None, "the listing is as it would be written: {requests:?}");
     assert_eq!(env.table.partition("S#raw/x.csv").await.unwrap(), listing, "the listing is unchanged");
 }
 

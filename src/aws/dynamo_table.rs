@@ -523,6 +523,11 @@ fn claim_value(at: DateTime<Utc>) -> AttributeValue {
 const PART_PREFIX: &str = "P#";
 /// Partition of what one source fed.
 const SOURCE_PREFIX: &str = "S#";
+
+/// The sort key of a kept alarm in its source's listing (partition [`SOURCE_PREFIX`]).
+fn listing_alarm_key(location: &str, alarm_key: &str) -> String {
+    format!("A#{location}#{alarm_key}")
+}
 /// Attribute of an alarm item: the sources that have it (a string set).
 const ALERT_SOURCES: &str = "sources";
 /// Attribute of a rollup only one source fed: that source's key (it has no parts).
@@ -858,6 +863,9 @@ impl DynamoTable {
             self.query().key_condition_expression("#pk = :pk").expression_attribute_values(":pk", av(partition.as_str())).consistent_read(true);
         let mut left = 0;
         let mut stale_listing = Vec::new();
+        // Listing items already as they would be written: when every span and every kept
+        // alarm is among them (a retry), the listing is not written again.
+        let (mut spans_listed, mut alarms_listed) = (0, 0);
         // A page (1 MB) at a time: a long file's listing holds hundreds of thousands of alarms.
         let mut pages = listing_query.into_paginator().send();
         while let Some(page) = pages.next().await {
@@ -869,10 +877,15 @@ impl DynamoTable {
                     if !keep_alarms.contains(location, key) {
                         self.drop_alarm_source(location, key, source).await?;
                         stale_listing.push(HashMap::from([(PK.to_string(), av(partition.as_str())), (SK.to_string(), av(sort_key))]));
+                    } else if keep_alarms.lists(location, key) && sort_key == listing_alarm_key(location, key) {
+                        alarms_listed += 1;
                     }
                     continue;
                 }
                 let (first, end) = (r.time("first_hour")?, r.time("end_hour")?);
+                if hours.span(sort_key) == Some((first, end)) {
+                    spans_listed += 1;
+                }
                 if hours.covers(sort_key, first, end) {
                     continue; // every hour it fed there, it feeds still (a retry: no read)
                 }
@@ -911,7 +924,9 @@ impl DynamoTable {
                 }
             }
         }
-        let spans = hours.spans().map(|(location, first, end)| {
+        let spans_again = spans_listed == hours.spans().count();
+        let alarms_again = alarms_listed == keep_alarms.len();
+        let spans = hours.spans().filter(|_| !spans_again).map(|(location, first, end)| {
             HashMap::from([
                 (PK.to_string(), av(partition.as_str())),
                 (SK.to_string(), av(location)),
@@ -920,10 +935,10 @@ impl DynamoTable {
                 ("end_hour".to_string(), av(format_ts(end))),
             ])
         });
-        let alarms = keep_alarms.iter().map(|(location, key)| {
+        let alarms = keep_alarms.iter().filter(|_| !alarms_again).map(|(location, key)| {
             HashMap::from([
                 (PK.to_string(), av(partition.as_str())),
-                (SK.to_string(), av(format!("A#{location}#{key}"))),
+                (SK.to_string(), av(listing_alarm_key(location, &key))),
                 ("kind".to_string(), av("source")),
                 ("alarm_location".to_string(), av(location)),
                 ("alarm_key".to_string(), av(key.as_str())),

@@ -74,13 +74,19 @@ impl AlarmKeys {
         self.0.get(location).is_some_and(|keys| keys.contains(&key))
     }
 
+    /// Whether `sort_key` is exactly the key this code writes for a kept alarm of `location`
+    /// (what a listing of the kept alarms holds; a key [`AlarmKeys::contains`] keeps only
+    /// because it cannot read it is not).
+    pub fn lists(&self, location: &str, sort_key: &str) -> bool {
+        parse_alert_sort_key(sort_key).is_some_and(|(rule, start)| {
+            self.0.get(location).is_some_and(|keys| keys.contains(&(rule, start))) && canonical_alert_key(rule, start) == sort_key
+        })
+    }
+
     /// Every kept alarm as (substation, [`alert_sort_key`]).
     pub fn iter(&self) -> impl Iterator<Item = (&str, String)> {
         self.0.iter().flat_map(|(location, keys)| {
-            keys.iter().map(move |&(rule, start)| {
-                let start = DateTime::from_timestamp(start, 0).unwrap_or_default();
-                (location.as_str(), format!("{ALERT_PREFIX}{rule}#{}", format_ts(start)))
-            })
+            keys.iter().map(move |&(rule, start)| (location.as_str(), canonical_alert_key(rule, start)))
         })
     }
 
@@ -91,6 +97,12 @@ impl AlarmKeys {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// The [`alert_sort_key`] of an alarm of `rule` started at second `start`.
+fn canonical_alert_key(rule: AlertRule, start: i64) -> String {
+    let start = DateTime::from_timestamp(start, 0).unwrap_or_default();
+    format!("{ALERT_PREFIX}{rule}#{}", format_ts(start))
 }
 
 /// (rule, start second) of an [`alert_sort_key`].
@@ -175,9 +187,14 @@ impl SourceHours {
             i > 0 && end <= runs[i - 1].1
         })
     }
+    /// The first and the end of the hours fed at one substation (as [`SourceHours::spans`]).
+    pub fn span(&self, location: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let runs = self.0.get(location)?;
+        Some((runs.first()?.0, runs.iter().map(|r| r.1).max()?))
+    }
     /// Each substation with the first and the end of its hours.
     pub fn spans(&self) -> impl Iterator<Item = (&str, DateTime<Utc>, DateTime<Utc>)> {
-        self.0.iter().filter_map(|(l, runs)| Some((l.as_str(), runs.first()?.0, runs.iter().map(|r| r.1).max()?)))
+        self.0.keys().filter_map(|l| self.span(l).map(|(first, end)| (l.as_str(), first, end)))
     }
 }
 
@@ -398,6 +415,14 @@ mod tests {
         assert!(!keys.contains("c", "A#undervoltage#2025-01-14T10:00:00Z"), "another substation");
         assert!(keys.contains("a", "A#not a rule#2025-01-14T10:00:00Z"), "a key not written here is kept");
         assert!(keys.contains("a", "A#undervoltage#yesterday"), "a key not written here is kept");
+        // `lists`: exactly the keys written for kept alarms.
+        for (location, key) in &expected {
+            assert!(keys.lists(location, key), "{location} {key}");
+        }
+        assert!(!keys.lists("a", "A#undervoltage#yesterday"), "kept, but not a key written here");
+        assert!(!keys.lists("a", "A#undervoltage#2025-01-14T10:00:00.750Z"), "the same alarm, written otherwise");
+        assert!(!keys.lists("a", "A#no_data#2025-01-14T10:00:00Z"), "not kept");
+        assert!(!keys.lists("b #2", "A#undervoltage#2025-01-14T10:00:00Z"), "another substation's");
     }
 
     #[test]
