@@ -118,6 +118,11 @@ print(f"handler on one core against moto: {wall:.2f} s wall = {mb / wall:.2f} MB
 print("phases (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in m["phases_ms"].items()))
 print("requests: " + ", ".join(f"{s} {op} {n}" for (s, op), n in sorted(req.items())))
 print(f"DynamoDB items: mean {m['dynamodb_item_bytes'] / max(1, m['dynamodb_items_written']):.0f} bytes, largest {m['dynamodb_largest_item_bytes']} bytes")
+if "retry" in m:
+    r = m["retry"]
+    print(f"the same event again (a redelivery): {r['handler_wall_s']:.2f} s wall, {r['handler_cpu_s']:.2f} s CPU; "
+          f"{r['dynamodb_items_written']:,} items ({r['dynamodb_write_units']:,} write units) written; requests: "
+          + ", ".join(f"{x['service']} {x['operation']} {x['requests']}" for x in r["requests"]))
 print()
 print("| per GB of input (10^9 bytes) | counted | USD |")
 print("|---|---|---|")

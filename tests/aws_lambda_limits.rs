@@ -331,11 +331,23 @@ async fn lambda_throughput_and_requests_per_object() {
     let engine_s = engine_started.elapsed().as_secs_f64();
 
     let writes = counter.dynamo_writes();
-    let requests: Vec<serde_json::Value> = counter
-        .by_service()
-        .into_iter()
-        .map(|((service, operation), n)| serde_json::json!({"service": service, "operation": operation, "requests": n}))
-        .collect();
+    let per_operation = |counter: &gridwatch::aws::counter::RequestCounter| -> Vec<serde_json::Value> {
+        counter
+            .by_service()
+            .into_iter()
+            .map(|((service, operation), n)| serde_json::json!({"service": service, "operation": operation, "requests": n}))
+            .collect()
+    };
+    let requests = per_operation(&counter);
+
+    // The same event again (S3 delivers at least once): what a redelivery costs.
+    counter.take();
+    let (retry_cpu_before, retry_started) = (cpu_seconds(), Instant::now());
+    let again = handler.handle(&s3_event(&env.bucket, &[key])).await;
+    let (retry_wall, retry_cpu) = (retry_started.elapsed().as_secs_f64(), cpu_seconds().zip(retry_cpu_before).map(|(a, b)| a - b));
+    assert_eq!(statuses(&again), [Some(RecordStatus::Processed)], "{again:?}");
+    assert_eq!(again.records[0].new_alerts, 0, "a redelivery announces nothing");
+    let retry_writes = counter.dynamo_writes();
     let out = serde_json::json!({
         "input_bytes": body.len(),
         "rows": record.rows_read,
@@ -352,6 +364,13 @@ async fn lambda_throughput_and_requests_per_object() {
         "dynamodb_largest_item_bytes": writes.largest_item_bytes,
         "dynamodb_write_units": writes.write_units,
         "peak_rss_bytes": gridwatch::store::budget::resident_bytes(),
+        "retry": {
+            "handler_wall_s": retry_wall,
+            "handler_cpu_s": retry_cpu,
+            "requests": per_operation(&counter),
+            "dynamodb_items_written": retry_writes.items,
+            "dynamodb_write_units": retry_writes.write_units,
+        },
     });
     match std::env::var("GRIDWATCH_COST_OUT") {
         Ok(path) => std::fs::write(path, serde_json::to_string_pretty(&out).unwrap()).unwrap(),
