@@ -180,6 +180,12 @@ fn store_err(e: StoreError) -> anyhow::Error {
     anyhow!(e)
 }
 
+/// Stores one day of the Athena copy from its temp file (settled days while the file
+/// streams, the rest at the end).
+async fn put_athena_object(objects: &dyn ObjectStore, object: &athena_layout::SpooledPartition) -> Result<()> {
+    objects.put_file(&object.key, object.body.path(), athena_layout::CONTENT_TYPE).await.map_err(store_err)
+}
+
 impl Recipe {
     /// Processes one raw object end to end. The same object twice stores the same items
     /// and announces nothing the second time.
@@ -243,7 +249,7 @@ impl Recipe {
         spool.push(&std::mem::take(&mut outcome.alarms))?;
         // The days still open go to the Athena layout now (settled days went while streaming).
         for object in athena.finish()? {
-            self.objects.put_file(&object.key, object.body.path(), athena_layout::CONTENT_TYPE).await.map_err(store_err)?;
+            put_athena_object(&*self.objects, &object).await?;
         }
         phases.lap("stream_and_rollups", started);
 
@@ -526,9 +532,7 @@ impl StoreSink {
         let (table, source, cfg) = (self.table.clone(), self.source.clone(), self.cfg.clone());
         self.writing = Some(self.handle.spawn(async move { table.put_rollups(&source, batch, &cfg).await }));
         for object in self.athena.take_ready() {
-            self.handle
-                .block_on(self.objects.put_file(&object.key, object.body.path(), athena_layout::CONTENT_TYPE))
-                .map_err(store_err)?;
+            self.handle.block_on(put_athena_object(&*self.objects, &object))?;
         }
         Ok(())
     }
