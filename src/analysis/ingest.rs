@@ -735,7 +735,13 @@ impl FieldSource for CsvFields<'_> {
         self.number_at(self.power_factor, "power_factor")
     }
     fn plain_number(&self, field: usize) -> Option<f64> {
-        self.bytes_at(Some(self.columns[field])).and_then(parse_plain_decimal).filter(|&v| is_storable(v))
+        self.plain_number_at(Some(self.columns[field]))
+    }
+    fn plain_power_factor(&self) -> Option<f64> {
+        self.plain_number_at(self.power_factor)
+    }
+    fn plain_location(&self) -> Option<&str> {
+        self.bytes_at(Some(self.columns[LOCATION])).filter(|b| is_plain_location(b)).and_then(|b| std::str::from_utf8(b).ok())
     }
     fn plain_timestamp(&self) -> Option<DateTime<Utc>> {
         let bytes = self.bytes_at(Some(self.columns[TIMESTAMP]))?;
@@ -756,6 +762,10 @@ impl CsvFields<'_> {
     /// A field's bytes, trimmed here, not by the reader: only the fields used are worth it.
     fn bytes_at(&self, index: Option<usize>) -> Option<&[u8]> {
         index.and_then(|i| self.record.get(i)).map(<[u8]>::trim_ascii)
+    }
+
+    fn plain_number_at(&self, index: Option<usize>) -> Option<f64> {
+        self.bytes_at(index).and_then(parse_plain_decimal).filter(|&v| is_storable(v))
     }
 
     fn number_at(&self, index: Option<usize>, name: &str) -> FieldResult<Option<f64>> {
@@ -956,6 +966,15 @@ trait FieldSource {
     fn plain_number(&self, _field: usize) -> Option<f64> {
         None
     }
+    /// [`FieldSource::plain_number`] for the optional power factor.
+    fn plain_power_factor(&self) -> Option<f64> {
+        None
+    }
+    /// The location when it is a plain name ([`is_plain_location`]), read without the
+    /// general checks; `None` sends it the general way.
+    fn plain_location(&self) -> Option<&str> {
+        None
+    }
 }
 
 const TIMESTAMP: usize = 0;
@@ -983,8 +1002,14 @@ fn build_reading(fields: &impl FieldSource, spare: &mut String) -> FieldResult<R
         }
     };
     check_year(timestamp)?;
-    let location = required(fields.text(LOCATION)?, LOCATION)?.trim();
-    validate_location(location)?;
+    let location = match fields.plain_location() {
+        Some(name) => name,
+        None => {
+            let location = required(fields.text(LOCATION)?, LOCATION)?.trim();
+            validate_location(location)?;
+            location
+        }
+    };
     let number = |field: usize| -> FieldResult<f64> {
         match fields.plain_number(field) {
             Some(v) => Ok(v),
@@ -1005,7 +1030,7 @@ fn build_reading(fields: &impl FieldSource, spare: &mut String) -> FieldResult<R
         frequency_hz: positive(number(FREQUENCY)?, FREQUENCY)?,
         solar_mw: non_negative(number(SOLAR)?, SOLAR)?,
         wind_mw: non_negative(number(WIND)?, WIND)?,
-        power_factor: match fields.power_factor()? {
+        power_factor: match fields.plain_power_factor().map_or_else(|| fields.power_factor(), |pf| Ok(Some(pf)))? {
             Some(pf) if (0.0..=1.0).contains(&pf) => Some(pf),
             Some(pf) => return Err(("power_factor".into(), format!("{pf} is outside 0..=1"))),
             None => None,
@@ -1036,8 +1061,7 @@ fn validate_location(location: &str) -> FieldResult<()> {
     if location.is_empty() {
         return bad("missing value");
     }
-    // The usual name, printable ASCII without '#', needs only its length checked.
-    if location.len() <= MAX_LOCATION_LEN && location.bytes().all(|b| matches!(b, b' '..=b'~') && b != b'#') {
+    if is_plain_location(location.as_bytes()) {
         return Ok(());
     }
     if location.chars().count() > MAX_LOCATION_LEN {
@@ -1057,6 +1081,12 @@ fn validate_location(location: &str) -> FieldResult<()> {
         return bad("contains '#', which is reserved");
     }
     Ok(())
+}
+
+/// The usual name: printable ASCII without '#', at most [`MAX_LOCATION_LEN`] bytes, not
+/// empty. It needs no other check.
+fn is_plain_location(name: &[u8]) -> bool {
+    !name.is_empty() && name.len() <= MAX_LOCATION_LEN && name.iter().all(|&b| matches!(b, b' '..=b'~') && b != b'#')
 }
 
 /// Zero-width characters, bidi controls and other format characters that render as
