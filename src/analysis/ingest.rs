@@ -768,12 +768,12 @@ impl CsvFields<'_> {
         self.bytes_at(index).and_then(parse_plain_decimal).filter(|&v| is_storable(v))
     }
 
+    /// A number the plain path ([`FieldSource::plain_number`]) did not take: read by std's
+    /// parser (bit-equal to the plain one where both read), or the error saying why not.
+    /// Out of line: the rows' hot path is the plain one.
+    #[cold]
     fn number_at(&self, index: Option<usize>, name: &str) -> FieldResult<Option<f64>> {
-        let Some(bytes) = self.bytes_at(index) else { return Ok(None) };
-        if let Some(v) = parse_plain_decimal(bytes) {
-            return storable(v, name).map(Some);
-        }
-        text_of(bytes, name)?.map(|t| parse_number(t, name)).transpose()
+        self.text_at(index, name)?.map(|t| parse_number(t, name)).transpose()
     }
 
     fn text_at(&self, index: Option<usize>, name: &str) -> FieldResult<Option<&str>> {
