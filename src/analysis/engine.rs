@@ -1005,7 +1005,6 @@ pub fn attach_forecasts(
     outcome.report.forecasts = forecasts;
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,7 +44,7 @@ pub const BATCH_SIZE: usize = 25;
 /// BatchWriteItem calls in flight at once.
 const CONCURRENT_BATCHES: usize = 4;
 /// Items of a source's listing built and written at a time (see `retire_source`).
-pub const LISTING_CHUNK: usize = 1_000;
+const LISTING_CHUNK: usize = 1_000;
 /// Rounds of retrying unprocessed items before giving up.
 const MAX_UNPROCESSED_ROUNDS: usize = 10;
 
@@ -883,7 +883,8 @@ impl DynamoTable {
                     continue;
                 }
                 let (first, end) = (r.time("first_hour")?, r.time("end_hour")?);
-                if hours.span(sort_key) == Some((first, end)) {
+                let fed_now = hours.span(sort_key);
+                if fed_now == Some((first, end)) {
                     spans_listed += 1;
                 }
                 if hours.covers(sort_key, first, end) {
@@ -919,7 +920,7 @@ impl DynamoTable {
                     // An hour found solo was taken by another source after its parts had gone.
                     self.merge_hours(sort_key, stale, cfg).await?;
                 }
-                if hours.spans().all(|(l, _, _)| l != sort_key) {
+                if fed_now.is_none() {
                     stale_listing.push(HashMap::from([(PK.to_string(), av(partition.as_str())), (SK.to_string(), av(sort_key))]));
                 }
             }
