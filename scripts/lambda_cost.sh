@@ -8,7 +8,11 @@
 # (tests/aws_lambda_limits.rs, the ignored `lambda_throughput_and_requests_per_object`). Then
 # prices the counts at on-demand rates and answers the 10 GB question from the measured rate.
 #
-#   scripts/lambda_cost.sh [SUBSTATIONS [DAYS]]     # default 340 substations x 4 days (~12 MB)
+#   scripts/lambda_cost.sh [SUBSTATIONS [DAYS [SHARDS]]]   # default 340 substations x 4 days (~12 MB)
+#
+# With SHARDS > 1 the same object is also fanned out into that many shard invocations (as the
+# Lambda does with objects over SHARD_MB; src/store/fanout.rs), each one measured, and a
+# shard of a 10 GB object is projected from them.
 #
 # GRIDWATCH_VENV: a venv with moto's server (default .venv, as scripts/test.sh makes it);
 # GRIDWATCH_BENCH_VENV: a venv with numpy (default .venv-bench, created if missing).
@@ -18,6 +22,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SUBSTATIONS="${1:-340}"
 DAYS="${2:-4}"
+SHARDS="${3:-1}"
 VENV="${GRIDWATCH_VENV:-$ROOT/.venv}"
 BENCH_VENV="${GRIDWATCH_BENCH_VENV:-$ROOT/.venv-bench}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gridwatch-cost.XXXXXX")"
@@ -69,7 +74,7 @@ until curl -sf "http://127.0.0.1:$PORT/moto-api/" >/dev/null 2>&1; do
 done
 
 log "running the handler on $(du -h "$INPUT" | cut -f1) (core 0; moto on core 1)"
-GRIDWATCH_TEST_AWS_ENDPOINT="http://127.0.0.1:$PORT" GRIDWATCH_COST_INPUT="$INPUT" GRIDWATCH_COST_OUT="$WORK/cost.json" \
+GRIDWATCH_TEST_AWS_ENDPOINT="http://127.0.0.1:$PORT" GRIDWATCH_COST_INPUT="$INPUT" GRIDWATCH_COST_OUT="$WORK/cost.json" GRIDWATCH_COST_SHARDS="$SHARDS" \
   pin 0 cargo test "${CARGO_ARGS[@]}" -- --ignored --exact lambda_throughput_and_requests_per_object >&2
 
 python3 - "$WORK/cost.json" <<'EOF'
@@ -137,4 +142,26 @@ for label, secs in (("moto wall", wall), ("CPU floor", cpu)):
     t10 = 10e9 / m["input_bytes"] * secs
     print(f"10 GB at the {label} rate: 10,000 MB / {mb / secs:.2f} MB/s = {t10:,.0f} s "
           f"({'inside' if t10 <= 900 else 'over'} 900 s; needs {need:.1f} MB/s)")
+if "fanned_out" in m:
+    f = m["fanned_out"]
+    shards = f["per_shard"]
+    print()
+    print(f"fanned out into {f['shards']} shard invocations (each reads the whole object, analyses and stores its substations):")
+    for i, s in enumerate(shards):
+        print(f"  shard {i}: {s['substations']} substations, {s['rollups']:,} rollups, {s['wall_s']:.2f} s wall, {s['cpu_s']:.2f} s CPU, "
+              f"{s['requests']:,} requests, {s['dynamodb_items_written']:,} items")
+    cpus = [s["cpu_s"] for s in shards]
+    walls = [s["wall_s"] for s in shards]
+    print(f"  slowest shard {max(walls):.2f} s wall, {max(cpus):.2f} s CPU; all shards {sum(cpus):.2f} s CPU (one pass: {cpu:.2f} s)")
+    # A shard's CPU = reading the whole object (the engine on one shard, measured alone) + its
+    # share of the analysis and the writes (what remains, per MB of its share).
+    read_per_mb = f["shard_engine_alone_s"] / mb
+    share_mb = mb / f["shards"]
+    store_per_mb = max(0.0, (sum(cpus) / f["shards"] - f["shard_engine_alone_s"]) / share_mb)
+    shard_mb = 128
+    n10 = math.ceil(10_000 / shard_mb)
+    t_read, t_store = 10_000 * read_per_mb, shard_mb * store_per_mb
+    print(f"  reading the object for one shard: {mb / f['shard_engine_alone_s']:.0f} MB/s of CPU; a shard's own share: {store_per_mb:.2f} s of CPU per MB")
+    print(f"10 GB at SHARD_MB={shard_mb}: {n10} shards, each {t_read:.0f} s reading + {t_store:.0f} s storing = {t_read + t_store:.0f} s of CPU "
+          f"({'inside' if t_read + t_store <= 900 else 'over'} 900 s at one vCPU; S3's download rate not counted)")
 EOF

@@ -223,3 +223,29 @@ fn writer_throughput() {
         plain as f64 / bytes as f64
     );
 }
+
+/// A new version of an object that covers fewer days leaves no object of the days it lost:
+/// Athena would count their rows still (the objects of the newest analysis are listed in
+/// `results/athena-objects/`, and the next analysis removes those it does not write again).
+#[test]
+fn a_shorter_new_version_takes_its_lost_days_out_of_the_athena_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = LocalBackend::open(DataDir::new(dir.path().join("data")), AnalysisConfig::default()).unwrap();
+    let file = dir.path().join("grid.csv");
+    let mut keys_after = Vec::new();
+    for days in [3, 1, 1] {
+        let cfg = GeneratorConfig { substations: 2, days, ..GeneratorConfig::default() };
+        generator::write_readings(DataFormat::Csv, true, Generator::new(cfg).readings(), std::fs::File::create(&file).unwrap()).unwrap();
+        let key = b.import(&file, true).unwrap();
+        b.process_key(&key).unwrap();
+        let keys: Vec<String> = b.bucket().list(HOURLY_PREFIX).unwrap().into_iter().map(|o| o.key).collect();
+        keys_after.push(keys);
+    }
+    assert_eq!(keys_after[0].len(), 3, "{:?}", keys_after[0]);
+    assert_eq!(keys_after[1], keys_after[0][..1].to_vec());
+    assert_eq!(keys_after[2], keys_after[1], "the same version again changes nothing");
+    // The list names exactly what is there.
+    let manifest = std::fs::read(b.bucket().path("results/athena-objects/grid.json").unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    assert_eq!(manifest["objects"], serde_json::json!(keys_after[2]));
+}

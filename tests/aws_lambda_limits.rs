@@ -130,6 +130,7 @@ async fn a_short_deadline_stops_cleanly_and_the_retry_converges_to_a_clean_run()
         Limits {
             reserve: Some(reserve),
             memory_limit_bytes: None,
+            shard_mb: None,
         },
     );
     let response = handler
@@ -240,6 +241,7 @@ async fn a_memory_ceiling_refuses_the_object_before_storing_anything() {
         Limits {
             reserve: None,
             memory_limit_bytes: Some(1 << 20),
+            shard_mb: None,
         },
     );
     let response = tight
@@ -269,6 +271,7 @@ async fn a_memory_ceiling_refuses_the_object_before_storing_anything() {
         Limits {
             reserve: None,
             memory_limit_bytes: Some(64 << 30),
+            shard_mb: None,
         },
     );
     let response = roomy
@@ -308,15 +311,7 @@ async fn lambda_throughput_and_requests_per_object() {
     let key = "raw/cost_input.csv";
     env.put(key, body.clone()).await;
 
-    // The handler's own clients, each with the counter.
-    let counter = gridwatch::aws::counter::RequestCounter::new();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&env.sdk).force_path_style(true).interceptor(counter.clone()).build(),
-    );
-    let dynamodb =
-        aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&env.sdk).interceptor(counter.clone()).build());
-    let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&env.sdk).interceptor(counter.clone()).build());
-    let handler = LambdaHandler::from_clients(s3, dynamodb, sns, env.handler_config());
+    let (handler, counter) = counted_handler(&env);
 
     let (cpu_before, started) = (cpu_seconds(), Instant::now());
     let response = handler.handle(&s3_event(&env.bucket, &[key])).await;
@@ -372,8 +367,71 @@ async fn lambda_throughput_and_requests_per_object() {
             "dynamodb_write_units": retry_writes.write_units,
         },
     });
+    let mut out = out;
+    if let Some(shards) = std::env::var("GRIDWATCH_COST_SHARDS").ok().and_then(|n| n.parse::<usize>().ok()).filter(|n| *n > 1) {
+        out["fanned_out"] = fanned_out_cost(&ep, key, &body, shards).await;
+    }
     match std::env::var("GRIDWATCH_COST_OUT") {
         Ok(path) => std::fs::write(path, serde_json::to_string_pretty(&out).unwrap()).unwrap(),
         Err(_) => println!("{out:#}"),
     }
+}
+
+/// The handler with its own clients, each counting its requests on the returned counter.
+fn counted_handler(env: &Env) -> (LambdaHandler, gridwatch::aws::counter::RequestCounter) {
+    let counter = gridwatch::aws::counter::RequestCounter::new();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&env.sdk).force_path_style(true).interceptor(counter.clone()).build(),
+    );
+    let dynamodb =
+        aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&env.sdk).interceptor(counter.clone()).build());
+    let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&env.sdk).interceptor(counter.clone()).build());
+    (LambdaHandler::from_clients(s3, dynamodb, sns, env.handler_config()), counter)
+}
+
+/// The same object fanned out into `shards` invocations (`gridwatch::store::fanout`), in a
+/// fresh environment: each shard's wall and CPU time, requests and items, and the engine
+/// alone on one shard (reading the whole object, analysing a shard of it) — what a shard of
+/// a 10 GB object costs besides its writes.
+async fn fanned_out_cost(ep: &str, key: &str, body: &[u8], shards: usize) -> serde_json::Value {
+    let env = Env::create(ep).await;
+    env.put(key, body.to_vec()).await;
+    let (handler, counter) = counted_handler(&env);
+    let shard_mb = body.len() as f64 / (shards as f64 - 0.5) / 1e6;
+    let handler = handler.with_limits(Limits { shard_mb: Some(shard_mb), ..Limits::default() });
+    let response = handler.handle(&s3_event(&env.bucket, &[key])).await;
+    assert_eq!(statuses(&response), [Some(RecordStatus::Sharded)], "{response:?}");
+    let orders: Vec<String> = gridwatch::store::fanout::ShardOrder::all(
+        key,
+        env.s3.head_object().bucket(&env.bucket).key(key).send().await.unwrap().e_tag().unwrap_or_default(),
+        shards,
+    )
+    .iter()
+    .map(gridwatch::store::fanout::ShardOrder::order_key)
+    .collect();
+    let mut per_shard = Vec::new();
+    for order in &orders {
+        counter.take();
+        let (cpu_before, started) = (cpu_seconds(), Instant::now());
+        let response = handler.handle(&s3_event(&env.bucket, &[order])).await;
+        let (wall, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds().zip(cpu_before).map(|(a, b)| a - b));
+        assert_eq!(statuses(&response), [Some(RecordStatus::Processed)], "{response:?}");
+        let writes = counter.dynamo_writes();
+        let requests: u64 = counter.by_service().into_values().sum();
+        per_shard.push(serde_json::json!({
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "substations": response.records[0].locations.len(),
+            "rollups": response.records[0].rollups_written,
+            "dynamodb_items_written": writes.items,
+            "dynamodb_write_units": writes.write_units,
+            "requests": requests,
+        }));
+    }
+    // The engine on shard 0 alone: reads every row, analyses a shard's.
+    let started = Instant::now();
+    let mut sink = gridwatch::analysis::engine::CollectSink::default();
+    let filter = gridwatch::analysis::ingest::ShardFilter::new(0, shards);
+    gridwatch::analysis::engine::analyze_shard_stream(body, key, &Default::default(), &mut sink, filter).unwrap();
+    serde_json::json!({ "shards": shards, "per_shard": per_shard, "shard_engine_alone_s": started.elapsed().as_secs_f64() })
 }

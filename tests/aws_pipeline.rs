@@ -727,12 +727,12 @@ async fn a_listing_written_in_chunks_is_taken_back_whole() {
     };
     let no_alarms = gridwatch::store::items::AlarmKeys::default();
     table.put_source_rollups("raw/x.csv", &rollups, &cfg).await.unwrap();
-    table.retire_source("raw/x.csv", &fed(&rollups), &no_alarms, &cfg).await.unwrap();
+    table.retire_source("raw/x.csv", &fed(&rollups), &no_alarms, &gridwatch::store::items::ListingScope::Whole, &cfg).await.unwrap();
     assert_eq!(env.table.partition("S#raw/x.csv").await.unwrap().len(), 10, "every substation listed");
 
     let kept = &rollups[..8];
     table.put_source_rollups("raw/x.csv", kept, &cfg).await.unwrap();
-    let left = table.retire_source("raw/x.csv", &fed(kept), &no_alarms, &cfg).await.unwrap();
+    let left = table.retire_source("raw/x.csv", &fed(kept), &no_alarms, &gridwatch::store::items::ListingScope::Whole, &cfg).await.unwrap();
     assert_eq!(left, 12, "6 substations' 2 hours each are taken back");
     let (from, to) = (ts("2025-01-14T00:00:00Z"), ts("2025-01-15T00:00:00Z"));
     for (i, name) in names.iter().enumerate() {
@@ -744,7 +744,7 @@ async fn a_listing_written_in_chunks_is_taken_back_whole() {
 
     // A retry of that version: its spans are all fed still, so only the listing is read.
     counter.take();
-    assert_eq!(table.retire_source("raw/x.csv", &fed(kept), &no_alarms, &cfg).await.unwrap(), 0);
+    assert_eq!(table.retire_source("raw/x.csv", &fed(kept), &no_alarms, &gridwatch::store::items::ListingScope::Whole, &cfg).await.unwrap(), 0);
     let requests = counter.take();
     assert_eq!(requests.get("Query"), Some(&1), "the listing, no rollup or part: {requests:?}");
     assert_eq!(requests.get("BatchWriteItem"), None, "the listing is as it would be written: {requests:?}");

@@ -890,19 +890,40 @@ pub(crate) fn analyze_part<R: Read>(
     Ok(part)
 }
 
+/// [`analyze_stream`] of one shard of the input (the Lambda's fan-out: each invocation
+/// analyses the substations of its shard): the outcome without the file's own data-quality
+/// alarm, which needs every shard's counts ([`file_alarm`]), and the shard's first reading.
+pub fn analyze_shard_stream<R: Read>(
+    input: R,
+    source: &str,
+    cfg: &AnalysisConfig,
+    sink: &mut dyn AnalysisSink,
+    shard: ingest::ShardFilter,
+) -> anyhow::Result<(StreamOutcome, Option<i64>)> {
+    let part = analyze_part(input, source, cfg, sink, Some(shard))?;
+    Ok(assemble_parts(source, cfg, vec![part]))
+}
+
 /// The outcome of a file from its parts: counts added, substations in name order, and the
 /// alarms in one order whatever the sharding — still-active ones last, then by end time and
 /// substation (stable, so one substation's alarms keep the order its analysis gave them) —
 /// followed by the file's own data-quality alarm.
 pub(crate) fn assemble(source: &str, cfg: &AnalysisConfig, parts: Vec<Part>) -> StreamOutcome {
+    let (mut outcome, first_reading) = assemble_parts(source, cfg, parts);
+    if let Some(alert) = file_alarm(cfg, &outcome.report, first_reading) {
+        outcome.report.file_alerts.push(alert.clone());
+        outcome.alarms.push(alert);
+    }
+    outcome
+}
+
+/// [`assemble`] without the file's own alarm; also the first reading of all parts.
+fn assemble_parts(source: &str, cfg: &AnalysisConfig, parts: Vec<Part>) -> (StreamOutcome, Option<i64>) {
     let mut parts = parts.into_iter();
     let Some(first) = parts.next() else {
-        return StreamOutcome {
-            report: empty_report(source, cfg),
-            alarms: Vec::new(),
-            checkpoints: Vec::new(),
-            recent_load: BTreeMap::new(),
-        };
+        let outcome =
+            StreamOutcome { report: empty_report(source, cfg), alarms: Vec::new(), checkpoints: Vec::new(), recent_load: BTreeMap::new() };
+        return (outcome, None);
     };
     let Part { mut report, mut alarms, mut checkpoints, mut recent_load, mut first_reading } = first;
     for part in parts {
@@ -914,20 +935,26 @@ pub(crate) fn assemble(source: &str, cfg: &AnalysisConfig, parts: Vec<Part>) -> 
         alarms.extend(part.alarms);
         checkpoints.extend(part.checkpoints);
         recent_load.extend(part.recent_load);
-        first_reading = match (first_reading, part.first_reading) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        first_reading = earliest(first_reading, part.first_reading);
     }
     report.locations.sort_by(|a, b| a.location.cmp(&b.location));
     checkpoints.sort_by(|a, b| a.location.cmp(&b.location));
     alarms.sort_by(|a, b| (a.active, a.ended_at, &a.location).cmp(&(b.active, b.ended_at, &b.location)));
-    let rules = RuleTable::new(cfg);
-    if let Some(alert) = rejected_rows_alarm(cfg, &rules, &report, first_reading) {
-        report.file_alerts.push(alert.clone());
-        alarms.push(alert);
+    (StreamOutcome { report, alarms, checkpoints, recent_load }, first_reading)
+}
+
+/// The earlier of two optional first readings.
+pub fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
-    StreamOutcome { report, alarms, checkpoints, recent_load }
+}
+
+/// The file's own data-quality alarm (too many rejected rows), from the counts of the whole
+/// file and its first reading (Unix seconds).
+pub fn file_alarm(cfg: &AnalysisConfig, report: &FileReport, first_reading: Option<i64>) -> Option<Alert> {
+    rejected_rows_alarm(cfg, &RuleTable::new(cfg), report, first_reading)
 }
 
 /// The data-quality alarm of a file with too many rejected rows. Its identity is the file

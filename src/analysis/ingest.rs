@@ -71,25 +71,42 @@ pub enum Row {
 /// Which rows one shard of a sharded analysis takes: those of the substations whose name
 /// hashes to its index. The name is read as the row builder reads it (UTF-8, trimmed), so
 /// every row of a substation lands in the same shard; rows without a readable name go to
-/// shard 0 (they are rejected there, once).
-#[derive(Clone)]
+/// shard 0 (they are rejected there, once). The hash is seeded with a constant, so the
+/// shards of one object may run in separate processes (the Lambda's fan-out) and still
+/// split it the same way.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ShardFilter {
     index: usize,
     count: usize,
-    hasher: foldhash::fast::RandomState,
 }
 
+/// The seed of the shard hash: any constant (the same binary must split the same way).
+const SHARD_SEED: u64 = 0x6772_6964_7761_7463;
+
 impl ShardFilter {
-    /// `hasher` must be the same for every shard of one analysis.
-    pub fn new(index: usize, count: usize, hasher: foldhash::fast::RandomState) -> Self {
-        Self { index, count: count.max(1), hasher }
+    pub fn new(index: usize, count: usize) -> Self {
+        Self { index, count: count.max(1) }
     }
 
-    fn owns(&self, location: Option<&str>) -> bool {
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The shard of a substation (rows without a name: shard 0).
+    pub fn shard_of(location: Option<&str>, count: usize) -> usize {
         use std::hash::BuildHasher;
         let name = location.map(str::trim).filter(|name| !name.is_empty());
-        let shard = name.map_or(0, |name| (self.hasher.hash_one(name) % self.count as u64) as usize);
-        shard == self.index
+        let hasher = foldhash::fast::FixedState::with_seed(SHARD_SEED);
+        name.map_or(0, |name| (hasher.hash_one(name) % count.max(1) as u64) as usize)
+    }
+
+    /// Whether this shard analyses the rows of `location`.
+    pub fn owns(&self, location: Option<&str>) -> bool {
+        Self::shard_of(location, self.count) == self.index
     }
 
     fn owns_bytes(&self, location: Option<&[u8]>) -> bool {

@@ -54,7 +54,6 @@ pub fn analyze_sharded<R: Read + Send>(
     if shards <= 1 {
         return engine::analyze_stream(input, source, cfg, sink);
     }
-    let hasher = foldhash::fast::RandomState::default();
     let takes_alarms = sink.takes_alarms();
     let (events_tx, events) = mpsc::sync_channel::<Event>(4 * shards);
     let parts = std::thread::scope(|scope| {
@@ -62,7 +61,7 @@ pub fn analyze_sharded<R: Read + Send>(
         for index in 0..shards {
             let (feed, blocks) = mpsc::sync_channel::<Block>(BLOCKS_IN_FLIGHT);
             feeds.push(feed);
-            let filter = ShardFilter::new(index, shards, hasher.clone());
+            let filter = ShardFilter::new(index, shards);
             let events_tx = events_tx.clone();
             scope.spawn(move || {
                 let mut shard_sink = ShardSink { index, events: events_tx.clone(), unreported: 0, takes_alarms };

@@ -19,7 +19,7 @@ use crate::analysis::alarms::AlarmCheckpoint;
 use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
 use crate::analysis::hour_stats;
 use crate::config::AnalysisConfig;
-use crate::store::items::{self, AlarmKeys, SourceHours};
+use crate::store::items::{self, AlarmKeys, ListingScope, SourceHours};
 use crate::store::unreadable;
 use crate::store::operator::{OperatorAction, OperatorState, OPERATOR_PARTITION};
 use crate::store::{ResultsTable, StoreError, StoreResult};
@@ -857,7 +857,14 @@ impl DynamoTable {
     /// Takes back what `source` fed before and no longer does: its parts of other hours
     /// (re-merged) and its claim on alarms it no longer has (deleted when no source has
     /// them). Then records what it feeds now. Returns the hours it left.
-    pub async fn retire_source(&self, source: &str, hours: &SourceHours, keep_alarms: &AlarmKeys, cfg: &AnalysisConfig) -> Result<u64> {
+    pub async fn retire_source(
+        &self,
+        source: &str,
+        hours: &SourceHours,
+        keep_alarms: &AlarmKeys,
+        scope: &ListingScope,
+        cfg: &AnalysisConfig,
+    ) -> Result<u64> {
         let partition = format!("{SOURCE_PREFIX}{source}");
         let listing_query =
             self.query().key_condition_expression("#pk = :pk").expression_attribute_values(":pk", av(partition.as_str())).consistent_read(true);
@@ -874,12 +881,18 @@ impl DynamoTable {
                 let sort_key = r.str(SK)?;
                 if sort_key.starts_with("A#") {
                     let (location, key) = (r.str("alarm_location")?, r.str("alarm_key")?);
+                    if !scope.owns(location) {
+                        continue; // another run's part of the listing
+                    }
                     if !keep_alarms.contains(location, key) {
                         self.drop_alarm_source(location, key, source).await?;
                         stale_listing.push(HashMap::from([(PK.to_string(), av(partition.as_str())), (SK.to_string(), av(sort_key))]));
                     } else if keep_alarms.lists(location, key) && sort_key == listing_alarm_key(location, key) {
                         alarms_listed += 1;
                     }
+                    continue;
+                }
+                if !scope.owns(sort_key) {
                     continue;
                 }
                 let (first, end) = (r.time("first_hour")?, r.time("end_hour")?);
@@ -1080,8 +1093,15 @@ impl ResultsTable for DynamoTable {
     async fn put_rollups(&self, source: &str, rollups: Vec<HourlyRollup>, cfg: &AnalysisConfig) -> StoreResult<Vec<HourlyRollup>> {
         DynamoTable::put_source_rollups(self, source, &rollups, cfg).await.map_err(classify)
     }
-    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &Arc<AlarmKeys>, cfg: &AnalysisConfig) -> StoreResult<u64> {
-        DynamoTable::retire_source(self, source, hours, alarms, cfg).await.map_err(classify)
+    async fn retire_source(
+        &self,
+        source: &str,
+        hours: &SourceHours,
+        alarms: &Arc<AlarmKeys>,
+        scope: &ListingScope,
+        cfg: &AnalysisConfig,
+    ) -> StoreResult<u64> {
+        DynamoTable::retire_source(self, source, hours, alarms, scope, cfg).await.map_err(classify)
     }
     async fn replace_forecast(&self, location: &str, points: Vec<ForecastPoint>) -> StoreResult<bool> {
         DynamoTable::replace_forecast(self, location, &points).await.map_err(classify)

@@ -20,8 +20,12 @@ pub enum RecordStatus {
     /// Analysed as far as the file allowed; the file itself is malformed (the report,
     /// stored in `results/`, says why). Retrying would not help.
     FileError,
-    /// Not for gridwatch (outside `raw/`, not an object-created event, a test event).
+    /// Not for gridwatch (outside `raw/`, not an object-created event, a test event), or a
+    /// shard's order of an upload since replaced.
     Ignored,
+    /// Too large for one invocation: split into shards, one order each under `work/`
+    /// (see [`crate::store::fanout`]); each order's invocation analyses its shard.
+    Sharded,
     /// Could not be processed (S3/DynamoDB/SNS failure, unreadable record): retry.
     Failed,
 }

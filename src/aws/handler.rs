@@ -14,7 +14,10 @@ use crate::model::Alert;
 use crate::store::notice::Digest;
 use crate::store::budget::Budget;
 use crate::store::object_keys;
-use crate::store::recipe::{Notifier, ProcessLog, Recipe};
+use crate::store::fanout::{self, ShardOrder};
+use crate::store::recipe::{Notifier, ProcessLog, Processed, Recipe};
+use super::s3io;
+use futures::{StreamExt, TryStreamExt};
 use anyhow::{anyhow, Context, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -130,7 +133,14 @@ pub struct Limits {
     /// `MEMORY_LIMIT_MB`; unset = [`DEFAULT_MEMORY_SHARE`] of the function's memory
     /// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, set by Lambda), else none.
     pub memory_limit_bytes: Option<u64>,
+    /// `SHARD_MB`: an object larger than this is split into shards of about this size, one
+    /// invocation each ([`crate::store::fanout`]); unset = [`DEFAULT_SHARD_MB`], 0 = never.
+    pub shard_mb: Option<f64>,
 }
+
+/// Megabytes per shard of a fanned-out object: what one invocation stores inside Lambda's
+/// 900 s with room to spare (a shard also reads the whole object; README, "Cost and scale").
+pub const DEFAULT_SHARD_MB: f64 = 128.0;
 
 /// Share of an invocation's time kept for storing the results after the stream.
 pub const DEFAULT_RESERVE_SHARE: f64 = 0.10;
@@ -158,7 +168,13 @@ impl Limits {
             Some(mb) => Some(mb),
             None => number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")?.map(|mb| mb * DEFAULT_MEMORY_SHARE),
         };
-        Ok(Self { reserve, memory_limit_bytes: memory_mb.map(|mb| (mb * 1_048_576.0) as u64) })
+        let shard_mb = number("SHARD_MB")?;
+        Ok(Self { reserve, memory_limit_bytes: memory_mb.map(|mb| (mb * 1_048_576.0) as u64), shard_mb })
+    }
+
+    /// Bytes per shard (0: no fan-out).
+    pub fn shard_bytes(&self) -> u64 {
+        (self.shard_mb.unwrap_or(DEFAULT_SHARD_MB) * 1e6) as u64
     }
 
     /// The budget of an invocation that must end at `deadline`.
@@ -262,6 +278,9 @@ impl LambdaHandler {
             tracing::info!(bucket = %obj.bucket, key = %obj.key, event = %obj.event_name, "ignored {}: not an object-created event", obj.key);
             return RecordResult { status: Some(RecordStatus::Ignored), message: format!("ignored {} event", obj.event_name), ..base };
         }
+        if let Some(order) = ShardOrder::from_order_key(&obj.key) {
+            return self.handle_order(base, &obj.bucket, order, budget).await;
+        }
         if !obj.key.starts_with(object_keys::RAW_PREFIX) || obj.key.ends_with('/') {
             tracing::info!(bucket = %obj.bucket, key = %obj.key, "ignored {}: only objects under raw/ are analysed", obj.key);
             return RecordResult {
@@ -296,37 +315,116 @@ impl LambdaHandler {
     }
 
     async fn process_object_within(&self, bucket: &str, key: &str, budget: Budget) -> Result<RecordResult> {
+        if self.limits.shard_bytes() > 0
+            && let Some((size, etag)) = s3io::object_head(&self.s3, bucket, key).await?
+        {
+            let count = fanout::shard_count(size, self.limits.shard_bytes());
+            if count > 1 {
+                return self.fan_out(bucket, key, size, &etag, count).await;
+            }
+        }
         let done = self.recipe(bucket).process_within(key, budget).await?;
-        let report = &done.report;
-        let status = if report.file_error.is_some() { RecordStatus::FileError } else { RecordStatus::Processed };
-        let message = match &report.file_error {
-            Some(e) => format!("{key}: {e}"),
-            None => format!(
-                "processed {key}: {} rows ({} rejected), {} hourly rollups, status {}",
-                report.rows_read,
-                report.rows_rejected,
-                done.rollups_written,
-                report.alert_status()
-            ),
-        };
+        Ok(record_result(bucket, &done))
+    }
+
+    /// Writes one order per shard under `work/`; each one's creation invokes the function again.
+    async fn fan_out(&self, bucket: &str, key: &str, size: u64, etag: &str, count: usize) -> Result<RecordResult> {
+        let orders = ShardOrder::all(key, etag, count);
+        let s3 = &self.s3;
+        futures::stream::iter(&orders)
+            .map(|order| async move {
+                let body = serde_json::to_vec_pretty(order)?;
+                s3io::put_bytes(s3, bucket, &order.order_key(), body, "application/json").await
+            })
+            .buffer_unordered(crate::store::REQUESTS_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
+        let folder = orders.first().map(ShardOrder::folder).unwrap_or_default();
+        tracing::info!(bucket, key, shards = count, bytes = size, "split {key} into {count} shards: s3://{bucket}/{folder}");
         Ok(RecordResult {
-            index: 0,
             bucket: bucket.to_string(),
             key: key.to_string(),
-            status: Some(status),
-            message,
-            bytes: done.bytes.unwrap_or(0),
-            rows_read: report.rows_read,
-            rows_rejected: report.rows_rejected,
-            rollups_written: done.rollups_written,
-            alerts: done.alarms,
-            new_alerts: done.new_count(),
-            locations: report.locations.iter().map(|l| l.location.clone()).collect(),
-            results_key: Some(done.results_key),
-            rejected_key: done.rejected_key,
-            duration_ms: 0.0,
-            phases_ms: done.phases_ms,
+            status: Some(RecordStatus::Sharded),
+            message: format!("split {key} ({size} bytes) into {count} shards, one invocation each: s3://{bucket}/{folder}"),
+            bytes: size,
+            ..Default::default()
         })
+    }
+
+    /// One shard's order: its shard of the raw object, unless the object was replaced or removed since.
+    async fn handle_order(&self, base: RecordResult, bucket: &str, order: ShardOrder, budget: Budget) -> RecordResult {
+        let started = Instant::now();
+        let ignored = |message: String| {
+            tracing::info!(bucket, key = %base.key, "{message}");
+            RecordResult { status: Some(RecordStatus::Ignored), message, ..base.clone() }
+        };
+        let processed = async {
+            match s3io::object_head(&self.s3, bucket, &order.key).await? {
+                None => Ok(Err(format!("ignored {}: {} is gone", base.key, order.key))),
+                Some((_, etag)) if fanout::version_segment(&etag) != order.version => {
+                    Ok(Err(format!("ignored {}: {} was replaced since (its own event splits it again)", base.key, order.key)))
+                }
+                // The fan-in removes the orders: one gone was delivered again after its
+                // version was merged.
+                Some(_) if s3io::object_size(&self.s3, bucket, &base.key).await?.is_none() => {
+                    Ok(Err(format!("ignored {}: every shard of this version of {} is merged already", base.key, order.key)))
+                }
+                Some(_) => self.recipe(bucket).process_shard(&order, budget).await.map(|done| Ok(record_result(bucket, &done))),
+            }
+        };
+        match processed.await {
+            Ok(Ok(mut r)) => {
+                r.index = base.index;
+                r.key = base.key.clone();
+                r.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+                r
+            }
+            Ok(Err(message)) => ignored(message),
+            Err(e) => {
+                let message = format!("s3://{bucket}/{}: {e:#}", base.key);
+                tracing::error!(bucket, key = %base.key, error = %format!("{e:#}"), "processing failed: {message}");
+                RecordResult { status: Some(RecordStatus::Failed), message, duration_ms: started.elapsed().as_secs_f64() * 1000.0, ..base }
+            }
+        }
+    }
+}
+
+/// The record's outcome from what the recipe did (a whole object or one shard of it).
+fn record_result(bucket: &str, done: &Processed) -> RecordResult {
+    let (key, report) = (&done.key, &done.report);
+    let status = if report.file_error.is_some() { RecordStatus::FileError } else { RecordStatus::Processed };
+    let what = match &done.shard {
+        None => key.clone(),
+        Some((order, false)) => format!("shard {} of {} of {key}", order.index + 1, order.count),
+        Some((order, true)) => format!("shard {} of {} of {key} (the last: every shard merged)", order.index + 1, order.count),
+    };
+    let message = match &report.file_error {
+        Some(e) => format!("{what}: {e}"),
+        None => format!(
+            "processed {what}: {} rows ({} rejected), {} hourly rollups, status {}",
+            report.rows_read,
+            report.rows_rejected,
+            done.rollups_written,
+            report.alert_status()
+        ),
+    };
+    RecordResult {
+        index: 0,
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        status: Some(status),
+        message,
+        bytes: done.bytes.unwrap_or(0),
+        rows_read: report.rows_read,
+        rows_rejected: report.rows_rejected,
+        rollups_written: done.rollups_written,
+        alerts: done.alarms,
+        new_alerts: done.new_count(),
+        locations: report.locations.iter().map(|l| l.location.clone()).collect(),
+        results_key: Some(done.results_key.clone()),
+        rejected_key: done.rejected_key.clone(),
+        duration_ms: 0.0,
+        phases_ms: done.phases_ms.clone(),
     }
 }
 
@@ -459,7 +557,7 @@ mod tests {
             ("DEADLINE_RESERVE_SECONDS", "2.5"),
         ]))
         .unwrap();
-        assert_eq!(set, Limits { reserve: Some(Duration::from_millis(2500)), memory_limit_bytes: Some(64 << 20) });
+        assert_eq!(set, Limits { reserve: Some(Duration::from_millis(2500)), memory_limit_bytes: Some(64 << 20), shard_mb: None });
         let err = Limits::from_lookup(env(&[("MEMORY_LIMIT_MB", "-3")])).unwrap_err().to_string();
         assert!(err.contains("MEMORY_LIMIT_MB"), "{err}");
         // Without a set reserve, a tenth of the time left is kept.

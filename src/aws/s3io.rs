@@ -149,18 +149,26 @@ pub async fn put_bytes(client: &Client, bucket: &str, key: &str, body: Vec<u8>, 
 
 /// The size of an object, or None when it does not exist.
 pub async fn object_size(client: &Client, bucket: &str, key: &str) -> Result<Option<u64>> {
+    Ok(object_head(client, bucket, key).await?.map(|(size, _)| size))
+}
+
+/// The size and ETag of an object, or None when it does not exist.
+pub async fn object_head(client: &Client, bucket: &str, key: &str) -> Result<Option<(u64, String)>> {
     match client.head_object().bucket(bucket).key(key).send().await {
-        Ok(out) => Ok(Some(out.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0))),
+        Ok(out) => {
+            let size = out.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0);
+            Ok(Some((size, out.e_tag().unwrap_or_default().to_string())))
+        }
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
         Err(e) => Err(anyhow!("cannot look up s3://{bucket}/{key}: {}", error_text(&e))),
     }
 }
 
-/// Deletes a derived object (`results/` or `rejected/` only: raw data is never deleted).
+/// Deletes a derived object (`results/`, `rejected/`, `work/` only: raw data is never deleted).
 pub async fn delete_derived(client: &Client, bucket: &str, key: &str) -> Result<()> {
-    if !(key.starts_with(object_keys::REJECTED_PREFIX) || key.starts_with(object_keys::RESULTS_PREFIX)) {
-        bail!("refusing to delete {key}: only derived objects (results/, rejected/) are ever deleted");
+    if !object_keys::is_derived(key) {
+        bail!("refusing to delete {key}: only derived objects (results/, rejected/, work/) are ever deleted");
     }
     client
         .delete_object()

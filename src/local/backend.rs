@@ -7,7 +7,7 @@ use crate::backend::{GridStore, LogLevel};
 use crate::config::AnalysisConfig;
 use crate::local::{DataDir, FolderBucket, JsonLog, SqliteTable};
 use crate::model::{format_ts, Alert, FileReport, ForecastPoint, HourlyRollup, SubstationState};
-use crate::store::items::{AlarmKeys, SourceHours};
+use crate::store::items::{AlarmKeys, ListingScope, SourceHours};
 use crate::store::object_keys;
 use crate::store::operator::{OperatorAction, OperatorState};
 use crate::store::recipe::{ProcessLog, Processed, Recipe};
@@ -72,9 +72,16 @@ impl ResultsTable for LocalTable {
         let (source, cfg) = (source.to_string(), cfg.clone());
         self.with(move |db| db.put_rollups(&source, &rollups, &cfg)).await
     }
-    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &Arc<AlarmKeys>, cfg: &AnalysisConfig) -> StoreResult<u64> {
-        let (source, hours, alarms, cfg) = (source.to_string(), hours.clone(), alarms.clone(), cfg.clone());
-        self.with(move |db| db.retire_source(&source, &hours, &alarms, &cfg)).await
+    async fn retire_source(
+        &self,
+        source: &str,
+        hours: &SourceHours,
+        alarms: &Arc<AlarmKeys>,
+        scope: &ListingScope,
+        cfg: &AnalysisConfig,
+    ) -> StoreResult<u64> {
+        let (source, hours, alarms, scope, cfg) = (source.to_string(), hours.clone(), alarms.clone(), scope.clone(), cfg.clone());
+        self.with(move |db| db.retire_source(&source, &hours, &alarms, &scope, &cfg)).await
     }
     async fn replace_forecast(&self, location: &str, points: Vec<ForecastPoint>) -> StoreResult<bool> {
         let location = location.to_string();

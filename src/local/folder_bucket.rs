@@ -39,13 +39,15 @@ impl FolderBucket {
     pub fn open(&self, key: &str) -> anyhow::Result<fs::File> {
         let path = self.path(key)?;
         let cannot = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot open {key} ({}): {e}", path.display());
+        // The I/O error is kept as the source: a caller tells a missing object by its kind.
+        let io = |e: std::io::Error| anyhow::Error::new(e).context(format!("cannot open {key} ({})", path.display()));
         self.ensure_inside(&path).map_err(|e| cannot(&e))?;
         // Not a FIFO or device planted under the key (opening a FIFO would block).
-        let meta = fs::metadata(&path).map_err(|e| cannot(&e))?;
+        let meta = fs::metadata(&path).map_err(io)?;
         if !meta.is_file() {
             return Err(cannot(&"not a regular file"));
         }
-        fs::File::open(&path).map_err(|e| cannot(&e))
+        fs::File::open(&path).map_err(io)
     }
 
     pub fn exists(&self, key: &str) -> bool {

@@ -14,7 +14,7 @@ use crate::analysis::alarms::AlarmCheckpoint;
 use crate::analysis::hour_stats;
 use crate::config::AnalysisConfig;
 use crate::model::{format_ts, Alert, AlertStatus, ForecastPoint, HourlyRollup, SubstationState};
-use crate::store::items::{alert_sort_key, AlarmKeys, SourceHours, checkpoint_sort_key, CHECKPOINT_PREFIX, CHECKPOINT_RETENTION_DAYS, FORECAST_KEY, INDEX_PARTITION};
+use crate::store::items::{alert_sort_key, AlarmKeys, ListingScope, SourceHours, checkpoint_sort_key, CHECKPOINT_PREFIX, CHECKPOINT_RETENTION_DAYS, FORECAST_KEY, INDEX_PARTITION};
 use crate::store::operator::{OperatorAction, OperatorState, OPERATOR_PARTITION};
 use crate::store::unreadable;
 use chrono::{DateTime, Utc};
@@ -387,16 +387,25 @@ impl SqliteTable {
     /// fed before but no longer does (a shorter, corrected file under `--overwrite`, a new
     /// version of the object), re-merging those hours, and its claim on the alarms it no
     /// longer has (an alarm goes when no source has it). Returns the hours it left.
-    pub fn retire_source(&mut self, source: &str, hours: &SourceHours, keep: &AlarmKeys, cfg: &AnalysisConfig) -> anyhow::Result<u64> {
+    pub fn retire_source(
+        &mut self,
+        source: &str,
+        hours: &SourceHours,
+        keep: &AlarmKeys,
+        scope: &ListingScope,
+        cfg: &AnalysisConfig,
+    ) -> anyhow::Result<u64> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let spans: Vec<(String, String, String)> = tx
             .prepare_cached("SELECT location, first_hour, end_hour FROM source_spans WHERE source = ?1")?
-            .query_map(params![source], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .query_map(params![source], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
+            .filter(|span| span.as_ref().map_or(true, |(location, _, _)| scope.owns(location)))
             .collect::<rusqlite::Result<_>>()?;
         let mut left = 0;
-        for (location, first, end) in spans {
-            let covered = match (DateTime::parse_from_rfc3339(&first), DateTime::parse_from_rfc3339(&end)) {
-                (Ok(first), Ok(end)) => hours.covers(&location, first.with_timezone(&Utc), end.with_timezone(&Utc)),
+        for (location, first, end) in &spans {
+            let (location, first, end) = (location.as_str(), first.as_str(), end.as_str());
+            let covered = match (DateTime::parse_from_rfc3339(first), DateTime::parse_from_rfc3339(end)) {
+                (Ok(first), Ok(end)) => hours.covers(location, first.with_timezone(&Utc), end.with_timezone(&Utc)),
                 _ => false,
             };
             if covered {
@@ -410,17 +419,23 @@ impl SqliteTable {
                 for ts in stmt.query_map(params![location, first, end, source], |r| r.get::<_, String>(0))? {
                     let ts = ts?;
                     let hour = DateTime::parse_from_rfc3339(&ts)?.with_timezone(&Utc);
-                    if !hours.contains(&location, hour) {
+                    if !hours.contains(location, hour) {
                         stale.push(ts);
                     }
                 }
             }
             for hour in stale {
-                Self::merge_hour(&tx, source, None, &location, &hour, cfg)?;
+                Self::merge_hour(&tx, source, None, location, &hour, cfg)?;
                 left += 1;
             }
         }
-        tx.prepare_cached("DELETE FROM source_spans WHERE source = ?1")?.execute(params![source])?;
+        if *scope == ListingScope::Whole {
+            tx.prepare_cached("DELETE FROM source_spans WHERE source = ?1")?.execute(params![source])?;
+        } else {
+            for (location, _, _) in &spans {
+                tx.prepare_cached("DELETE FROM source_spans WHERE source = ?1 AND location = ?2")?.execute(params![source, location])?;
+            }
+        }
         {
             let mut span = tx.prepare_cached("INSERT INTO source_spans (source, location, first_hour, end_hour) VALUES (?1, ?2, ?3, ?4)")?;
             for (location, first, end) in hours.spans() {
@@ -432,7 +447,7 @@ impl SqliteTable {
         let stale: Vec<(String, String)> = tx
             .prepare_cached("SELECT location, timestamp FROM alert_sources WHERE source = ?1")?
             .query_map(params![source], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-            .filter(|claim| claim.as_ref().map_or(true, |(location, key)| !keep.contains(location, key)))
+            .filter(|claim| claim.as_ref().map_or(true, |(location, key)| scope.owns(location) && !keep.contains(location, key)))
             .collect::<rusqlite::Result<_>>()?;
         for (location, sort_key) in stale {
             tx.prepare_cached("DELETE FROM alert_sources WHERE source = ?1 AND location = ?2 AND timestamp = ?3")?

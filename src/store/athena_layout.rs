@@ -260,6 +260,8 @@ type DayEncoder<B> = std::io::BufWriter<GzEncoder<B>>;
 
 pub struct PartitionWriter<B: DayBuffer = Vec<u8>> {
     raw_key: String,
+    /// The objects' name in each day's folder: [`source_name`] of the raw key, and a shard's suffix.
+    name: String,
     open: BTreeMap<NaiveDate, (DayEncoder<B>, u64)>,
     /// Objects already handed out per day (the next one's part number).
     parts_out: BTreeMap<NaiveDate, u32>,
@@ -280,8 +282,10 @@ impl PartitionWriter {
 impl<B: DayBuffer> PartitionWriter<B> {
     /// A writer whose open days go to buffers of type `B` (a temp file each in the recipe).
     pub fn with_day_buffers(raw_key: impl Into<String>) -> Self {
+        let raw_key = raw_key.into();
         Self {
-            raw_key: raw_key.into(),
+            name: source_name(&raw_key),
+            raw_key,
             open: BTreeMap::new(),
             parts_out: BTreeMap::new(),
             newest_day: None,
@@ -293,6 +297,13 @@ impl<B: DayBuffer> PartitionWriter<B> {
 
     pub fn raw_key(&self) -> &str {
         &self.raw_key
+    }
+
+    /// Objects named `<name><suffix>` (a shard of a fanned-out object: its siblings write
+    /// the same days).
+    pub fn with_name_suffix(mut self, suffix: &str) -> Self {
+        self.name = format!("{}{suffix}", source_name(&self.raw_key));
+        self
     }
 
     /// Adds a batch of rollups (any order, any substations).
@@ -329,8 +340,8 @@ impl<B: DayBuffer> PartitionWriter<B> {
     fn hand_out(&mut self, day: NaiveDate, encoder: DayEncoder<B>, rows: u64) -> std::io::Result<()> {
         let part = self.parts_out.entry(day).or_insert(0);
         let key = match *part {
-            0 => partition_key(&self.raw_key, day),
-            n => format!("{}{}.part{n}{EXTENSION}", day_prefix(day), source_name(&self.raw_key)),
+            0 => format!("{}{}{EXTENSION}", day_prefix(day), self.name),
+            n => format!("{}{}.part{n}{EXTENSION}", day_prefix(day), self.name),
         };
         *part += 1;
         let encoder = encoder.into_inner().map_err(|e| e.into_error())?;
@@ -374,10 +385,15 @@ pub struct BackgroundPartitionWriter {
 #[cfg(any(feature = "local", feature = "aws-core"))]
 impl BackgroundPartitionWriter {
     pub fn new(raw_key: impl Into<String>) -> Self {
+        Self::with_name_suffix(raw_key, "")
+    }
+
+    /// See [`PartitionWriter::with_name_suffix`].
+    pub fn with_name_suffix(raw_key: impl Into<String>, suffix: &str) -> Self {
         // Two batches queued at most: memory stays a few batches whatever the file size.
         let (batches, incoming) = std::sync::mpsc::sync_channel::<Vec<HourlyRollup>>(2);
         let (out, ready) = std::sync::mpsc::channel();
-        let mut writer = PartitionWriter::<tempfile::NamedTempFile>::with_day_buffers(raw_key);
+        let mut writer = PartitionWriter::<tempfile::NamedTempFile>::with_day_buffers(raw_key).with_name_suffix(suffix);
         let worker = std::thread::Builder::new()
             .name("athena-copy".into())
             .spawn(move || {

@@ -144,6 +144,32 @@ impl LatestRollups {
     }
 }
 
+/// Which substations of a source's listing one run answers for when it takes back what an
+/// earlier version fed ([`super::ResultsTable::retire_source`]). A whole object answers for
+/// all; a shard of the Lambda's fan-out only for its own substations (the others are its
+/// sibling invocations'), and the file's own data-quality alarm — whose location is the
+/// object's key — is the fan-in's.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ListingScope {
+    #[default]
+    Whole,
+    /// The substations of one shard of `source`, not the file's own alarm.
+    Shard { shard: crate::analysis::ingest::ShardFilter, source: String },
+    /// Only the file's own alarm of `source` (the fan-in, after every shard is stored).
+    FileAlarm { source: String },
+}
+
+impl ListingScope {
+    /// Whether this run answers for the listing entries of `location`.
+    pub fn owns(&self, location: &str) -> bool {
+        match self {
+            ListingScope::Whole => true,
+            ListingScope::Shard { shard, source } => location != source && shard.owns(Some(location)),
+            ListingScope::FileAlarm { source } => location == source,
+        }
+    }
+}
+
 /// The hours one source fed, per substation, as runs of consecutive hours (rollups of a
 /// substation arrive in time order, so this stays small whatever the file size). After a
 /// file, the store drops what the source fed before but no longer does (an overwrite, a

@@ -7,6 +7,7 @@
 #[cfg(any(feature = "local", feature = "aws-core"))]
 pub mod alarm_spool;
 pub mod athena_layout;
+pub mod fanout;
 #[cfg(any(feature = "local", feature = "aws-core"))]
 pub mod budget;
 pub mod items;
@@ -21,7 +22,7 @@ pub mod unreadable;
 
 use crate::analysis::alarms::AlarmCheckpoint;
 use crate::config::AnalysisConfig;
-use items::{AlarmKeys, SourceHours};
+use items::{AlarmKeys, ListingScope, SourceHours};
 use crate::model::{Alert, ForecastPoint, HourlyRollup, SubstationState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -91,8 +92,17 @@ pub trait ResultsTable: Send + Sync {
     /// and its claim on the alarms it no longer has (an overwrite, a new version of the
     /// object). Returns how many hours it left.
     /// `alarms` are the keys of every alarm the source has now, shared, not copied: a
-    /// backend that works on a thread of its own keeps a handle.
-    async fn retire_source(&self, source: &str, hours: &SourceHours, alarms: &Arc<AlarmKeys>, cfg: &AnalysisConfig) -> StoreResult<u64>;
+    /// backend that works on a thread of its own keeps a handle. Only the listing entries
+    /// `scope` owns are looked at (a shard of a fanned-out object answers for its own
+    /// substations).
+    async fn retire_source(
+        &self,
+        source: &str,
+        hours: &SourceHours,
+        alarms: &Arc<AlarmKeys>,
+        scope: &ListingScope,
+        cfg: &AnalysisConfig,
+    ) -> StoreResult<u64>;
     /// Replaces the stored forecast of a substation, unless a newer one is stored
     /// (forecasts only move forward in time). Returns whether it was written.
     async fn replace_forecast(&self, location: &str, points: Vec<ForecastPoint>) -> StoreResult<bool>;

@@ -6,6 +6,13 @@ use std::fmt;
 pub const RAW_PREFIX: &str = "raw/";
 pub const RESULTS_PREFIX: &str = "results/";
 pub const REJECTED_PREFIX: &str = "rejected/";
+/// The orders and parts of fanned-out objects ([`super::fanout`]).
+pub const WORK_PREFIX: &str = "work/";
+
+/// Whether `key` is derived data, which may be deleted (raw data never is).
+pub fn is_derived(key: &str) -> bool {
+    [RESULTS_PREFIX, REJECTED_PREFIX, WORK_PREFIX].iter().any(|prefix| key.starts_with(prefix))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct KeyError {
@@ -78,6 +85,14 @@ fn relative_stem(raw_key: &str) -> String {
 /// `raw/grid_data_2025-01-14.csv` → `results/grid_data_2025-01-14_analysis.json` (the seed's layout).
 pub fn results_key(raw_key: &str) -> String {
     format!("{RESULTS_PREFIX}{}_analysis.json", relative_stem(raw_key))
+}
+
+/// `raw/grid_data_2025-01-14.csv` → `results/athena-objects/grid_data_2025-01-14.json`: the
+/// list of the Athena copy's objects of the raw object's newest analysis, so the next one
+/// removes those it does not write again (a shorter new version, a version split into
+/// shards). Outside `results/hourly/`, where Athena reads every object as data.
+pub fn athena_manifest_key(raw_key: &str) -> String {
+    format!("{RESULTS_PREFIX}athena-objects/{}.json", relative_stem(raw_key))
 }
 
 /// `raw/grid_data_2025-01-14.csv` → `rejected/grid_data_2025-01-14.csv`.

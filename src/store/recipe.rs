@@ -19,6 +19,10 @@
 //! object fed and this one does not (hours and alarms), so files may overlap, arrive in
 //! any order and be replaced.
 //!
+//! A large object on AWS is analysed a shard of substations at a time, one invocation each
+//! ([`Recipe::process_shard`], [`super::fanout`]): steps 1–4 for the shard's substations,
+//! then its part of step 5 stored beside its order, merged by the shard that stores the last.
+//!
 //! A [`Budget`] (the Lambda's deadline and memory ceiling) may stop steps 1–2, never later:
 //! see [`super::budget`].
 //!
@@ -26,7 +30,8 @@
 //! [`Recipe::process`] with their implementations of [`ResultsTable`] and [`ObjectStore`].
 
 use super::budget::{Budget, BudgetGuard, BudgetedReader};
-use super::items::{self, LatestRollups, SourceHours};
+use super::fanout::{self, ShardOrder, ShardPart};
+use super::items::{self, ListingScope, LatestRollups, SourceHours};
 use super::alarm_spool::{AlarmSpool, ALARM_READ_BATCH};
 use super::notice::{Announcement, Digest, DigestBuilder};
 use super::operator::OperatorState;
@@ -83,6 +88,9 @@ pub struct Processed {
     pub rejected_key: Option<String>,
     /// Milliseconds per phase.
     pub phases_ms: BTreeMap<String, f64>,
+    /// A shard of a fanned-out object: which, and whether this run merged every shard's
+    /// part (then `report`, `results_key` and `rejected_key` are the whole file's).
+    pub shard: Option<(ShardOrder, bool)>,
 }
 
 impl Processed {
@@ -156,6 +164,33 @@ struct StoredAlarms {
     announcement: Announcement,
 }
 
+/// What a shard's run has done when it stores its part.
+struct ShardDone {
+    new: Listed,
+    suppressed: Listed,
+    announcement: Announcement,
+    phases: Phases,
+    started: Instant,
+}
+
+/// What the fan-in made of every shard's part.
+struct WholeFile {
+    report: FileReport,
+    rejected_key: Option<String>,
+    alarms: StoredAlarms,
+}
+
+/// The Athena copy's objects of one raw object's newest analysis
+/// ([`object_keys::athena_manifest_key`]).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct AthenaObjects {
+    source: String,
+    objects: Vec<String>,
+}
+
+/// A shard's part is its report (every substation's summary and forecast): far below this.
+const MAX_PART_BYTES: u64 = 1 << 30;
+
 /// The recipe with the backend's parts plugged in.
 #[derive(Clone)]
 pub struct Recipe {
@@ -197,6 +232,17 @@ impl Recipe {
     /// (or before step 3) with a [`super::budget::BudgetExceeded`] error once a bound is
     /// reached, before anything announcing the object is written.
     pub async fn process_within(&self, key: &str, budget: Budget) -> Result<Processed> {
+        self.run(key, None, budget).await
+    }
+
+    /// One shard of a fanned-out object ([`super::fanout`]): [`Recipe::process_within`] on
+    /// the substations of `order`'s shard, storing its part of the results beside the
+    /// order; the run that finds every part stored merges them.
+    pub async fn process_shard(&self, order: &ShardOrder, budget: Budget) -> Result<Processed> {
+        self.run(&order.key, Some(order), budget).await
+    }
+
+    async fn run(&self, key: &str, shard: Option<&ShardOrder>, budget: Budget) -> Result<Processed> {
         object_keys::validate_key(key)?;
         let started = Instant::now();
         let mut phases = Phases::default();
@@ -218,15 +264,24 @@ impl Recipe {
             hours: SourceHours::default(),
             latest: LatestRollups::default(),
             rejected: RejectedSpool::default(),
-            athena: athena_layout::BackgroundPartitionWriter::new(key),
+            athena_keys: Vec::new(),
+            // Each shard writes the same days: its objects get its number.
+            athena: athena_layout::BackgroundPartitionWriter::with_name_suffix(
+                key,
+                &shard.map(|o| format!(".shard{:04}", o.index)).unwrap_or_default(),
+            ),
             alarms: AlarmSpool::default(),
             budget: guard.clone(),
             writing: None,
         };
-        let (cfg, source) = (self.cfg.clone(), key.to_string());
+        let (cfg, source, filter) = (self.cfg.clone(), key.to_string(), shard.map(ShardOrder::filter));
         let streamed = tokio::task::spawn_blocking(move || -> Result<_> {
             let mut sink = sink;
-            let streamed = engine::analyze_stream(reader, &source, &cfg, &mut sink).and_then(|outcome| {
+            let streamed = match filter {
+                None => engine::analyze_stream(reader, &source, &cfg, &mut sink).map(|outcome| (outcome, None)),
+                Some(filter) => engine::analyze_shard_stream(reader, &source, &cfg, &mut sink, filter),
+            };
+            let streamed = streamed.and_then(|outcome| {
                 sink.flush()?;
                 Ok(outcome)
             });
@@ -242,14 +297,15 @@ impl Recipe {
         if let Some(why) = guard.stopped() {
             return Err(why.into());
         }
-        let (mut outcome, sink) = streamed?;
-        let StoreSink { rollups_written, latest, hours, rejected, athena, alarms: mut spool, .. } = sink;
+        let ((mut outcome, first_reading), sink) = streamed?;
+        let StoreSink { rollups_written, latest, hours, rejected, athena, mut athena_keys, alarms: mut spool, .. } = sink;
         // The alarms not handed out while streaming: the last batch, those still active at
         // the end, the file's own.
         spool.push(&std::mem::take(&mut outcome.alarms))?;
         // The days still open go to the Athena layout now (settled days went while streaming).
         for object in athena.finish()? {
             put_athena_object(&*self.objects, &object).await?;
+            athena_keys.push(object.key.clone());
         }
         phases.lap("stream_and_rollups", started);
 
@@ -287,28 +343,31 @@ impl Recipe {
         phases.lap("index", started);
         let StoredAlarms { keys, new, suppressed, announcement } = self.store_and_announce(&mut spool, key).await?;
         // What an earlier version of this object fed and this one does not goes now.
-        self.table.retire_source(key, &hours, &Arc::new(keys), &self.cfg).await.map_err(store_err)?;
+        let scope = match shard {
+            None => ListingScope::Whole,
+            Some(order) => ListingScope::Shard { shard: order.filter(), source: key.to_string() },
+        };
+        self.table.retire_source(key, &hours, &Arc::new(keys), &scope, &self.cfg).await.map_err(store_err)?;
         phases.lap("alarms", started);
+
+        if let Some(order) = shard {
+            let part = ShardPart {
+                order: order.clone(),
+                report,
+                first_reading,
+                rollups_written,
+                alarms: spool.len() as u64,
+                rejected_left_out: rejected.left_out(),
+                has_rejected: false,
+                athena_keys,
+            };
+            let done = ShardDone { new, suppressed, announcement, phases, started };
+            return self.store_part(part, rejected, bytes, done).await;
+        }
 
         // 5. Results and rejected rows.
         let results_key = object_keys::results_key(key);
-        // Through a temp file: the pretty JSON of a big file's report (every summary, forecast
-        // and listed alarm) was a third of the run's peak memory as one buffer.
-        let results = results_file(&report)?;
-        self.objects.put_file(&results_key, results.path(), "application/json").await.map_err(store_err)?;
-        drop(results);
-        let rejected_key = object_keys::rejected_key(key);
-        let rejected_key = match rejected.finish()? {
-            Some(file) => {
-                self.objects.put_file(&rejected_key, file.path(), "text/csv").await.map_err(store_err)?;
-                Some(rejected_key)
-            }
-            None => {
-                // A stale list from an earlier version of the object is derived data.
-                self.objects.delete_derived(&rejected_key).await.map_err(store_err)?;
-                None
-            }
-        };
+        let rejected_key = self.store_outputs(key, &report, rejected.finish()?, athena_keys).await?;
         phases.lap("s3_outputs", started);
         let processed = Processed {
             key: key.to_string(),
@@ -322,9 +381,16 @@ impl Recipe {
             results_key,
             rejected_key,
             phases_ms: phases.done,
+            shard: None,
         };
+        self.log_outcome(&processed, started);
+        Ok(processed)
+    }
+
+    fn log_outcome(&self, processed: &Processed, started: Instant) {
+        let key = processed.shard.as_ref().map_or(processed.key.clone(), |(order, _)| order.order_key());
         let lines = items::outcome_log_lines(
-            key,
+            &key,
             &processed.report,
             processed.rollups_written,
             &processed.announcement,
@@ -333,9 +399,178 @@ impl Recipe {
             started.elapsed(),
         );
         for (level, line) in lines {
-            self.log.line(level, key, &line);
+            self.log.line(level, &key, &line);
         }
+    }
+
+    /// Stores a shard's part beside its order, then merges every shard's part when all are
+    /// stored ([`Recipe::fan_in`]).
+    async fn store_part(&self, mut part: ShardPart, rejected: RejectedSpool, bytes: Option<u64>, done: ShardDone) -> Result<Processed> {
+        let ShardDone { mut new, mut suppressed, mut announcement, mut phases, started } = done;
+        let order = part.order.clone();
+        if let Some(file) = rejected.finish()? {
+            self.objects.put_file(&order.rejected_part_key(), file.path(), "text/csv").await.map_err(store_err)?;
+            part.has_rejected = true;
+        }
+        let body = serde_json::to_vec(&part).context("cannot serialise the shard's part")?;
+        self.objects.put(&order.part_key(), body, "application/json").await.map_err(store_err)?;
+        let merged = self.fan_in(&order).await?;
+        phases.lap("s3_outputs", started);
+        let (report, results_key, rejected_key, merged) = match merged {
+            None => {
+                let rejected_key = part.has_rejected.then(|| order.rejected_part_key());
+                (part.report, order.part_key(), rejected_key, false)
+            }
+            Some(whole) => {
+                for alert in whole.alarms.new.alarms.iter() {
+                    new.push(alert);
+                }
+                for alert in whole.alarms.suppressed.alarms.iter() {
+                    suppressed.push(alert);
+                }
+                if matches!(announcement, Announcement::None) {
+                    announcement = whole.alarms.announcement;
+                }
+                (whole.report, object_keys::results_key(&order.key), whole.rejected_key, true)
+            }
+        };
+        let processed = Processed {
+            key: order.key.clone(),
+            bytes,
+            report,
+            rollups_written: part.rollups_written,
+            alarms: part.alarms,
+            new,
+            suppressed,
+            announcement,
+            results_key,
+            rejected_key,
+            phases_ms: phases.done,
+            shard: Some((order, merged)),
+        };
+        self.log_outcome(&processed, started);
         Ok(processed)
+    }
+
+    /// The fan-in: when every shard of `order`'s object has stored its part, the results
+    /// JSON and rejected rows of the whole file at their usual keys, and the file's own
+    /// data-quality alarm (stored, claimed, announced like any other). The parts go after.
+    /// `None` while a part is missing (or another run merged them and took them away).
+    async fn fan_in(&self, order: &ShardOrder) -> Result<Option<WholeFile>> {
+        let listed = self.objects.list(&order.folder()).await.map_err(store_err)?;
+        let part_keys = order.parts_among(&listed);
+        if part_keys.len() < order.count {
+            return Ok(None);
+        }
+        let mut parts = Vec::with_capacity(order.count);
+        for part_key in &part_keys {
+            let Some(body) = self.read_small(part_key).await? else { return Ok(None) };
+            let part: ShardPart = serde_json::from_slice(&body).with_context(|| format!("the shard part {part_key} cannot be read"))?;
+            parts.push(part);
+        }
+        let (mut report, first_reading) = fanout::merge_reports(&parts).ok_or_else(|| anyhow!("no shard part of {}", order.key))?;
+        // The file's own alarm: stored and announced like any other, and taken back when a
+        // new version of the file no longer has it.
+        let mut spool = AlarmSpool::default();
+        if let Some(alert) = engine::file_alarm(&self.cfg, &report, first_reading) {
+            report.file_alerts.push(alert.clone());
+            spool.push(&[alert])?;
+        }
+        let alarms = self.store_and_announce(&mut spool, &order.key).await?;
+        let scope = ListingScope::FileAlarm { source: order.key.clone() };
+        self.table.retire_source(&order.key, &SourceHours::default(), &Arc::new(alarms.keys.clone()), &scope, &self.cfg).await.map_err(store_err)?;
+
+        // The rejected rows of every shard, in line order.
+        let mut readers = Vec::new();
+        for part in parts.iter().filter(|p| p.has_rejected) {
+            match self.objects.open(&part.order.rejected_part_key()).await {
+                Ok((reader, _)) => readers.push(reader),
+                Err(StoreError::NotFound(_)) => return Ok(None),
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+        let left_out = parts.iter().map(|p| p.rejected_left_out).sum();
+        let rejected = tokio::task::spawn_blocking(move || fanout::merge_rejected(readers, left_out).and_then(RejectedSpool::finish))
+            .await
+            .map_err(|e| anyhow!("the merge of {}'s rejected rows stopped unexpectedly: {e}", order.key))??;
+        let athena_keys = parts.iter().flat_map(|p| p.athena_keys.iter().cloned()).collect();
+        let rejected_key = self.store_outputs(&order.key, &report, rejected, athena_keys).await?;
+        for part in &parts {
+            for derived in [part.order.part_key(), part.order.rejected_part_key(), part.order.order_key()] {
+                self.objects.delete_derived(&derived).await.map_err(store_err)?;
+            }
+        }
+        Ok(Some(WholeFile { report, rejected_key, alarms }))
+    }
+
+    /// Step 5's objects of a whole file: the results JSON, the rejected rows (or no stale
+    /// list of an earlier version: derived data), the list of the Athena copy's objects.
+    /// Returns the rejected rows' key when there are any.
+    async fn store_outputs(
+        &self,
+        key: &str,
+        report: &FileReport,
+        rejected: Option<tempfile::NamedTempFile>,
+        athena_keys: Vec<String>,
+    ) -> Result<Option<String>> {
+        // Through a temp file: the pretty JSON of a big file's report (every summary, forecast
+        // and listed alarm) was a third of the run's peak memory as one buffer.
+        let results = results_file(report)?;
+        self.objects.put_file(&object_keys::results_key(key), results.path(), "application/json").await.map_err(store_err)?;
+        drop(results);
+        let rejected_key = object_keys::rejected_key(key);
+        let rejected_key = match rejected {
+            Some(file) => {
+                self.objects.put_file(&rejected_key, file.path(), "text/csv").await.map_err(store_err)?;
+                Some(rejected_key)
+            }
+            None => {
+                self.objects.delete_derived(&rejected_key).await.map_err(store_err)?;
+                None
+            }
+        };
+        self.replace_athena_objects(key, athena_keys).await?;
+        Ok(rejected_key)
+    }
+
+    /// Records the Athena copy's objects of `key`'s newest analysis and removes those of the
+    /// one before that were not written again (days a new version no longer has, a whole
+    /// version's objects when it is split into shards, or the other way round).
+    async fn replace_athena_objects(&self, key: &str, mut written: Vec<String>) -> Result<()> {
+        let manifest_key = object_keys::athena_manifest_key(key);
+        written.sort();
+        written.dedup();
+        if let Some(body) = self.read_small(&manifest_key).await? {
+            // One this code cannot read is replaced: only objects it lists are ever removed.
+            let before: AthenaObjects = serde_json::from_slice(&body).unwrap_or_default();
+            for stale in before.objects.iter().filter(|k| written.binary_search(k).is_err()) {
+                if stale.starts_with(athena_layout::HOURLY_PREFIX) {
+                    self.objects.delete_derived(stale).await.map_err(store_err)?;
+                }
+            }
+            if before.objects == written {
+                return Ok(());
+            }
+        }
+        let body = serde_json::to_vec_pretty(&AthenaObjects { source: key.to_string(), objects: written })?;
+        self.objects.put(&manifest_key, body, "application/json").await.map_err(store_err)
+    }
+
+    /// A small object read whole (a shard's part); `None` when it is gone.
+    async fn read_small(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let reader = match self.objects.open(key).await {
+            Ok((reader, _)) => reader,
+            Err(StoreError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(store_err(e)),
+        };
+        let body = tokio::task::spawn_blocking(move || {
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(reader, MAX_PART_BYTES), &mut body).map(|_| body)
+        })
+        .await
+        .map_err(|e| anyhow!("reading {key} stopped unexpectedly: {e}"))?
+        .with_context(|| format!("cannot read {key}"))?;
+        Ok(Some(body))
     }
 
     /// Upserts every alarm, a batch at a time from the spool, claiming the notification of
@@ -511,6 +746,8 @@ struct StoreSink {
     /// The file's alarm episodes as they end (stored after the stream, a batch at a time).
     alarms: AlarmSpool,
     athena: athena_layout::BackgroundPartitionWriter,
+    /// The Athena copy's objects stored so far.
+    athena_keys: Vec<String>,
     budget: Arc<BudgetGuard>,
     /// The batch being written while the next one is parsed (one at a time).
     writing: Option<tokio::task::JoinHandle<super::StoreResult<Vec<HourlyRollup>>>>,
@@ -533,6 +770,7 @@ impl StoreSink {
         self.writing = Some(self.handle.spawn(async move { table.put_rollups(&source, batch, &cfg).await }));
         for object in self.athena.take_ready() {
             self.handle.block_on(put_athena_object(&*self.objects, &object))?;
+            self.athena_keys.push(object.key.clone());
         }
         Ok(())
     }

@@ -23,6 +23,12 @@ pub struct RejectedSpool {
 }
 
 impl RejectedSpool {
+    /// A spool that already counts `left_out` rows as not listed (the fan-in's, whose shards
+    /// each stopped at the cap).
+    pub fn with_left_out(left_out: u64) -> Self {
+        Self { left_out, ..Self::default() }
+    }
+
     pub fn push(&mut self, row: &RejectedRow) -> Result<()> {
         let size = (row.field.len() + row.reason.len() + row.raw.len() + 24) as u64;
         if self.bytes + size > MAX_REJECTED_FILE_BYTES {

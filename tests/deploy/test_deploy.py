@@ -135,7 +135,7 @@ def test_function_configuration_and_s3_permission(stack, aws):
     lam = aws("lambda")
     o = stack["outputs"]
     f = lam.get_function_configuration(FunctionName=o["FunctionName"])
-    assert (f["Runtime"], f["Handler"], f["MemorySize"], f["Timeout"]) == ("provided.al2023", "bootstrap", 512, 300)
+    assert (f["Runtime"], f["Handler"], f["MemorySize"], f["Timeout"]) == ("provided.al2023", "bootstrap", 1769, 900)
     env = f["Environment"]["Variables"]
     assert env["TABLE_NAME"] == o["TableName"]
     assert env["ALERT_TOPIC_ARN"] == o["TopicArn"]
@@ -221,11 +221,12 @@ def test_lambda_role_names_only_its_own_resources(stack, aws):
     assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem",
             "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem", "sns:Publish", "logs:CreateLogStream",
             "logs:PutLogEvents"} <= set(allowed)
-    # ...and no more: it reads only raw/, writes only results/ and rejected/ (never raw/,
-    # so its own writes cannot trigger it again), and never creates log groups.
-    assert allowed["s3:GetObject"] == {f"arn:aws:s3:::{bucket}/raw/*"}
+    # ...and no more: it reads only raw/ and its own work/ (a large object's shard orders and
+    # parts), writes only results/, rejected/ and work/ (never raw/: of its own writes only a
+    # shard order triggers it again, and a shard writes no order), and never creates log groups.
+    assert allowed["s3:GetObject"] == {f"arn:aws:s3:::{bucket}/raw/*", f"arn:aws:s3:::{bucket}/work/*"}
     for write in ("s3:PutObject", "s3:DeleteObject"):
-        assert allowed[write] == {f"arn:aws:s3:::{bucket}/results/*", f"arn:aws:s3:::{bucket}/rejected/*"}
+        assert allowed[write] == {f"arn:aws:s3:::{bucket}/results/*", f"arn:aws:s3:::{bucket}/rejected/*", f"arn:aws:s3:::{bucket}/work/*"}
     assert "logs:CreateLogGroup" not in allowed
     assert not any(a.startswith(("iam:", "lambda:", "sts:")) for a in allowed)
 

@@ -38,10 +38,19 @@ def test_bucket_is_private_encrypted_and_notifies_the_lambda_on_raw(template):
     rule = p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     assert rule["SSEAlgorithm"] in ("AES256", "aws:kms")
     assert p["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
-    (notif,) = p["NotificationConfiguration"]["LambdaConfigurations"]
-    assert notif["Event"] == "s3:ObjectCreated:*"
-    assert notif["Function"] == {"Fn::GetAtt": ["AnalyzeFunction", "Arn"]}
+    (notif, orders) = p["NotificationConfiguration"]["LambdaConfigurations"]
+    for n in (notif, orders):
+        assert n["Event"] == "s3:ObjectCreated:*"
+        assert n["Function"] == {"Fn::GetAtt": ["AnalyzeFunction", "Arn"]}
     assert notif["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "raw/"}]
+    # A large object's shard orders (src/store/fanout.rs): only those, not the parts beside them.
+    fanout = (ROOT / "src/store/fanout.rs").read_text()
+    suffix = re.search(r'pub const ORDER_SUFFIX: &str = "([^"]+)";', fanout).group(1)
+    work = rust_const("src/store/object_keys.rs", "WORK_PREFIX")
+    assert orders["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": work}, {"Name": "suffix", "Value": suffix}]
+    # Whatever a fan-out leaves behind expires.
+    rules = {r["Id"]: r for r in p["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-fan-out-work"]["Prefix"] == work and rules["expire-fan-out-work"]["Status"] == "Enabled"
     # S3 checks the permission when the notification is created.
     assert "S3InvokePermission" in as_list(bucket["DependsOn"])
     # TLS only
@@ -93,11 +102,15 @@ def test_defaults_match_the_cli_and_the_lambdas_environment(template):
     # Every variable the template sets is one the handler reads.
     handler = (ROOT / "src/aws/handler.rs").read_text()
     known = set(re.findall(r'\("([A-Z_]+)", "[a-z_]+"\)', handler)) | {"TABLE_NAME", "ALERT_TOPIC_ARN", "ALARMS", "RUST_LOG"}
+    known |= set(re.findall(r'number\("([A-Z_]+)"\)', handler))  # the invocation's bounds (Limits)
     assert '"TABLE_NAME"' in handler and '"ALERT_TOPIC_ARN"' in handler and '"ALARMS"' in handler and 'envy::from_iter' in handler
     env = template["Resources"]["AnalyzeFunction"]["Properties"]["Environment"]["Variables"]
     assert set(env) <= known, set(env) - known
     assert env["TABLE_NAME"] == {"Ref": "GridAnalysisTable"} and env["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}
     assert env["VOLTAGE_LOW_KV"] == {"Ref": "VoltageLowKv"} and params["VoltageLowKv"]["Default"] == "13.5"
+    # The shard size defaults to the handler's default.
+    default_mb = re.search(r"pub const DEFAULT_SHARD_MB: f64 = ([0-9.]+);", handler).group(1)
+    assert env["SHARD_MB"] == {"Ref": "ShardMegabytes"} and float(params["ShardMegabytes"]["Default"]) == float(default_mb)
 
 
 def test_email_subscription_is_optional(template):
