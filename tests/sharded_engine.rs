@@ -203,3 +203,75 @@ proptest! {
         assert_same(csv.as_bytes(), shards, &BTreeMap::new());
     }
 }
+
+/// The Lambda's fan-out (`gridwatch::store::fanout`): every shard analysed on its own, as
+/// separate invocations do (no shared reader, no shared sink), its report through JSON as its
+/// stored part, merged as the fan-in merges them — the single pass's report (forecasts and
+/// the file's own alarm included), its alarms and its rejected rows in line order.
+fn assert_fan_in_equals_single_pass(input: &[u8], shards: usize) -> gridwatch::model::FileReport {
+    use gridwatch::analysis::engine::{analyze_shard_stream, attach_forecasts, file_alarm};
+    use gridwatch::analysis::ingest::ShardFilter;
+    use gridwatch::store::fanout::{merge_reports, ShardOrder, ShardPart};
+    let cfg = AnalysisConfig::default();
+    let (mut single, single_sink) = run(input, 0, &BTreeMap::new());
+    attach_forecasts(&mut single, |_| Vec::new());
+    let mut parts = Vec::new();
+    let (mut alarms, mut rejected, mut rollups) = (Vec::new(), Vec::new(), 0);
+    for order in ShardOrder::all("raw/t.csv", "v1", shards) {
+        let mut sink = Recorder::default();
+        let (mut outcome, first_reading) =
+            analyze_shard_stream(input, "raw/t.csv", &cfg, &mut sink, ShardFilter::new(order.index, order.count)).unwrap();
+        attach_forecasts(&mut outcome, |_| Vec::new());
+        alarms.extend(outcome.alarms);
+        rejected.extend(sink.rejected);
+        rollups += sink.rollups.len();
+        let part = ShardPart {
+            order,
+            report: outcome.report,
+            first_reading,
+            rollups_written: 0,
+            alarms: 0,
+            rejected_left_out: 0,
+            has_rejected: false,
+            athena_keys: Vec::new(),
+        };
+        parts.push(serde_json::from_slice(&serde_json::to_vec(&part).unwrap()).unwrap());
+    }
+    let (mut merged, first_reading) = merge_reports(&parts).unwrap();
+    if let Some(alert) = file_alarm(&cfg, &merged, first_reading) {
+        merged.file_alerts.push(alert.clone());
+        alarms.push(alert);
+    }
+    assert_eq!(serde_json::to_value(&merged).unwrap(), serde_json::to_value(&single.report).unwrap(), "{shards} shards");
+    let by_id = |mut a: Vec<gridwatch::model::Alert>| {
+        a.sort_by_key(|a| a.id());
+        serde_json::to_value(a).unwrap()
+    };
+    assert_eq!(by_id(alarms), by_id(single.alarms.clone()));
+    rejected.sort_by_key(|r| r.line);
+    assert_eq!(serde_json::to_value(&rejected).unwrap(), serde_json::to_value(&single_sink.rejected).unwrap());
+    assert_eq!(rollups, single_sink.rollups.len());
+    single.report
+}
+
+#[test]
+fn shards_analysed_apart_and_merged_give_the_single_pass_report() {
+    let input = spoiled_week(DataFormat::Csv);
+    for shards in [2, 7] {
+        let report = assert_fan_in_equals_single_pass(&input, shards);
+        assert!(report.rows_rejected > 20 && report.forecasts.len() == 24 * 24, "{} rejected", report.rows_rejected);
+    }
+    // Over the file's own alarm's limit: every fifth line broken.
+    let text = String::from_utf8(spoiled_week(DataFormat::Csv)).unwrap();
+    let broken: String = text.lines().enumerate().map(|(i, l)| if i % 5 == 4 { "x,y\n".to_string() } else { format!("{l}\n") }).collect();
+    let report = assert_fan_in_equals_single_pass(broken.as_bytes(), 3);
+    assert_eq!(report.file_alerts.len(), 1);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    #[test]
+    fn any_messy_file_fanned_out_merges_to_the_single_pass_report(csv in messy_rows(), shards in 2usize..6) {
+        assert_fan_in_equals_single_pass(csv.as_bytes(), shards);
+    }
+}
