@@ -116,6 +116,7 @@ async fn upload_fanned_out(env: &Env, handler: &LambdaHandler, body: Vec<u8>, sh
     let response = handler.handle(&s3_event(&env.bucket, &[KEY])).await;
     let r = &response.records[0];
     assert_eq!(r.status, Some(RecordStatus::Sharded), "{r:?}");
+    assert_eq!(response.summary(), "1 record(s): 1 split into shards");
     let mut orders: Vec<String> = keys(env, "work/").await.into_iter().filter(|k| ShardOrder::from_order_key(k).is_some()).collect();
     assert_eq!(orders.len(), shards, "{orders:?}");
     orders.reverse();

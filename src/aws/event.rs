@@ -92,6 +92,7 @@ impl EventResponse {
             (RecordStatus::Processed, "processed"),
             (RecordStatus::FileError, "malformed"),
             (RecordStatus::Ignored, "ignored"),
+            (RecordStatus::Sharded, "split into shards"),
             (RecordStatus::Failed, "failed"),
         ] {
             let n = self.count(status);

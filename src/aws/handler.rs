@@ -265,7 +265,9 @@ impl LambdaHandler {
                     tracing::error!(record = index, error = %e, "unusable event record");
                     RecordResult { index, status: Some(RecordStatus::Failed), message: e, ..Default::default() }
                 }
-                Ok(obj) => self.handle_object(index, obj, budget).await,
+                // Boxed: a record's future is large and deep (the Lambda's run() overflowed
+                // the compiler's query depth once shards were added).
+                Ok(obj) => Box::pin(self.handle_object(index, obj, budget)).await,
             };
             out.push(result);
         }

@@ -232,14 +232,15 @@ impl Recipe {
     /// (or before step 3) with a [`super::budget::BudgetExceeded`] error once a bound is
     /// reached, before anything announcing the object is written.
     pub async fn process_within(&self, key: &str, budget: Budget) -> Result<Processed> {
-        self.run(key, None, budget).await
+        // Boxed: the run's future is large, and callers hold it inside their own.
+        Box::pin(self.run(key, None, budget)).await
     }
 
     /// One shard of a fanned-out object ([`super::fanout`]): [`Recipe::process_within`] on
     /// the substations of `order`'s shard, storing its part of the results beside the
     /// order; the run that finds every part stored merges them.
     pub async fn process_shard(&self, order: &ShardOrder, budget: Budget) -> Result<Processed> {
-        self.run(&order.key, Some(order), budget).await
+        Box::pin(self.run(&order.key, Some(order), budget)).await
     }
 
     async fn run(&self, key: &str, shard: Option<&ShardOrder>, budget: Budget) -> Result<Processed> {
