@@ -9,6 +9,7 @@
 # prices the counts at on-demand rates and answers the 10 GB question from the measured rate.
 #
 #   scripts/lambda_cost.sh [SUBSTATIONS [DAYS [SHARDS]]]   # default 340 substations x 4 days (~12 MB)
+#   SHARD_MB=64 scripts/lambda_cost.sh 340 1 8               # project 10 GB at another shard size
 #
 # With SHARDS > 1 the same object is also fanned out into that many shard invocations (as the
 # Lambda does with objects over SHARD_MB; src/store/fanout.rs), each one measured, and a
@@ -78,7 +79,7 @@ GRIDWATCH_TEST_AWS_ENDPOINT="http://127.0.0.1:$PORT" GRIDWATCH_COST_INPUT="$INPU
   pin 0 cargo test "${CARGO_ARGS[@]}" -- --ignored --exact lambda_throughput_and_requests_per_object >&2
 
 python3 - "$WORK/cost.json" <<'EOF'
-import json, math, sys
+import json, math, os, sys
 
 m = json.load(open(sys.argv[1]))
 # Public on-demand prices, us-east-1, as published by AWS (DynamoDB's on-demand rates are
@@ -158,7 +159,7 @@ if "fanned_out" in m:
     read_per_mb = f["shard_engine_alone_s"] / mb
     share_mb = mb / f["shards"]
     store_per_mb = max(0.0, (sum(cpus) / f["shards"] - f["shard_engine_alone_s"]) / share_mb)
-    shard_mb = 128
+    shard_mb = float(os.environ.get("SHARD_MB", "128"))  # the handler's DEFAULT_SHARD_MB
     n10 = math.ceil(10_000 / shard_mb)
     t_read, t_store = 10_000 * read_per_mb, shard_mb * store_per_mb
     print(f"  reading the object for one shard: {mb / f['shard_engine_alone_s']:.0f} MB/s of CPU; a shard's own share: {store_per_mb:.2f} s of CPU per MB")

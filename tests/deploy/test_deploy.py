@@ -210,7 +210,7 @@ def test_lambda_role_names_only_its_own_resources(stack, aws):
                     assert res != "*", f"{action} on every resource"
                     ok = (
                         res == f"arn:aws:s3:::{bucket}"
-                        or re.fullmatch(rf"arn:aws:s3:::{re.escape(bucket)}/(raw|results|rejected)/\*", res)
+                        or re.fullmatch(rf"arn:aws:s3:::{re.escape(bucket)}/(raw|results|rejected|work)/\*", res)
                         or res in (table, f"{table}/index/*")
                         or res == o["TopicArn"]
                         or res in (group, f"{group}:*")
