@@ -1,7 +1,7 @@
 //! The gridwatch Lambda: analyses every object uploaded under `raw/`.
 //!
 //! Triggered by S3 `ObjectCreated` notifications (several records per event, URL-encoded
-//! keys; keys outside `raw/` are ignored with a log line). The work is done by
+//! keys; keys outside `raw/` are ignored with a log line, but for its own shard orders). The work is done by
 //! [`gridwatch::aws::handler::LambdaHandler`], shared with the tests; this file only sets up
 //! the container: JSON logs without colours (CloudWatch stores stdout as is), the
 //! configuration from the environment and the AWS clients, once per container.
@@ -14,6 +14,9 @@
 //! the invocation's deadline for storing results; default a tenth of the invocation's time)
 //! and `MEMORY_LIMIT_MB` (default 85 % of the function's memory): a record that would cross
 //! either stops while it streams and fails cleanly, so S3's retry starts it again.
+//! `SHARD_MB` (default 128; 0 = never): an object larger than this is split by substation
+//! into one invocation per shard (orders under `work/`, which invoke the function again; the
+//! last shard merges the results; see `gridwatch::store::fanout`).
 //!
 //! Response: one entry per record (processed / malformed / ignored / failed). When a
 //! record failed for a reason a retry can fix (S3, DynamoDB or SNS trouble), the
