@@ -88,25 +88,13 @@ impl ShardFilter {
         Self { index, count: count.max(1) }
     }
 
-    pub fn index(&self) -> usize {
-        self.index
-    }
-
-    pub fn count(&self) -> usize {
-        self.count
-    }
-
-    /// The shard of a substation (rows without a name: shard 0).
-    pub fn shard_of(location: Option<&str>, count: usize) -> usize {
+    /// Whether this shard analyses the rows of `location`.
+    pub fn owns(&self, location: Option<&str>) -> bool {
         use std::hash::BuildHasher;
         let name = location.map(str::trim).filter(|name| !name.is_empty());
         let hasher = foldhash::fast::FixedState::with_seed(SHARD_SEED);
-        name.map_or(0, |name| (hasher.hash_one(name) % count.max(1) as u64) as usize)
-    }
-
-    /// Whether this shard analyses the rows of `location`.
-    pub fn owns(&self, location: Option<&str>) -> bool {
-        Self::shard_of(location, self.count) == self.index
+        let shard = name.map_or(0, |name| (hasher.hash_one(name) % self.count as u64) as usize);
+        shard == self.index
     }
 
     fn owns_bytes(&self, location: Option<&[u8]>) -> bool {

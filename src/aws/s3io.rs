@@ -167,9 +167,7 @@ pub async fn object_head(client: &Client, bucket: &str, key: &str) -> Result<Opt
 
 /// Deletes a derived object (`results/`, `rejected/`, `work/` only: raw data is never deleted).
 pub async fn delete_derived(client: &Client, bucket: &str, key: &str) -> Result<()> {
-    if !object_keys::is_derived(key) {
-        bail!("refusing to delete {key}: only derived objects (results/, rejected/, work/) are ever deleted");
-    }
+    object_keys::ensure_derived(key)?;
     client
         .delete_object()
         .bucket(bucket)

@@ -115,9 +115,9 @@ impl FolderBucket {
         Ok(())
     }
 
-    /// Removes a derived object (results/rejected); raw data is never removed by gridwatch.
+    /// Removes a derived object (results/, rejected/, work/); raw data is never removed by gridwatch.
     pub fn remove_derived(&self, key: &str) -> anyhow::Result<()> {
-        anyhow::ensure!(!key.starts_with(crate::store::object_keys::RAW_PREFIX), "refusing to delete raw data {key}");
+        crate::store::object_keys::ensure_derived(key)?;
         match fs::remove_file(self.path(key)?) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),

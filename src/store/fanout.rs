@@ -12,9 +12,10 @@
 //! the other to chain their alarm state.
 //!
 //! 1. The `raw/` event of an object larger than the shard size writes one *order* per shard:
-//!    an empty-bodied object whose key says everything —
-//!    `work/<key under raw/>/<version>/shard-0003-of-0016.order.json` — and whose creation
-//!    invokes the Lambda again (a second S3 notification, on `work/` and `.order.json`).
+//!    an object whose key says everything —
+//!    `work/<key under raw/>/<version>/shard-0003-of-0016.order.json` (its small JSON body
+//!    repeats it for people; it is never read) — and whose creation invokes the Lambda again
+//!    (a second S3 notification, on `work/` and `.order.json`).
 //! 2. Each order's invocation runs the recipe on its shard ([`super::recipe::Recipe::process_shard`])
 //!    and stores its *part* of the results beside the order: the shard's report, its
 //!    rejected rows, and the counts the fan-in needs.

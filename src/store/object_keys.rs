@@ -9,9 +9,12 @@ pub const REJECTED_PREFIX: &str = "rejected/";
 /// The orders and parts of fanned-out objects ([`super::fanout`]).
 pub const WORK_PREFIX: &str = "work/";
 
-/// Whether `key` is derived data, which may be deleted (raw data never is).
-pub fn is_derived(key: &str) -> bool {
-    [RESULTS_PREFIX, REJECTED_PREFIX, WORK_PREFIX].iter().any(|prefix| key.starts_with(prefix))
+/// Refuses to delete anything but derived data (`results/`, `rejected/`, `work/`): raw data
+/// is never deleted. Both buckets check it before a delete.
+pub fn ensure_derived(key: &str) -> anyhow::Result<()> {
+    let derived = [RESULTS_PREFIX, REJECTED_PREFIX, WORK_PREFIX].iter().any(|prefix| key.starts_with(prefix));
+    anyhow::ensure!(derived, "refusing to delete {key}: only derived objects (results/, rejected/, work/) are ever deleted");
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -188,7 +188,8 @@ struct AthenaObjects {
     objects: Vec<String>,
 }
 
-/// A shard's part is its report (every substation's summary and forecast): far below this.
+/// The most [`Recipe::read_small`] reads: a shard's part (its report, every substation's
+/// summary and forecast) and a list of Athena objects are far below this.
 const MAX_PART_BYTES: u64 = 1 << 30;
 
 /// The recipe with the backend's parts plugged in.
@@ -216,9 +217,11 @@ fn store_err(e: StoreError) -> anyhow::Error {
 }
 
 /// Stores one day of the Athena copy from its temp file (settled days while the file
-/// streams, the rest at the end).
-async fn put_athena_object(objects: &dyn ObjectStore, object: &athena_layout::SpooledPartition) -> Result<()> {
-    objects.put_file(&object.key, object.body.path(), athena_layout::CONTENT_TYPE).await.map_err(store_err)
+/// streams, the rest at the end) and notes its key in `stored` (the run's list of them).
+async fn put_athena_object(objects: &dyn ObjectStore, object: &athena_layout::SpooledPartition, stored: &mut Vec<String>) -> Result<()> {
+    objects.put_file(&object.key, object.body.path(), athena_layout::CONTENT_TYPE).await.map_err(store_err)?;
+    stored.push(object.key.clone());
+    Ok(())
 }
 
 impl Recipe {
@@ -305,8 +308,7 @@ impl Recipe {
         spool.push(&std::mem::take(&mut outcome.alarms))?;
         // The days still open go to the Athena layout now (settled days went while streaming).
         for object in athena.finish()? {
-            put_athena_object(&*self.objects, &object).await?;
-            athena_keys.push(object.key.clone());
+            put_athena_object(&*self.objects, &object, &mut athena_keys).await?;
         }
         phases.lap("stream_and_rollups", started);
 
@@ -557,7 +559,7 @@ impl Recipe {
         self.objects.put(&manifest_key, body, "application/json").await.map_err(store_err)
     }
 
-    /// A small object read whole (a shard's part); `None` when it is gone.
+    /// A small object read whole (a shard's part, a list of Athena objects); `None` when it is gone.
     async fn read_small(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let reader = match self.objects.open(key).await {
             Ok((reader, _)) => reader,
@@ -770,8 +772,7 @@ impl StoreSink {
         let (table, source, cfg) = (self.table.clone(), self.source.clone(), self.cfg.clone());
         self.writing = Some(self.handle.spawn(async move { table.put_rollups(&source, batch, &cfg).await }));
         for object in self.athena.take_ready() {
-            self.handle.block_on(put_athena_object(&*self.objects, &object))?;
-            self.athena_keys.push(object.key.clone());
+            self.handle.block_on(put_athena_object(&*self.objects, &object, &mut self.athena_keys))?;
         }
         Ok(())
     }
