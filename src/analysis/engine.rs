@@ -17,7 +17,7 @@ use crate::model::{
 };
 use chrono::{DateTime, TimeZone, Utc};
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
+use std::io::{BufRead, Read};
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
@@ -784,7 +784,7 @@ pub fn analyze_stream<R: Read>(
     cfg: &AnalysisConfig,
     sink: &mut dyn AnalysisSink,
 ) -> anyhow::Result<StreamOutcome> {
-    let part = analyze_part(input, source, cfg, sink, None)?;
+    let part = analyze_part(std::io::BufReader::with_capacity(INPUT_BUFFER, input), source, cfg, sink, None)?;
     Ok(assemble(source, cfg, vec![part]))
 }
 
@@ -813,8 +813,12 @@ pub(crate) struct Part {
     first_reading: Option<i64>,
 }
 
+/// Bytes read from a file at a time.
+const INPUT_BUFFER: usize = 64 << 10;
+
 /// Analyses the rows of `shard` (every row without one), telling `sink` each line passed.
-pub(crate) fn analyze_part<R: Read>(
+/// Buffered input: the sharded engine's blocks are read where they lie.
+pub(crate) fn analyze_part<R: BufRead>(
     input: R,
     source: &str,
     cfg: &AnalysisConfig,
@@ -900,7 +904,7 @@ pub fn analyze_shard_stream<R: Read>(
     sink: &mut dyn AnalysisSink,
     shard: ingest::ShardFilter,
 ) -> anyhow::Result<(StreamOutcome, Option<i64>)> {
-    let part = analyze_part(input, source, cfg, sink, Some(shard))?;
+    let part = analyze_part(std::io::BufReader::with_capacity(INPUT_BUFFER, input), source, cfg, sink, Some(shard))?;
     Ok(assemble_parts(source, cfg, vec![part]))
 }
 
