@@ -8,6 +8,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gridwatch::config::AnalysisConfig;
 use gridwatch::analysis::engine::AnalysisSink;
+use gridwatch::analysis::pipelined::analyze_pipelined;
 use gridwatch::analysis::sharded::analyze_sharded;
 use gridwatch::simulator::generator::{self, Generator, GeneratorConfig, DataFormat};
 use gridwatch::model::{HourlyRollup, RejectedRow};
@@ -53,13 +54,19 @@ fn engine_throughput(c: &mut Criterion) {
     group.measurement_time(std::time::Duration::from_secs(20));
     // Throughput in bytes of decompressed CSV, so both lines compare like for like.
     group.throughput(Throughput::Bytes(csv.len() as u64));
-    // One thread is the single pass; two run the sharded engine (src/analysis/sharded.rs).
+    // One thread is the single pass; two run the sharded engine (src/analysis/sharded.rs)
+    // and the pipelined one (src/analysis/pipelined.rs).
     for (name, input) in [("csv", &csv), ("csv_gzip", &gz)] {
-        for threads in [1, 2] {
-            group.bench_function(format!("{name}_{threads}_thread"), |b| {
+        for way in ["1_thread", "2_thread", "2_thread_pipelined"] {
+            group.bench_function(format!("{name}_{way}"), |b| {
                 b.iter(|| {
                     let mut sink = CountingSink::default();
-                    let out = analyze_sharded(&input[..], "bench.csv", &cfg, threads, &mut sink).unwrap();
+                    let out = match way {
+                        "1_thread" => analyze_sharded(&input[..], "bench.csv", &cfg, 1, &mut sink),
+                        "2_thread" => analyze_sharded(&input[..], "bench.csv", &cfg, 2, &mut sink),
+                        _ => analyze_pipelined(&input[..], "bench.csv", &cfg, &mut sink),
+                    }
+                    .unwrap();
                     assert_eq!(sink.rejected, 0);
                     std::hint::black_box((out.report.rows_accepted, sink.rollups))
                 })

@@ -1,5 +1,5 @@
 //! Runs the engine alone over a file (rollups counted and dropped): for profilers.
-//! `cargo run --release --example engine_only -- FILE [SHARDS]`, or `FILE INDEX/COUNT` for one
+//! `cargo run --release --example engine_only -- FILE [SHARDS | pipelined]`, or `FILE INDEX/COUNT` for one
 //! shard of the Lambda's fan-out alone (reads every row, analyses that shard's substations).
 use gridwatch::analysis::engine::AnalysisSink;
 use gridwatch::config::AnalysisConfig;
@@ -30,6 +30,7 @@ fn main() -> anyhow::Result<()> {
             let shard = gridwatch::analysis::ingest::ShardFilter::new(index.parse().expect("INDEX"), count.parse().expect("COUNT"));
             gridwatch::analysis::engine::analyze_shard_stream(file, &path, &cfg, &mut sink, shard)?.0
         }
+        None if arg == "pipelined" => gridwatch::analysis::pipelined::analyze_pipelined(file, &path, &cfg, &mut sink)?,
         None => gridwatch::analysis::sharded::analyze_sharded(file, &path, &cfg, arg.parse().expect("SHARDS"), &mut sink)?,
     };
     let secs = t.elapsed().as_secs_f64();

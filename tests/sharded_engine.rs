@@ -1,10 +1,12 @@
 //! The sharded engine against the single pass on the same input: the same report, the same
 //! alarms in the same order, the same checkpoints and forecast history, the same rejected
-//! rows in line order, and the same rollups (which may arrive in another order).
+//! rows in line order, and the same rollups (which may arrive in another order). The
+//! pipelined engine (parsing on a thread of its own) too, with its rollups in the same order.
 
 use chrono::{DateTime, Utc};
 use gridwatch::analysis::alarms::AlarmCheckpoint;
 use gridwatch::analysis::engine::{analyze_stream, AnalysisSink, StreamOutcome};
+use gridwatch::analysis::pipelined::analyze_pipelined;
 use gridwatch::analysis::sharded::analyze_sharded;
 use gridwatch::config::AnalysisConfig;
 use gridwatch::model::{HourlyRollup, RejectedRow};
@@ -36,15 +38,22 @@ impl AnalysisSink for Recorder {
     }
 }
 
+/// `shards` of [`run`] for the pipelined engine (0 is the single pass).
+const PIPELINED: usize = usize::MAX;
+
 fn run(input: &[u8], shards: usize, stored: &BTreeMap<String, AlarmCheckpoint>) -> (StreamOutcome, Recorder) {
     let cfg = AnalysisConfig::default();
     let mut sink = Recorder { stored: stored.clone(), ..Recorder::default() };
-    let outcome = if shards == 0 {
-        analyze_stream(input, "raw/t.csv", &cfg, &mut sink).unwrap()
-    } else {
-        analyze_sharded(input, "raw/t.csv", &cfg, shards, &mut sink).unwrap()
+    let outcome = match shards {
+        0 => analyze_stream(input, "raw/t.csv", &cfg, &mut sink).unwrap(),
+        PIPELINED => analyze_pipelined(input, "raw/t.csv", &cfg, &mut sink).unwrap(),
+        shards => analyze_sharded(input, "raw/t.csv", &cfg, shards, &mut sink).unwrap(),
     };
     (outcome, sink)
+}
+
+fn way(shards: usize) -> String {
+    if shards == PIPELINED { "the pipelined engine".into() } else { format!("{shards} shards") }
 }
 
 /// Everything a run produced, in a form that compares exactly (floats by their JSON text).
@@ -70,8 +79,12 @@ fn assert_same(input: &[u8], shards: usize, stored: &BTreeMap<String, AlarmCheck
     let (a, b) = (fingerprint(&single, &single_sink), fingerprint(&sharded, &sharded_sink));
     if a != b {
         for key in ["report", "alarms", "checkpoints", "recent_load", "rejected", "rollups", "checkpoints_asked"] {
-            assert_eq!(a[key], b[key], "{key} differs with {shards} shards");
+            assert_eq!(a[key], b[key], "{key} differs with {}", way(shards));
         }
+    }
+    if shards == PIPELINED {
+        let order = |sink: &Recorder| sink.rollups.iter().map(|r| (r.location.clone(), r.timestamp)).collect::<Vec<_>>();
+        assert_eq!(order(&single_sink), order(&sharded_sink), "the pipeline hands rollups over in the single pass's order");
     }
     single
 }
@@ -103,7 +116,7 @@ fn spoiled_week(format: DataFormat) -> Vec<u8> {
 #[test]
 fn a_spoiled_csv_week_gives_the_single_pass_result() {
     let input = spoiled_week(DataFormat::Csv);
-    for shards in [2, 3, 5] {
+    for shards in [2, 3, 5, PIPELINED] {
         let outcome = assert_same(&input, shards, &BTreeMap::new());
         // What is compared must be there to compare.
         assert!(outcome.alarms.len() > 20, "{} alarms", outcome.alarms.len());
@@ -115,11 +128,17 @@ fn a_spoiled_csv_week_gives_the_single_pass_result() {
 #[test]
 fn json_lines_and_gzip_give_the_single_pass_result() {
     let json = spoiled_week(DataFormat::JsonLines);
-    assert_same(&json, 2, &BTreeMap::new());
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, &spoiled_week(DataFormat::Csv)).unwrap();
-    let outcome = assert_same(&gz.finish().unwrap(), 2, &BTreeMap::new());
-    assert_eq!(outcome.report.format, "csv+gzip");
+    let gz = gz.finish().unwrap();
+    for shards in [2, PIPELINED] {
+        assert_same(&json, shards, &BTreeMap::new());
+        let outcome = assert_same(&gz, shards, &BTreeMap::new());
+        assert_eq!(outcome.report.format, "csv+gzip");
+        // Cut short: the rows before the cut are analysed, and the report says why it ended.
+        let outcome = assert_same(&gz[..gz.len() / 2], shards, &BTreeMap::new());
+        assert!(outcome.report.rows_accepted > 0 && outcome.report.file_error.is_some(), "{:?}", outcome.report.file_error);
+    }
 }
 
 #[test]
@@ -139,6 +158,7 @@ fn stored_alarm_state_is_served_to_every_shard() {
             active.then(|| (stored, format!("{header}\n{}\n", lines[cut..].join("\n"))))
         })
         .expect("some cut leaves an alarm active");
+    assert_same(rest.as_bytes(), PIPELINED, &stored);
     let outcome = assert_same(rest.as_bytes(), 3, &stored);
     assert!(outcome.alarms.iter().any(|a| stored.get(&a.location).is_some_and(|c| c.trackers.values().any(|t| t.active.is_some_and(|ep| ep.started == a.started_at.timestamp())))),
         "an alarm of the first part goes on in the second");
@@ -148,9 +168,11 @@ fn stored_alarm_state_is_served_to_every_shard() {
 fn unreadable_files_fail_the_same_way() {
     for input in [&b""[..], b"timestamp,location\n", b"\x1f\x8b\x08\x00garbage"] {
         let (single, _) = run(input, 0, &BTreeMap::new());
-        let (sharded, _) = run(input, 4, &BTreeMap::new());
         assert!(single.report.file_error.is_some());
-        assert_eq!(single.report.file_error, sharded.report.file_error);
+        for shards in [4, PIPELINED] {
+            let (other, _) = run(input, shards, &BTreeMap::new());
+            assert_eq!(single.report.file_error, other.report.file_error, "{}", way(shards));
+        }
     }
 }
 
@@ -167,6 +189,9 @@ fn a_failing_sink_stops_every_shard() {
     }
     let input = spoiled_week(DataFormat::Csv);
     let err = analyze_sharded(&input[..], "raw/t.csv", &AnalysisConfig::default(), 3, &mut Failing).unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    // The reading thread stops too (else this would wait for it forever).
+    let err = analyze_pipelined(&input[..], "raw/t.csv", &AnalysisConfig::default(), &mut Failing).unwrap_err();
     assert!(err.to_string().contains("disk full"), "{err}");
 }
 
@@ -201,6 +226,7 @@ proptest! {
     #[test]
     fn any_messy_file_gives_the_single_pass_result(csv in messy_rows(), shards in 2usize..5) {
         assert_same(csv.as_bytes(), shards, &BTreeMap::new());
+        assert_same(csv.as_bytes(), PIPELINED, &BTreeMap::new());
     }
 }
 

@@ -825,20 +825,58 @@ pub(crate) fn analyze_part<R: BufRead>(
     sink: &mut dyn AnalysisSink,
     shard: Option<ingest::ShardFilter>,
 ) -> anyhow::Result<Part> {
-    let mut report = empty_report(source, cfg);
-    let part = |report| Part { report, alarms: Vec::new(), checkpoints: Vec::new(), recent_load: BTreeMap::new(), first_reading: None };
-    let mut stream = match ingest::open_shard(input, source, shard) {
-        Ok(stream) => stream,
-        Err(e) => {
-            report.file_error = Some(e.to_string());
-            return Ok(part(report));
+    match ingest::open_shard(input, source, shard) {
+        Ok(stream) => {
+            let format = stream.format_name();
+            analyze_rows(stream, format, source, cfg, sink)
         }
-    };
-    report.format = stream.format_name().to_string();
+        Err(e) => Ok(unreadable_part(source, cfg, e.to_string())),
+    }
+}
+
+/// The part of a file that could not be read at all (`file_error` says why).
+pub(crate) fn unreadable_part(source: &str, cfg: &AnalysisConfig, file_error: String) -> Part {
+    let mut report = empty_report(source, cfg);
+    report.file_error = Some(file_error);
+    Part { report, alarms: Vec::new(), checkpoints: Vec::new(), recent_load: BTreeMap::new(), first_reading: None }
+}
+
+/// Where [`analyze_rows`] takes its rows from: the reader itself, or a thread that reads
+/// ([`crate::analysis::pipelined`]).
+pub(crate) trait RowSource {
+    fn next_row(&mut self) -> Option<Row>;
+    /// Hands a used reading back (its location's allocation is reused).
+    fn recycle(&mut self, reading: Reading);
+    /// Why reading stopped early, if it did (the rows before were analysed).
+    fn take_fatal(&mut self) -> Option<String>;
+}
+
+impl RowSource for ingest::RowStream<'_> {
+    fn next_row(&mut self) -> Option<Row> {
+        self.next()
+    }
+    fn recycle(&mut self, reading: Reading) {
+        ingest::RowStream::recycle(self, reading);
+    }
+    fn take_fatal(&mut self) -> Option<String> {
+        self.fatal.take()
+    }
+}
+
+/// Analyses the rows of an opened file (in `format`), telling `sink` each line passed.
+pub(crate) fn analyze_rows(
+    mut stream: impl RowSource,
+    format: &str,
+    source: &str,
+    cfg: &AnalysisConfig,
+    sink: &mut dyn AnalysisSink,
+) -> anyhow::Result<Part> {
+    let mut report = empty_report(source, cfg);
+    report.format = format.to_string();
     let mut analyzer = Analyzer::new(cfg.clone());
     let takes_alarms = sink.takes_alarms();
     let mut first_reading: Option<i64> = None;
-    while let Some(row) = stream.next() {
+    while let Some(row) = stream.next_row() {
         let (rejected, line) = match row {
             Row::Elsewhere(line) => {
                 sink.passed(line);
@@ -878,7 +916,7 @@ pub(crate) fn analyze_part<R: BufRead>(
             sink.alarms(analyzer.take_alarms())?;
         }
     }
-    if let Some(fatal) = stream.fatal.take() {
+    if let Some(fatal) = stream.take_fatal() {
         report.file_error = Some(format!("{source}: {fatal}; the rows before it were analysed"));
     }
     let finished = analyzer.finish(sink)?;
@@ -886,12 +924,13 @@ pub(crate) fn analyze_part<R: BufRead>(
         sink.rollups(finished.rollups)?;
     }
     report.locations = finished.summaries;
-    let mut part = part(report);
-    part.alarms = finished.alarms;
-    part.checkpoints = finished.checkpoints;
-    part.recent_load = finished.recent_load;
-    part.first_reading = first_reading;
-    Ok(part)
+    Ok(Part {
+        report,
+        alarms: finished.alarms,
+        checkpoints: finished.checkpoints,
+        recent_load: finished.recent_load,
+        first_reading,
+    })
 }
 
 /// [`analyze_stream`] of one shard of the input (the Lambda's fan-out: each invocation

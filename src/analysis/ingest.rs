@@ -146,7 +146,7 @@ pub fn open_shard<'a, R: BufRead + 'a>(mut buffered: R, source_name: &str, shard
             Inner::Json(JsonRows { reader: Box::new(guard), line: 0, buf: Vec::new(), failed: false, shard })
         }
     };
-    Ok(RowStream { inner, format, gzip, fatal: None, spare: String::new() })
+    Ok(RowStream { inner, format, gzip, fatal: None, spare: String::new(), spares: Vec::new() })
 }
 
 /// Skips a UTF-8 byte-order mark and leading blank space, then looks at the first byte:
@@ -186,6 +186,9 @@ pub struct RowStream<'a> {
     pub fatal: Option<String>,
     /// A handed-back reading's location, reused for the next reading's (see [`RowStream::recycle`]).
     spare: String,
+    /// More handed-back locations (readings come back a batch at a time when the rows are
+    /// used on another thread).
+    spares: Vec<String>,
 }
 
 enum Inner<'a> {
@@ -201,7 +204,16 @@ impl<'a> RowStream<'a> {
     /// Hands a reading back once it has been used: the next reading's location is written
     /// into its string, so rows cost no allocation.
     pub fn recycle(&mut self, reading: Reading) {
-        self.spare = reading.location;
+        self.recycle_location(reading.location);
+    }
+
+    /// [`Self::recycle`] of a reading's location alone.
+    pub fn recycle_location(&mut self, location: String) {
+        if self.spare.capacity() == 0 {
+            self.spare = location;
+        } else {
+            self.spares.push(location);
+        }
     }
 }
 
@@ -210,6 +222,11 @@ impl Iterator for RowStream<'_> {
     fn next(&mut self) -> Option<Row> {
         if self.fatal.is_some() {
             return None;
+        }
+        if self.spare.capacity() == 0
+            && let Some(location) = self.spares.pop()
+        {
+            self.spare = location;
         }
         let next = match &mut self.inner {
             Inner::Csv(rows) => rows.next_row(&mut self.spare),

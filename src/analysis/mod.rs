@@ -16,5 +16,6 @@ pub mod hour_stats;
 pub mod kpi;
 pub mod ingest;
 pub mod rules;
+pub mod pipelined;
 pub mod sharded;
 pub mod stats;
