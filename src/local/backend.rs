@@ -264,11 +264,7 @@ impl LocalBackend {
             }
             anyhow::bail!("{key} already exists with different content; pass --overwrite to replace it");
         }
-        let mut input = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-        self.bucket.put_with(&key, |w| {
-            std::io::copy(&mut input, w)?;
-            Ok(())
-        })?;
+        self.bucket.put_copy_of(&key, path)?;
         Ok(key)
     }
 

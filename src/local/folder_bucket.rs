@@ -86,16 +86,35 @@ impl FolderBucket {
 
     /// Streams an object in through `write` (temp file, then rename).
     pub fn put_with(&self, key: &str, write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        self.put_into_file(key, |file| {
+            let mut w = std::io::BufWriter::new(file);
+            write(&mut w)?;
+            w.flush()?;
+            Ok(())
+        })
+    }
+
+    /// Stores a copy of a local file. File to file, so the kernel copies it (copy_file_range:
+    /// no pass through user space; a reflink where the file system has them).
+    pub fn put_copy_of(&self, key: &str, source: &Path) -> anyhow::Result<()> {
+        let mut input = fs::File::open(source).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", source.display()))?;
+        self.put_into_file(key, |file| {
+            std::io::copy(&mut input, file)?;
+            Ok(())
+        })
+    }
+
+    /// Writes an object into a temporary file beside it, synced, then renamed into place.
+    fn put_into_file(&self, key: &str, write: impl FnOnce(&mut fs::File) -> anyhow::Result<()>) -> anyhow::Result<()> {
         let path = self.path(key)?;
         let dir = path.parent().expect("a validated key has a parent under the root");
         fs::create_dir_all(&self.root).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", self.root.display()))?;
         self.ensure_inside(dir).map_err(|e| anyhow::anyhow!("cannot write {key}: {e}"))?;
         fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         let mut tmp = tempfile_in(dir)?;
-        {
-            let mut w = std::io::BufWriter::new(&mut tmp.1);
-            write(&mut w)?;
-            w.flush()?;
+        if let Err(e) = write(&mut tmp.1) {
+            let _ = fs::remove_file(&tmp.0); // a half-written object is not left behind
+            return Err(e);
         }
         tmp.1.sync_data().ok();
         fs::rename(&tmp.0, &path).map_err(|e| anyhow::anyhow!("cannot write {key}: {e}"))?;
@@ -259,6 +278,25 @@ mod tests {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut via_link.open("raw/alias.csv").unwrap(), &mut text).unwrap();
         assert_eq!(text, "fine");
+    }
+
+    #[test]
+    fn a_copy_is_the_file_and_a_failed_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = FolderBucket::new(dir.path().join("bucket"));
+        let source = dir.path().join("upload.csv");
+        let bytes: Vec<u8> = (0..300_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        fs::write(&source, &bytes).unwrap();
+        bucket.put_copy_of("raw/upload.csv", &source).unwrap();
+        assert_eq!(fs::read(bucket.path("raw/upload.csv").unwrap()).unwrap(), bytes);
+        assert!(bucket.put_copy_of("raw/missing.csv", &dir.path().join("missing.csv")).is_err());
+        let failed = bucket.put_with("raw/half.csv", |w| {
+            w.write_all(b"half of it")?;
+            anyhow::bail!("the source broke off")
+        });
+        assert!(failed.is_err());
+        let left: Vec<String> = fs::read_dir(dir.path().join("bucket/raw")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(left, ["upload.csv"], "neither the object nor its temp file");
     }
 
     #[test]
