@@ -14,12 +14,14 @@ use gridwatch::local::SqliteTable;
 use gridwatch::model::{AlertStatus, HourlyRollup};
 use gridwatch::store::recipe::ROLLUP_WRITE_BATCH;
 
-/// 100 substations × 30 days of hours, values varying per hour.
+/// 100 substations × 30 days of hours, values varying per hour, in the order the engine
+/// hands them out: hour after hour, every substation's (a batch holds a few hours of all of
+/// them, so each transaction writes into every substation's part of the table).
 fn rollups() -> Vec<HourlyRollup> {
     let start: chrono::DateTime<chrono::Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
     let mut out = Vec::new();
-    for s in 0..100 {
-        for h in 0..30 * 24 {
+    for h in 0..30 * 24 {
+        for s in 0..100 {
             let x = (s * 7919 + h) as f64 % 97.0;
             out.push(HourlyRollup {
                 location: format!("substation_{s:03}"),
