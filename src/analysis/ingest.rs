@@ -103,12 +103,15 @@ impl ShardFilter {
         }
     }
 
-    /// The shard of a trimmed name's bytes (an empty or unreadable name: shard 0).
+    /// The shard of a trimmed name's bytes (an empty or unreadable name: shard 0). Hashed as
+    /// `Hash for str` hashes (the bytes, then 0xff), as it was before names were read as bytes:
+    /// the shards of a fan-out in flight across a deployment still split alike.
     fn owns_name(&self, name: Option<&[u8]>) -> bool {
         use std::hash::{BuildHasher, Hasher};
         let shard = name.filter(|name| !name.is_empty()).map_or(0, |name| {
             let mut hasher = foldhash::fast::FixedState::with_seed(SHARD_SEED).build_hasher();
             hasher.write(name);
+            hasher.write_u8(0xff);
             (hasher.finish() % self.count as u64) as usize
         });
         shard == self.index
@@ -1315,9 +1318,16 @@ mod tests {
             count in 1usize..6,
         ) {
             let text = std::str::from_utf8(&name).ok();
+            // The split of the versions before names were read as bytes: the name as `str`.
+            let trimmed = text.map(str::trim).filter(|t| !t.is_empty());
+            let earlier = trimmed.map_or(0, |t| {
+                use std::hash::BuildHasher;
+                (foldhash::fast::FixedState::with_seed(SHARD_SEED).hash_one(t) % count as u64) as usize
+            });
             for index in 0..count {
                 let shard = ShardFilter::new(index, count);
                 proptest::prop_assert_eq!(shard.owns_bytes(Some(&name)), shard.owns(text), "{:?} shard {}/{}", name, index, count);
+                proptest::prop_assert_eq!(shard.owns(text), earlier == index, "{:?} shard {}/{}", name, index, count);
             }
         }
 
