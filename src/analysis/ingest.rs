@@ -95,7 +95,7 @@ impl ShardFilter {
 
     /// [`Self::owns`] of a CSV field's bytes. An ASCII name (nearly every one) is trimmed
     /// as `str::trim` trims ASCII and hashed without a UTF-8 check: every shard looks at
-    /// every row's name, and the check was a sixth of what passing over a row cost.
+    /// every row's name, and the check was 4.5 % of a shard's time (perf, 7 Dec).
     fn owns_bytes(&self, location: Option<&[u8]>) -> bool {
         match location {
             Some(bytes) if bytes.is_ascii() => self.owns_name(Some(trim_ascii_as_str_does(bytes))),
