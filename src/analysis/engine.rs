@@ -784,7 +784,7 @@ pub fn analyze_stream<R: Read>(
     cfg: &AnalysisConfig,
     sink: &mut dyn AnalysisSink,
 ) -> anyhow::Result<StreamOutcome> {
-    let part = analyze_part(std::io::BufReader::with_capacity(INPUT_BUFFER, input), source, cfg, sink, None)?;
+    let part = analyze_part(std::io::BufReader::with_capacity(ingest::INPUT_BUFFER, input), source, cfg, sink, None)?;
     Ok(assemble(source, cfg, vec![part]))
 }
 
@@ -812,9 +812,6 @@ pub(crate) struct Part {
     recent_load: BTreeMap<String, Vec<(DateTime<Utc>, f64)>>,
     first_reading: Option<i64>,
 }
-
-/// Bytes read from a file at a time.
-const INPUT_BUFFER: usize = 64 << 10;
 
 /// Analyses the rows of `shard` (every row without one), telling `sink` each line passed.
 /// Buffered input: the sharded engine's blocks are read where they lie.
@@ -943,7 +940,7 @@ pub fn analyze_shard_stream<R: Read>(
     sink: &mut dyn AnalysisSink,
     shard: ingest::ShardFilter,
 ) -> anyhow::Result<(StreamOutcome, Option<i64>)> {
-    let part = analyze_part(std::io::BufReader::with_capacity(INPUT_BUFFER, input), source, cfg, sink, Some(shard))?;
+    let part = analyze_part(std::io::BufReader::with_capacity(ingest::INPUT_BUFFER, input), source, cfg, sink, Some(shard))?;
     Ok(assemble_parts(source, cfg, vec![part]))
 }
 

@@ -126,9 +126,12 @@ fn trim_ascii_as_str_does(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
+/// Bytes read from a file (or its decompressed stream) at a time.
+pub(crate) const INPUT_BUFFER: usize = 1 << 16;
+
 /// Detects compression and format, reads the header, and returns the row stream.
 pub fn open<'a, R: Read + 'a>(input: R, source_name: &str) -> Result<RowStream<'a>, FileError> {
-    open_shard(BufReader::with_capacity(1 << 16, input), source_name, None)
+    open_shard(BufReader::with_capacity(INPUT_BUFFER, input), source_name, None)
 }
 
 /// [`open`] of buffered input for one shard: rows of other shards' substations come out as [`Row::Elsewhere`],
@@ -137,7 +140,7 @@ pub fn open_shard<'a, R: BufRead + 'a>(mut buffered: R, source_name: &str, shard
     let io_err = |e: std::io::Error| FileError::Io { source_name: source_name.to_string(), message: e.to_string() };
     let gzip = buffered.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
     let mut reader: Box<dyn BufRead + 'a> = if gzip {
-        Box::new(BufReader::with_capacity(1 << 16, flate2::bufread::MultiGzDecoder::new(buffered)))
+        Box::new(BufReader::with_capacity(INPUT_BUFFER, flate2::bufread::MultiGzDecoder::new(buffered)))
     } else {
         Box::new(buffered)
     };
